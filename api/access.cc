@@ -1,0 +1,230 @@
+#include "api/access.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+
+#include "common/encoding.h"
+
+namespace authd::api {
+namespace {
+
+constexpr std::string_view kMacLabel{"authd-client-secret-v1\0", 23};
+constexpr size_t kSecretBytes = 32;  // 256 bits, SPEC "Security rules"
+constexpr size_t kClientIdBytes = 16;
+
+}  // namespace
+
+std::vector<Role> DefaultRoles() {
+  return {
+      {"owner", "Instance owner: manages credentials, the allowlist and keys.",
+       {"admin:read", "admin:write", "audit:read", "data:read",
+        "devices:control"}},
+      {"auditor", "Reads the configuration and the audit log.",
+       {"admin:read", "audit:read"}},
+      {"operator", "Reads site and device data and controls devices.",
+       {"data:read", "devices:control"}},
+      {"viewer", "Reads site and device data.", {"data:read"}},
+  };
+}
+
+Status ValidateCredentialName(std::string_view name) {
+  size_t chars = 0;
+  for (size_t i = 0; i < name.size();) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    uint32_t cp;
+    size_t len;
+    if (c < 0x80) {
+      cp = c, len = 1;
+    } else if ((c & 0xe0) == 0xc0) {
+      cp = c & 0x1f, len = 2;
+    } else if ((c & 0xf0) == 0xe0) {
+      cp = c & 0x0f, len = 3;
+    } else if ((c & 0xf8) == 0xf0) {
+      cp = c & 0x07, len = 4;
+    } else {
+      return Status::InvalidArgument("name is not valid UTF-8");
+    }
+    if (i + len > name.size()) {
+      return Status::InvalidArgument("name is not valid UTF-8");
+    }
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(name[i + k]);
+      if ((cc & 0xc0) != 0x80) {
+        return Status::InvalidArgument("name is not valid UTF-8");
+      }
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return Status::InvalidArgument("name is not valid UTF-8");
+    }
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+      return Status::InvalidArgument(
+          "name must contain only printable characters");
+    }
+    i += len;
+    ++chars;
+  }
+  if (chars < 1 || chars > 64) {
+    return Status::InvalidArgument("name must be 1 to 64 characters long");
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<Access>> Access::Create(storage::Storage* storage,
+                                                 const hsm::KeyOps* keys,
+                                                 const Clock* clock,
+                                                 std::vector<Role> roles) {
+  std::unique_ptr<Access> access(
+      new Access(storage, keys, clock, std::move(roles)));
+  RETURN_IF_ERROR(access->Reload());
+  return access;
+}
+
+Status Access::Reload() {
+  auto snap = std::make_shared<Snapshot>();
+  ASSIGN_OR_RETURN(std::vector<storage::Credential> creds,
+                   storage_->ListCredentials());
+  for (auto& c : creds) snap->credentials.emplace(c.client_id, std::move(c));
+  ASSIGN_OR_RETURN(snap->allowlist, storage_->ListAllowlist());
+  std::vector<Cidr> cidrs;
+  cidrs.reserve(snap->allowlist.size());
+  for (const auto& e : snap->allowlist) {
+    StatusOr<Cidr> c = Cidr::Parse(e.cidr);
+    if (!c.ok()) {
+      return Status::Internal("stored allowlist entry is invalid: " +
+                              c.status().message());
+    }
+    cidrs.push_back(*c);
+  }
+  snap->allow = IpSet::Build(cidrs);
+  snapshot_.store(std::move(snap));
+  return Status::Ok();
+}
+
+const Role* Access::FindRole(const std::string& name) const {
+  for (const Role& r : roles_) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+StatusOr<std::string> Access::SecretMac(std::string_view client_id,
+                                        std::string_view secret) const {
+  SecureString input;
+  input.reserve(kMacLabel.size() + client_id.size() + 1 + secret.size());
+  input.append(kMacLabel.data(), kMacLabel.size());
+  input.append(client_id.data(), client_id.size());
+  input.push_back('\0');
+  input.append(secret.data(), secret.size());
+  return keys_->HmacPepper(input.view());
+}
+
+StatusOr<storage::Credential> Access::Authenticate(
+    std::string_view client_id, std::string_view secret) const {
+  std::shared_ptr<const Snapshot> snap = snapshot_.load();
+  auto it = snap->credentials.find(std::string(client_id));
+  const storage::Credential* cred =
+      it == snap->credentials.end() ? nullptr : &it->second;
+  // Always spend the MAC so an unknown id costs what a known one does.
+  ASSIGN_OR_RETURN(std::string mac, SecretMac(client_id, secret));
+  static const std::string kNoMac(32, '\0');
+  const std::string& want = cred ? cred->secret_mac : kNoMac;
+  bool match = want.size() == mac.size() &&
+               CRYPTO_memcmp(want.data(), mac.data(), mac.size()) == 0;
+  if (!cred || !match || cred->expires_at <= clock_->NowSeconds()) {
+    return Status::Unauthenticated("client authentication failed");
+  }
+  return *cred;
+}
+
+StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
+                                                     const Actor& actor) {
+  RETURN_IF_ERROR(ValidateCredentialName(req.name));
+  if (FindRole(req.role) == nullptr) {
+    std::string known;
+    for (const Role& r : roles_) known += (known.empty() ? "" : ", ") + r.name;
+    return Status::InvalidArgument("role '" + req.role +
+                                   "' does not exist; known roles: " + known);
+  }
+  int64_t now = clock_->NowSeconds();
+  if (req.expires_at <= now) {
+    return Status::InvalidArgument("expires_at must be in the future");
+  }
+  if (req.expires_at - now > kMaxCredentialLifetime) {
+    return Status::InvalidArgument(
+        "expires_at must be at most 365 days from now");
+  }
+  ASSIGN_OR_RETURN(std::string id_bytes, keys_->Random(kClientIdBytes));
+  ASSIGN_OR_RETURN(std::string secret_bytes, keys_->Random(kSecretBytes));
+  CreatedCredential out;
+  out.client_secret = SecureString("authd_s_" + Base64UrlEncode(secret_bytes));
+  OPENSSL_cleanse(secret_bytes.data(), secret_bytes.size());
+  storage::Credential& c = out.credential;
+  c.client_id = Base64UrlEncode(id_bytes);
+  c.name = req.name;
+  c.role = req.role;
+  c.created_at = now;
+  c.expires_at = req.expires_at;
+  c.created_by = actor.id;
+  ASSIGN_OR_RETURN(c.secret_mac, SecretMac(c.client_id, out.client_secret.view()));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  RETURN_IF_ERROR(storage_->Write(
+      [&](storage::Transaction& tx) { return tx.InsertCredential(c); }));
+  RETURN_IF_ERROR(Reload());
+  c.secret_mac.clear();
+  return out;
+}
+
+Status Access::DeleteCredential(const std::string& client_id,
+                                const Actor& actor) {
+  (void)actor;
+  std::lock_guard<std::mutex> lock(write_mu_);
+  RETURN_IF_ERROR(storage_->Write([&](storage::Transaction& tx) {
+    return tx.DeleteCredential(client_id);
+  }));
+  return Reload();
+}
+
+std::vector<storage::Credential> Access::ListCredentials() const {
+  std::shared_ptr<const Snapshot> snap = snapshot_.load();
+  std::vector<storage::Credential> out;
+  out.reserve(snap->credentials.size());
+  for (const auto& [id, c] : snap->credentials) {
+    out.push_back(c);
+    out.back().secret_mac.clear();
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.created_at != b.created_at ? a.created_at > b.created_at
+                                        : a.client_id < b.client_id;
+  });
+  return out;
+}
+
+StatusOr<storage::AllowlistEntry> Access::AddAllowlist(std::string_view text,
+                                                       const Actor& actor) {
+  ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
+  storage::AllowlistEntry e{cidr.ToString(), clock_->NowSeconds(), actor.id};
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Status st = storage_->Write(
+      [&](storage::Transaction& tx) { return tx.InsertAllowlist(e); });
+  if (st.code() == StatusCode::kAlreadyExists) {
+    return Status::AlreadyExists(e.cidr + " is already on the allowlist");
+  }
+  RETURN_IF_ERROR(st);
+  RETURN_IF_ERROR(Reload());
+  return e;
+}
+
+Status Access::RemoveAllowlist(std::string_view text, const Actor& actor) {
+  (void)actor;
+  ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  RETURN_IF_ERROR(storage_->Write([&](storage::Transaction& tx) {
+    return tx.DeleteAllowlist(cidr.ToString());
+  }));
+  return Reload();
+}
+
+}  // namespace authd::api

@@ -1,0 +1,119 @@
+// Access: the one place the rules of API access live — client credentials,
+// roles and the IP allowlist — for both the TCP admin API and the admin
+// socket, and for the token endpoint that reads them.
+//
+// Reads come from an immutable Snapshot published with an atomic shared_ptr:
+// the token path never takes a lock or touches the database. Writes are
+// serialized, committed to Storage first, and published before the call
+// returns, so a change is in force on every thread once it is acknowledged.
+#ifndef AUTHD_API_ACCESS_H_
+#define AUTHD_API_ACCESS_H_
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/cidr.h"
+#include "common/clock.h"
+#include "common/ip_set.h"
+#include "common/secure.h"
+#include "common/status.h"
+#include "hsm/key_ops.h"
+#include "storage/storage.h"
+
+namespace authd::api {
+
+struct Role {
+  std::string name;
+  std::string description;
+  std::vector<std::string> scopes;
+};
+
+// SPEC's default roles, used when the config defines none.
+std::vector<Role> DefaultRoles();
+
+// Who asked for a change: "uid:N" over the socket, "client:ID" over TCP.
+struct Actor {
+  std::string id;
+  std::string address;  // source address, or "local" for the socket
+};
+
+struct NewCredential {
+  std::string name;
+  std::string role;
+  int64_t expires_at = 0;
+  std::string reason;
+};
+
+struct CreatedCredential {
+  storage::Credential credential;  // secret_mac cleared
+  SecureString client_secret;      // shown once, never stored
+};
+
+inline constexpr int64_t kMaxCredentialLifetime = 365 * 86400;
+
+class Access {
+ public:
+  struct Snapshot {
+    std::unordered_map<std::string, storage::Credential> credentials;
+    std::vector<storage::AllowlistEntry> allowlist;
+    IpSet allow;
+  };
+
+  static StatusOr<std::unique_ptr<Access>> Create(storage::Storage* storage,
+                                                  const hsm::KeyOps* keys,
+                                                  const Clock* clock,
+                                                  std::vector<Role> roles);
+
+  std::shared_ptr<const Snapshot> Current() const { return snapshot_.load(); }
+  const std::vector<Role>& roles() const { return roles_; }
+  const Role* FindRole(const std::string& name) const;
+
+  // The MAC stored for a secret: HMAC-SHA256(pepper, label||id||secret).
+  StatusOr<std::string> SecretMac(std::string_view client_id,
+                                  std::string_view secret) const;
+
+  // Client authentication for the token endpoint. Unknown id, wrong secret
+  // and expired credential all give the same Unauthenticated status, and all
+  // cost one HMAC, so neither answer nor timing tells them apart.
+  StatusOr<storage::Credential> Authenticate(std::string_view client_id,
+                                             std::string_view secret) const;
+
+  StatusOr<CreatedCredential> CreateCredential(const NewCredential& req,
+                                               const Actor& actor);
+  Status DeleteCredential(const std::string& client_id, const Actor& actor);
+  // Newest first.
+  std::vector<storage::Credential> ListCredentials() const;
+
+  StatusOr<storage::AllowlistEntry> AddAllowlist(std::string_view cidr,
+                                                 const Actor& actor);
+  Status RemoveAllowlist(std::string_view cidr, const Actor& actor);
+  bool Allowed(const IpAddress& addr) const {
+    return snapshot_.load()->allow.Contains(addr);
+  }
+
+ private:
+  Access(storage::Storage* storage, const hsm::KeyOps* keys,
+         const Clock* clock, std::vector<Role> roles)
+      : storage_(storage), keys_(keys), clock_(clock), roles_(std::move(roles)) {}
+  // Rebuilds the snapshot from storage and publishes it.
+  // REQUIRES: write_mu_ held (or construction).
+  Status Reload();
+
+  storage::Storage* storage_;
+  const hsm::KeyOps* keys_;
+  const Clock* clock_;
+  const std::vector<Role> roles_;
+  std::mutex write_mu_;
+  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+};
+
+// Name rule: 1–64 printable characters (UTF-8, no control characters).
+Status ValidateCredentialName(std::string_view name);
+
+}  // namespace authd::api
+
+#endif  // AUTHD_API_ACCESS_H_

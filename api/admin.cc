@@ -1,0 +1,234 @@
+// The administration API (SPEC "Administration"): identical rules over the
+// admin socket and over TCP; only how the actor is established differs.
+#include <algorithm>
+
+#include "api/app.h"
+#include "common/encoding.h"
+
+namespace authd::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kCredentials[] = "/v1/admin/credentials";
+constexpr char kAllowlist[] = "/v1/admin/allowlist";
+
+json CredentialJson(const storage::Credential& c, int64_t now) {
+  return {{"client_id", c.client_id},
+          {"name", c.name},
+          {"role", c.role},
+          {"created_at", FormatRfc3339(c.created_at)},
+          {"expires_at", FormatRfc3339(c.expires_at)},
+          {"expired", c.expires_at <= now},
+          {"created_by", c.created_by}};
+}
+
+json AllowlistJson(const storage::AllowlistEntry& e) {
+  return {{"cidr", e.cidr},
+          {"created_at", FormatRfc3339(e.created_at)},
+          {"created_by", e.created_by}};
+}
+
+// Parses a JSON object body whose keys are all in `allowed`.
+StatusOr<json> ParseObject(const Request& req,
+                           std::initializer_list<std::string_view> allowed) {
+  const std::string* ct = req.Header("content-type");
+  std::string type = ct ? ct->substr(0, ct->find(';')) : "";
+  if (type != "application/json") {
+    return Status(StatusCode::kInvalidArgument,
+                  "415:Content-Type must be application/json");
+  }
+  json body = json::parse(req.body.view(), nullptr, false);
+  if (!body.is_object()) {
+    return Status::InvalidArgument("body must be a JSON object");
+  }
+  for (const auto& [key, value] : body.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return Status::InvalidArgument("unknown field '" + key + "'");
+    }
+  }
+  return body;
+}
+
+StatusOr<std::string> StringField(const json& body, const char* name,
+                                  bool required) {
+  if (!body.contains(name)) {
+    if (required) {
+      return Status::InvalidArgument(std::string(name) + " is required");
+    }
+    return std::string();
+  }
+  if (!body[name].is_string()) {
+    return Status::InvalidArgument(std::string(name) + " must be a string");
+  }
+  return body[name].get<std::string>();
+}
+
+Response ErrorFor(const Status& st) {
+  // ParseObject marks a wrong media type with a "415:" prefix.
+  if (st.code() == StatusCode::kInvalidArgument &&
+      st.message().rfind("415:", 0) == 0) {
+    return Response::Error(415, "unsupported_media_type",
+                           st.message().substr(4));
+  }
+  return Response::FromStatus(st);
+}
+
+}  // namespace
+
+Response App::Admin(const Request& req) const {
+  const std::string& path = req.path;
+  const std::string& m = req.method;
+  bool is_write = m == "POST" || m == "DELETE";
+  const char* scope = is_write ? "admin:write" : "admin:read";
+
+  Actor actor;
+  if (req.admin_socket) {
+    actor.id = "uid:" + (req.peer_uid ? std::to_string(*req.peer_uid)
+                                      : std::string("unknown"));
+    actor.address = "local";
+  } else {
+    const std::string* auth = req.Header("authorization");
+    if (auth == nullptr || auth->size() < 7 ||
+        !std::equal(auth->begin(), auth->begin() + 7, "Bearer ",
+                    [](char a, char b) { return tolower(a) == tolower(b); })) {
+      return Response::Error(401, "unauthorized",
+                             "send Authorization: Bearer <access token>")
+          .With("WWW-Authenticate", "Bearer realm=\"authd\"");
+    }
+    StatusOr<Principal> who = tokens_->VerifyBearer(auth->substr(7));
+    if (!who.ok()) {
+      return Response::Error(401, "unauthorized", who.status().message())
+          .With("WWW-Authenticate",
+                "Bearer realm=\"authd\", error=\"invalid_token\"");
+    }
+    if (!who->Has(scope)) {
+      return Response::Error(403, "insufficient_scope",
+                             std::string("this action needs scope ") + scope)
+          .With("WWW-Authenticate",
+                std::string("Bearer realm=\"authd\", error=\"insufficient_"
+                            "scope\", scope=\"") +
+                    scope + "\"");
+    }
+    actor.id = "client:" + who->client_id;
+    actor.address = req.client ? req.client->ToString() : "";
+  }
+  int64_t now = clock_->NowSeconds();
+  auto method_not_allowed = [](const char* allow) {
+    return Response::Error(405, "method_not_allowed",
+                           std::string("allowed methods: ") + allow)
+        .With("Allow", allow);
+  };
+
+  if (path == "/v1/admin/roles") {
+    if (m != "GET") return method_not_allowed("GET");
+    json out = json::array();
+    for (const Role& r : access_->roles()) {
+      out.push_back({{"name", r.name},
+                     {"description", r.description},
+                     {"scopes", r.scopes}});
+    }
+    return Response::Json(200, out);
+  }
+
+  if (path == "/v1/admin/keys") {
+    if (m != "GET") return method_not_allowed("GET");
+    json out = json::array();
+    for (auto [use, name] : {std::pair{hsm::KeyUse::kToken, "token"},
+                             std::pair{hsm::KeyUse::kAudit, "audit"}}) {
+      const hsm::PublicKey& k = keys_->Public(use);
+      out.push_back({{"use", name},
+                     {"kid", k.kid()},
+                     {"algorithm", "ES256"},
+                     {"state", "active"},
+                     {"public_key_pem", k.pem()}});
+    }
+    out.push_back({{"use", "pepper"},
+                   {"kid", nullptr},
+                   {"algorithm", "HMAC-SHA256"},
+                   {"state", "active"}});
+    return Response::Json(200, out);
+  }
+
+  if (path == "/v1/admin/status") {
+    if (m != "GET") return method_not_allowed("GET");
+    auto snap = access_->Current();
+    return Response::Json(
+        200, {{"version", options_.version},
+              {"ready", ready_.load() && keys_->Ready()},
+              {"credentials", snap->credentials.size()},
+              {"allowlist", snap->allowlist.size()},
+              {"token_kid", keys_->Public(hsm::KeyUse::kToken).kid()}});
+  }
+
+  if (path == kCredentials) {
+    if (m == "GET") {
+      json out = json::array();
+      for (const auto& c : access_->ListCredentials()) {
+        out.push_back(CredentialJson(c, now));
+      }
+      return Response::Json(200, out);
+    }
+    if (m != "POST") return method_not_allowed("GET, POST");
+    auto body = ParseObject(req, {"name", "role", "expires_at", "reason"});
+    if (!body.ok()) return ErrorFor(body.status());
+    NewCredential nc;
+    for (auto [field, out] : {std::pair{"name", &nc.name},
+                              std::pair{"role", &nc.role},
+                              std::pair{"reason", &nc.reason}}) {
+      auto v = StringField(*body, field, std::string_view(field) != "reason");
+      if (!v.ok()) return ErrorFor(v.status());
+      *out = *v;
+    }
+    auto expires = StringField(*body, "expires_at", true);
+    if (!expires.ok()) return ErrorFor(expires.status());
+    std::optional<int64_t> exp = ParseRfc3339(*expires);
+    if (!exp) {
+      return Response::Error(
+          400, "invalid_request",
+          "expires_at must be an RFC 3339 time such as 2027-01-31T00:00:00Z");
+    }
+    nc.expires_at = *exp;
+    auto created = access_->CreateCredential(nc, actor);
+    if (!created.ok()) return ErrorFor(created.status());
+    json out = CredentialJson(created->credential, now);
+    out.erase("expired");
+    out["client_secret"] = std::string(created->client_secret.view());
+    Response r = Response::Json(201, out);
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+  }
+  if (path.rfind(std::string(kCredentials) + "/", 0) == 0) {
+    if (m != "DELETE") return method_not_allowed("DELETE");
+    std::string id = path.substr(sizeof(kCredentials));
+    Status st = access_->DeleteCredential(id, actor);
+    return st.ok() ? Response::NoContent() : ErrorFor(st);
+  }
+
+  if (path == kAllowlist) {
+    if (m == "GET") {
+      json out = json::array();
+      for (const auto& e : access_->Current()->allowlist) {
+        out.push_back(AllowlistJson(e));
+      }
+      return Response::Json(200, out);
+    }
+    if (m != "POST") return method_not_allowed("GET, POST");
+    auto body = ParseObject(req, {"cidr", "reason"});
+    if (!body.ok()) return ErrorFor(body.status());
+    auto cidr = StringField(*body, "cidr", true);
+    if (!cidr.ok()) return ErrorFor(cidr.status());
+    auto added = access_->AddAllowlist(*cidr, actor);
+    if (!added.ok()) return ErrorFor(added.status());
+    return Response::Json(201, AllowlistJson(*added));
+  }
+  if (path.rfind(std::string(kAllowlist) + "/", 0) == 0) {
+    if (m != "DELETE") return method_not_allowed("DELETE");
+    // The CIDR's '/' arrives percent-decoded, so take the whole remainder.
+    Status st = access_->RemoveAllowlist(path.substr(sizeof(kAllowlist)), actor);
+    return st.ok() ? Response::NoContent() : ErrorFor(st);
+  }
+  return Response::Error(404, "not_found", "no such endpoint: " + path);
+}
+
+}  // namespace authd::api

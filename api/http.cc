@@ -1,0 +1,51 @@
+#include "api/http.h"
+
+namespace authd::api {
+
+Response Response::Json(int status, const nlohmann::json& body) {
+  Response r;
+  r.status = status;
+  r.body = body.dump();
+  r.body.push_back('\n');
+  return r;
+}
+
+Response Response::Error(int status, std::string_view error,
+                         std::string_view message) {
+  return Json(status, {{"error", error}, {"message", message}});
+}
+
+Response Response::OAuthError(int status, std::string_view error,
+                              std::string_view description) {
+  return Json(status, {{"error", error}, {"error_description", description}})
+      .With("Cache-Control", "no-store");
+}
+
+Response Response::FromStatus(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kOk:
+      return Json(200, nlohmann::json::object());
+    case StatusCode::kInvalidArgument:
+      return Error(400, "invalid_request", st.message());
+    case StatusCode::kNotFound:
+      return Error(404, "not_found", st.message());
+    case StatusCode::kAlreadyExists:
+      return Error(409, "conflict", st.message());
+    case StatusCode::kUnauthenticated:
+      return Error(401, "unauthorized", st.message())
+          .With("WWW-Authenticate", "Bearer realm=\"authd\"");
+    case StatusCode::kPermissionDenied:
+      return Error(403, "forbidden", st.message());
+    case StatusCode::kResourceExhausted:
+      return Error(429, "too_many_requests", st.message());
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kUnavailable:
+      return Error(503, "unavailable", st.message()).With("Retry-After", "5");
+    case StatusCode::kInternal:
+      break;
+  }
+  return Error(500, "internal_error",
+               "internal error; see the authd log for the request id");
+}
+
+}  // namespace authd::api

@@ -1,0 +1,67 @@
+// Transport-neutral HTTP request and response. Handlers see only these types
+// and know nothing about libmicrohttpd (Envoy's admin handler model).
+#ifndef AUTHD_API_HTTP_H_
+#define AUTHD_API_HTTP_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/cidr.h"
+#include "common/secure.h"
+#include "common/status.h"
+
+namespace authd::api {
+
+struct Request {
+  std::string method;
+  std::string path;                           // percent-decoded
+  std::map<std::string, std::string> query;   // decoded
+  std::map<std::string, std::string> headers; // names lower-cased
+  SecureString body;                          // may carry secrets
+  // Transport facts.
+  bool admin_socket = false;     // came over the Unix admin socket
+  std::optional<unsigned> peer_uid;  // SO_PEERCRED on the admin socket
+  std::optional<IpAddress> peer;     // direct TCP peer
+  std::optional<IpAddress> client;   // after trusted X-Forwarded-For
+  std::string request_id;
+
+  const std::string* Header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? nullptr : &it->second;
+  }
+  const std::string* Query(const std::string& name) const {
+    auto it = query.find(name);
+    return it == query.end() ? nullptr : &it->second;
+  }
+};
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string content_type = "application/json";
+
+  static Response Json(int status, const nlohmann::json& body);
+  static Response NoContent() { return Response{204, {}, {}, {}}; }
+  // SPEC administration errors: {"error","message"}.
+  static Response Error(int status, std::string_view error,
+                        std::string_view message);
+  // RFC 6749 §5.2 errors: {"error","error_description"}.
+  static Response OAuthError(int status, std::string_view error,
+                             std::string_view description);
+  // The HTTP status and error code for a Status (the one mapping).
+  static Response FromStatus(const Status& st);
+  Response& With(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+};
+
+}  // namespace authd::api
+
+#endif  // AUTHD_API_HTTP_H_

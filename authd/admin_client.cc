@@ -1,0 +1,72 @@
+#include "authd/admin_client.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace authd {
+
+StatusOr<HttpReply> AdminRequest(const std::string& socket_path,
+                                 const std::string& method,
+                                 const std::string& path,
+                                 const std::string& json_body) {
+  sockaddr_un addr{};
+  if (socket_path.size() >= sizeof addr.sun_path) {
+    return Status::InvalidArgument("socket path is too long");
+  }
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::Unavailable(strerror(errno));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    Status st = Status::Unavailable("cannot connect to " + socket_path + ": " +
+                                    strerror(errno) +
+                                    " (is authd running? see --socket)");
+    close(fd);
+    return st;
+  }
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: localhost\r\n" +
+                    "Connection: close\r\n";
+  if (!json_body.empty() || method == "POST") {
+    req += "Content-Type: application/json\r\nContent-Length: " +
+           std::to_string(json_body.size()) + "\r\n";
+  }
+  req += "\r\n" + json_body;
+  for (size_t off = 0; off < req.size();) {
+    ssize_t n = send(fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) {
+      close(fd);
+      return Status::Unavailable("write to admin socket failed");
+    }
+    off += static_cast<size_t>(n);
+  }
+  std::string raw;
+  char buf[8192];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 30000) <= 0) {
+      close(fd);
+      return Status::Unavailable("authd did not answer within 30 s");
+    }
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    raw.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  size_t head_end = raw.find("\r\n\r\n");
+  if (raw.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos ||
+      raw.size() < 12) {
+    return Status::Unavailable("malformed answer from authd");
+  }
+  HttpReply reply;
+  reply.status = atoi(raw.c_str() + 9);
+  reply.body = raw.substr(head_end + 4);
+  return reply;
+}
+
+}  // namespace authd

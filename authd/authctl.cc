@@ -1,0 +1,320 @@
+// authctl: local administration of authd over its admin Unix socket.
+// Exit status: 0 success, 1 the daemon refused or failed, 2 usage error.
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "authd/admin_client.h"
+#include "common/clock.h"
+#include "common/encoding.h"
+
+namespace authd {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kUsage[] = R"(usage: authctl [--socket PATH] [--json] COMMAND
+
+commands:
+  credential create --name NAME --role ROLE (--expires-in 90d | --expires-at RFC3339) [--reason TEXT]
+  credential list
+  credential delete CLIENT_ID [--reason TEXT]
+  allowlist add CIDR [--reason TEXT]
+  allowlist list
+  allowlist remove CIDR [--reason TEXT]
+  roles
+  keys list
+  status
+
+--socket defaults to /run/authd/admin.sock.
+)";
+
+struct Args {
+  std::string socket = "/run/authd/admin.sock";
+  bool json = false;
+  std::vector<std::string> words;
+  std::map<std::string, std::string> flags;
+};
+
+int Usage(const std::string& why) {
+  fprintf(stderr, "authctl: %s\n%s", why.c_str(), kUsage);
+  return 2;
+}
+
+// "90d", "12h", "30m", "3600s" or a bare number of seconds.
+std::optional<int64_t> ParseDuration(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  char unit = s.back();
+  std::string digits = isdigit(static_cast<unsigned char>(unit))
+                           ? s
+                           : s.substr(0, s.size() - 1);
+  if (digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  int64_t n = std::stoll(digits);
+  switch (unit) {
+    case 'd': return n * 86400;
+    case 'h': return n * 3600;
+    case 'm': return n * 60;
+    case 's': return n;
+    default:
+      return isdigit(static_cast<unsigned char>(unit)) ? std::optional(n)
+                                                       : std::nullopt;
+  }
+}
+
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(header.size());
+  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  auto line = [&](const std::vector<std::string>& r) {
+    std::string out;
+    for (size_t i = 0; i < r.size(); ++i) {
+      out += r[i];
+      if (i + 1 < r.size()) out += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    printf("%s\n", out.c_str());
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
+}
+
+std::string Str(const json& j, const char* k) {
+  if (!j.contains(k) || j[k].is_null()) return "-";
+  return j[k].is_string() ? j[k].get<std::string>() : j[k].dump();
+}
+
+class Ctl {
+ public:
+  explicit Ctl(Args args) : a_(std::move(args)) {}
+
+  int Run() {
+    const auto& w = a_.words;
+    if (w.empty()) return Usage("no command given");
+    std::string cmd = w[0] + (w.size() > 1 ? " " + w[1] : "");
+    if (cmd == "credential create" && w.size() == 2) return CredentialCreate();
+    if (cmd == "credential list" && w.size() == 2) return CredentialList();
+    if (cmd == "credential delete" && w.size() == 3) {
+      return Delete("/v1/admin/credentials/" + UrlEncode(w[2]),
+                    "deleted credential " + w[2]);
+    }
+    if (cmd == "allowlist add" && w.size() == 3) return AllowlistAdd(w[2]);
+    if (cmd == "allowlist list" && w.size() == 2) return AllowlistList();
+    if (cmd == "allowlist remove" && w.size() == 3) {
+      return Delete("/v1/admin/allowlist/" + UrlEncode(w[2]),
+                    "removed " + w[2] + " from the allowlist");
+    }
+    if (w[0] == "roles" && w.size() == 1) return Roles();
+    if (cmd == "keys list" && w.size() == 2) return KeysList();
+    if (w[0] == "status" && w.size() == 1) return StatusCmd();
+    return Usage("unknown command '" + cmd + "'");
+  }
+
+ private:
+  // Sends one request; on success stores the JSON answer in *out.
+  int Call(const std::string& method, const std::string& path,
+           const json& body, json* out) {
+    StatusOr<HttpReply> r = AdminRequest(a_.socket, method, path,
+                                         body.is_null() ? "" : body.dump());
+    if (!r.ok()) {
+      fprintf(stderr, "authctl: %s\n", r.status().message().c_str());
+      return 1;
+    }
+    json parsed = r->body.empty() ? json() : json::parse(r->body, nullptr, false);
+    if (r->status >= 300) {
+      std::string msg = parsed.is_object() && parsed.contains("message")
+                            ? Str(parsed, "message")
+                            : r->body;
+      fprintf(stderr, "authctl: %s (HTTP %d)\n", msg.c_str(), r->status);
+      return 1;
+    }
+    if (out) *out = std::move(parsed);
+    return 0;
+  }
+
+  std::optional<std::string> Flag(const std::string& name) const {
+    auto it = a_.flags.find(name);
+    if (it == a_.flags.end()) return std::nullopt;
+    return it->second;
+  }
+
+  int CredentialCreate() {
+    auto name = Flag("name"), role = Flag("role");
+    if (!name || !role) return Usage("credential create needs --name and --role");
+    std::string expires;
+    if (auto at = Flag("expires-at")) {
+      expires = *at;
+    } else if (auto in = Flag("expires-in")) {
+      std::optional<int64_t> d = ParseDuration(*in);
+      if (!d || *d <= 0) {
+        return Usage("--expires-in takes a duration such as 90d, 12h or 30m");
+      }
+      expires = FormatRfc3339(SystemClock::Get().NowSeconds() + *d);
+    } else {
+      return Usage("credential create needs --expires-in or --expires-at");
+    }
+    json body = {{"name", *name}, {"role", *role}, {"expires_at", expires}};
+    if (auto reason = Flag("reason")) body["reason"] = *reason;
+    json out;
+    if (int rc = Call("POST", "/v1/admin/credentials", body, &out)) return rc;
+    if (a_.json) {
+      printf("%s\n", out.dump(2).c_str());
+    } else {
+      printf("client_id:     %s\n", Str(out, "client_id").c_str());
+      printf("client_secret: %s\n", Str(out, "client_secret").c_str());
+      printf("name:          %s\n", Str(out, "name").c_str());
+      printf("role:          %s\n", Str(out, "role").c_str());
+      printf("expires_at:    %s\n", Str(out, "expires_at").c_str());
+      fprintf(stderr,
+              "authctl: the secret is shown only this once; store it now.\n");
+    }
+    return 0;
+  }
+
+  int CredentialList() {
+    json out;
+    if (int rc = Call("GET", "/v1/admin/credentials", nullptr, &out)) return rc;
+    if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& c : out) {
+      bool expired = c.value("expired", false);
+      rows.push_back({Str(c, "client_id"), Str(c, "name"), Str(c, "role"),
+                      Str(c, "created_at"),
+                      Str(c, "expires_at") + (expired ? " EXPIRED" : ""),
+                      Str(c, "created_by")});
+    }
+    PrintTable({"CLIENT_ID", "NAME", "ROLE", "CREATED", "EXPIRES", "CREATED_BY"},
+               rows);
+    return 0;
+  }
+
+  int AllowlistAdd(const std::string& cidr) {
+    json body = {{"cidr", cidr}};
+    if (auto reason = Flag("reason")) body["reason"] = *reason;
+    json out;
+    if (int rc = Call("POST", "/v1/admin/allowlist", body, &out)) return rc;
+    if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
+    printf("added %s to the allowlist\n", Str(out, "cidr").c_str());
+    return 0;
+  }
+
+  int AllowlistList() {
+    json out;
+    if (int rc = Call("GET", "/v1/admin/allowlist", nullptr, &out)) return rc;
+    if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& e : out) {
+      rows.push_back({Str(e, "cidr"), Str(e, "created_at"), Str(e, "created_by")});
+    }
+    PrintTable({"CIDR", "CREATED", "CREATED_BY"}, rows);
+    return 0;
+  }
+
+  int Delete(const std::string& path, const std::string& done) {
+    if (int rc = Call("DELETE", path, nullptr, nullptr)) return rc;
+    if (a_.json) {
+      printf("{}\n");
+    } else {
+      printf("%s\n", done.c_str());
+    }
+    return 0;
+  }
+
+  int Roles() {
+    json out;
+    if (int rc = Call("GET", "/v1/admin/roles", nullptr, &out)) return rc;
+    if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : out) {
+      std::string scopes;
+      for (const auto& s : r["scopes"]) {
+        scopes += (scopes.empty() ? "" : " ") + s.get<std::string>();
+      }
+      rows.push_back({Str(r, "name"), scopes, Str(r, "description")});
+    }
+    PrintTable({"ROLE", "SCOPES", "DESCRIPTION"}, rows);
+    return 0;
+  }
+
+  int KeysList() {
+    json out;
+    if (int rc = Call("GET", "/v1/admin/keys", nullptr, &out)) return rc;
+    if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& k : out) {
+      rows.push_back({Str(k, "use"), Str(k, "kid"), Str(k, "algorithm"),
+                      Str(k, "state")});
+    }
+    PrintTable({"USE", "KID", "ALGORITHM", "STATE"}, rows);
+    return 0;
+  }
+
+  int StatusCmd() {
+    json out;
+    if (int rc = Call("GET", "/v1/admin/status", nullptr, &out)) return rc;
+    if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
+    for (const auto& [k, v] : out.items()) {
+      printf("%-12s %s\n", (k + ":").c_str(),
+             v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+    }
+    return 0;
+  }
+
+  Args a_;
+};
+
+}  // namespace
+}  // namespace authd
+
+int main(int argc, char** argv) {
+  authd::Args args;
+  static const char* kValued[] = {"name",       "role",   "expires-in",
+                                  "expires-at", "reason", "socket"};
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") {
+      args.json = true;
+    } else if (a == "--help" || a == "-h") {
+      fputs(authd::kUsage, stdout);
+      return 0;
+    } else if (a.rfind("--", 0) == 0) {
+      std::string name = a.substr(2), value;
+      size_t eq = name.find('=');
+      if (eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        return authd::Usage("--" + name + " needs a value");
+      }
+      if (std::find(std::begin(kValued), std::end(kValued), name) ==
+          std::end(kValued)) {
+        return authd::Usage("unknown option --" + name);
+      }
+      if (name == "socket") {
+        args.socket = value;
+      } else {
+        args.flags[name] = value;
+      }
+    } else {
+      args.words.push_back(a);
+    }
+  }
+  try {
+    return authd::Ctl(std::move(args)).Run();
+  } catch (const std::exception& e) {
+    fprintf(stderr, "authctl: %s\n", e.what());
+    return 1;
+  }
+}

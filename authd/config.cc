@@ -1,0 +1,237 @@
+#include "authd/config.h"
+
+#include <toml++/toml.h>
+
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace authd {
+namespace {
+
+Status Bad(const std::string& key, const std::string& why) {
+  return Status::InvalidArgument("config: " + key + ": " + why);
+}
+
+Status CheckKeys(const toml::table& t, const std::string& prefix,
+                 const std::set<std::string>& allowed) {
+  for (const auto& [k, v] : t) {
+    std::string key(k.str());
+    if (!allowed.count(key)) {
+      return Status::InvalidArgument("config: unknown key " + prefix + key);
+    }
+  }
+  return Status::Ok();
+}
+
+// Typed getters: absent keeps the default; a wrong type is an error.
+Status GetString(const toml::table& t, const std::string& prefix,
+                 const char* key, std::string* out, bool required = false) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) {
+    return required ? Bad(prefix + key, "is required") : Status::Ok();
+  }
+  if (!n->is_string()) return Bad(prefix + key, "must be a string");
+  *out = n->as_string()->get();
+  if (required && out->empty()) return Bad(prefix + key, "must not be empty");
+  return Status::Ok();
+}
+
+template <typename T>
+Status GetInt(const toml::table& t, const std::string& prefix, const char* key,
+              T* out, int64_t min, int64_t max) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return Status::Ok();
+  if (!n->is_integer()) return Bad(prefix + key, "must be an integer");
+  int64_t v = n->as_integer()->get();
+  if (v < min || v > max) {
+    return Bad(prefix + key, "must be between " + std::to_string(min) +
+                                 " and " + std::to_string(max));
+  }
+  *out = static_cast<T>(v);
+  return Status::Ok();
+}
+
+Status GetStrings(const toml::table& t, const std::string& prefix,
+                  const char* key, std::vector<std::string>* out) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return Status::Ok();
+  const toml::array* a = n->as_array();
+  if (a == nullptr) return Bad(prefix + key, "must be an array of strings");
+  out->clear();
+  for (const auto& e : *a) {
+    if (!e.is_string()) return Bad(prefix + key, "must be an array of strings");
+    out->push_back(e.as_string()->get());
+  }
+  return Status::Ok();
+}
+
+const toml::table* Section(const toml::table& root, const char* name,
+                           Status* st) {
+  const toml::node* n = root.get(name);
+  if (n == nullptr) return nullptr;
+  if (!n->is_table()) *st = Bad(name, "must be a table");
+  return n->as_table();
+}
+
+Status LoadServer(const toml::table& t, Config* c) {
+  const std::string p = "server.";
+  RETURN_IF_ERROR(CheckKeys(
+      t, p,
+      {"listen", "tls_cert", "tls_key", "admin_socket", "trusted_proxies",
+       "threads", "max_body_bytes", "max_header_bytes",
+       "connection_timeout_seconds", "max_connections",
+       "max_connections_per_address"}));
+  RETURN_IF_ERROR(GetStrings(t, p, "listen", &c->server.listen));
+  for (const auto& l : c->server.listen) {
+    Status st = api::ValidateListenAddress(l);
+    if (!st.ok()) return Bad(p + "listen", st.message());
+  }
+  RETURN_IF_ERROR(GetString(t, p, "tls_cert", &c->tls_cert));
+  RETURN_IF_ERROR(GetString(t, p, "tls_key", &c->tls_key));
+  if (c->tls_cert.empty() != c->tls_key.empty()) {
+    return Bad(p + "tls_cert", "tls_cert and tls_key go together");
+  }
+  RETURN_IF_ERROR(GetString(t, p, "admin_socket", &c->server.admin_socket));
+  std::vector<std::string> proxies;
+  RETURN_IF_ERROR(GetStrings(t, p, "trusted_proxies", &proxies));
+  for (const auto& s : proxies) {
+    StatusOr<Cidr> cidr = Cidr::Parse(s);
+    if (!cidr.ok()) return Bad(p + "trusted_proxies", cidr.status().message());
+    c->trusted_proxies.push_back(*cidr);
+  }
+  RETURN_IF_ERROR(GetInt(t, p, "threads", &c->server.threads, 1, 256));
+  RETURN_IF_ERROR(GetInt(t, p, "max_body_bytes", &c->server.max_body_bytes,
+                         256, 1 << 20));
+  RETURN_IF_ERROR(GetInt(t, p, "max_header_bytes",
+                         &c->server.max_header_bytes, 4096, 1 << 20));
+  RETURN_IF_ERROR(GetInt(t, p, "connection_timeout_seconds",
+                         &c->server.connection_timeout_seconds, 1, 3600));
+  RETURN_IF_ERROR(GetInt(t, p, "max_connections", &c->server.max_connections,
+                         1, 100000));
+  return GetInt(t, p, "max_connections_per_address",
+                &c->server.max_connections_per_address, 1, 100000);
+}
+
+Status LoadHsm(const toml::table& t, Config* c) {
+  const std::string p = "hsm.";
+  RETURN_IF_ERROR(CheckKeys(t, p, {"module", "token", "pin_file", "sessions"}));
+  RETURN_IF_ERROR(GetString(t, p, "module", &c->hsm_module));
+  RETURN_IF_ERROR(GetString(t, p, "token", &c->hsm_token, true));
+  if (c->hsm_token.rfind("pkcs11:", 0) != 0) {
+    return Bad(p + "token", "must be a PKCS#11 URI such as pkcs11:token=authd");
+  }
+  RETURN_IF_ERROR(GetString(t, p, "pin_file", &c->hsm_pin_file, true));
+  return GetInt(t, p, "sessions", &c->hsm_sessions, 1, 1024);
+}
+
+Status LoadTokens(const toml::table& t, Config* c) {
+  const std::string p = "tokens.";
+  RETURN_IF_ERROR(CheckKeys(t, p, {"issuer", "audience", "ttl_seconds"}));
+  RETURN_IF_ERROR(GetString(t, p, "issuer", &c->tokens.issuer));
+  RETURN_IF_ERROR(GetString(t, p, "audience", &c->tokens.audience));
+  RETURN_IF_ERROR(GetInt(t, p, "ttl_seconds", &c->tokens.ttl_seconds, 1, 600));
+  if (c->tokens.issuer.empty()) return Bad(p + "issuer", "must not be empty");
+  if (c->tokens.audience.empty()) {
+    return Bad(p + "audience", "must not be empty");
+  }
+  return Status::Ok();
+}
+
+Status LoadRateLimit(const toml::table& t, Config* c) {
+  const std::string p = "rate_limit.";
+  RETURN_IF_ERROR(CheckKeys(
+      t, p,
+      {"client_failures", "client_window_seconds", "address_failures",
+       "address_window_seconds", "max_tracked"}));
+  int64_t cf = 5, cw = 900, af = 20, aw = 900;
+  RETURN_IF_ERROR(GetInt(t, p, "client_failures", &cf, 1, 1000000));
+  RETURN_IF_ERROR(GetInt(t, p, "client_window_seconds", &cw, 1, 86400));
+  RETURN_IF_ERROR(GetInt(t, p, "address_failures", &af, 1, 1000000));
+  RETURN_IF_ERROR(GetInt(t, p, "address_window_seconds", &aw, 1, 86400));
+  RETURN_IF_ERROR(GetInt(t, p, "max_tracked", &c->limiter.max_entries, 16,
+                         10000000));
+  c->limiter.client_burst = static_cast<double>(cf);
+  c->limiter.client_refill_seconds = static_cast<double>(cw) / cf;
+  c->limiter.address_burst = static_cast<double>(af);
+  c->limiter.address_refill_seconds = static_cast<double>(aw) / af;
+  return Status::Ok();
+}
+
+Status LoadRoles(const toml::table& t, Config* c) {
+  for (const auto& [k, v] : t) {
+    std::string name(k.str());
+    std::string p = "roles." + name + ".";
+    const toml::table* r = v.as_table();
+    if (r == nullptr) return Bad("roles." + name, "must be a table");
+    RETURN_IF_ERROR(CheckKeys(*r, p, {"description", "scopes"}));
+    api::Role role{name, "", {}};
+    RETURN_IF_ERROR(GetString(*r, p, "description", &role.description, true));
+    RETURN_IF_ERROR(GetStrings(*r, p, "scopes", &role.scopes));
+    if (role.scopes.empty()) return Bad(p + "scopes", "must list at least one scope");
+    for (const auto& s : role.scopes) {
+      if (s.empty() || s.find_first_of(" \t\"\\") != std::string::npos) {
+        return Bad(p + "scopes", "'" + s + "' is not a valid scope token");
+      }
+    }
+    c->roles.push_back(std::move(role));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<Config> LoadConfig(const std::string& path) {
+  // Debian's toml++ is built with exceptions: parse errors arrive as one.
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << "config: " << path;
+    if (e.source().begin.line > 0) {
+      msg << ":" << e.source().begin.line << ":" << e.source().begin.column;
+    }
+    msg << ": " << e.description();
+    return Status::InvalidArgument(msg.str());
+  }
+  RETURN_IF_ERROR(CheckKeys(
+      root, "", {"server", "storage", "hsm", "tokens", "roles", "rate_limit"}));
+  Config c;
+  c.server.threads = std::max(2u, std::thread::hardware_concurrency());
+  c.tokens.ttl_seconds = 600;
+  Status st;
+  if (const toml::table* t = Section(root, "server", &st)) {
+    RETURN_IF_ERROR(LoadServer(*t, &c));
+  }
+  RETURN_IF_ERROR(st);
+  const toml::table* storage = Section(root, "storage", &st);
+  RETURN_IF_ERROR(st);
+  if (storage == nullptr) return Bad("storage.path", "is required");
+  RETURN_IF_ERROR(CheckKeys(*storage, "storage.", {"path"}));
+  RETURN_IF_ERROR(GetString(*storage, "storage.", "path", &c.storage_path, true));
+  const toml::table* hsm = Section(root, "hsm", &st);
+  RETURN_IF_ERROR(st);
+  if (hsm == nullptr) return Bad("hsm.token", "is required");
+  RETURN_IF_ERROR(LoadHsm(*hsm, &c));
+  const toml::table* tokens = Section(root, "tokens", &st);
+  RETURN_IF_ERROR(st);
+  if (tokens == nullptr) return Bad("tokens.issuer", "is required");
+  RETURN_IF_ERROR(LoadTokens(*tokens, &c));
+  if (const toml::table* t = Section(root, "rate_limit", &st)) {
+    RETURN_IF_ERROR(LoadRateLimit(*t, &c));
+  }
+  RETURN_IF_ERROR(st);
+  if (const toml::table* t = Section(root, "roles", &st)) {
+    RETURN_IF_ERROR(LoadRoles(*t, &c));
+  }
+  RETURN_IF_ERROR(st);
+  if (c.roles.empty()) c.roles = api::DefaultRoles();
+  if (c.server.listen.empty() && c.server.admin_socket.empty()) {
+    return Bad("server.listen", "no TCP listener and no admin_socket");
+  }
+  if (c.hsm_sessions == 0) c.hsm_sessions = c.server.threads + 2;
+  return c;
+}
+
+}  // namespace authd

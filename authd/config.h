@@ -1,0 +1,37 @@
+// authd's TOML configuration (SPEC "Configuration"). Load() validates every
+// key and value and returns one message that names the offending key, so the
+// daemon can stop at start with a line an operator can act on.
+#ifndef AUTHD_AUTHD_CONFIG_H_
+#define AUTHD_AUTHD_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "api/access.h"
+#include "api/mhd_server.h"
+#include "api/rate_limiter.h"
+#include "api/token_service.h"
+#include "common/cidr.h"
+#include "common/status.h"
+
+namespace authd {
+
+struct Config {
+  api::ServerOptions server;
+  std::string tls_cert, tls_key;
+  std::vector<Cidr> trusted_proxies;
+  std::string storage_path;
+  std::string hsm_module = "softhsm2";
+  std::string hsm_token;
+  std::string hsm_pin_file;
+  size_t hsm_sessions = 0;  // 0: derived from the thread count
+  api::TokenOptions tokens;
+  api::LimiterOptions limiter;
+  std::vector<api::Role> roles;
+};
+
+StatusOr<Config> LoadConfig(const std::string& path);
+
+}  // namespace authd
+
+#endif  // AUTHD_AUTHD_CONFIG_H_

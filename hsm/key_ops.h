@@ -1,0 +1,34 @@
+// KeyOps: the HSM as the rest of authd sees it. Every secret stays inside the
+// implementation; callers get signatures, MACs, random bytes and public keys.
+// Implementations must be safe to call from many threads at once.
+#ifndef AUTHD_HSM_KEY_OPS_H_
+#define AUTHD_HSM_KEY_OPS_H_
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "hsm/public_key.h"
+
+namespace authd::hsm {
+
+enum class KeyUse { kToken, kAudit };
+
+class KeyOps {
+ public:
+  virtual ~KeyOps() = default;
+  // ES256 over `data` (hashed with SHA-256 here), raw r||s (RFC 7518 §3.4).
+  virtual StatusOr<std::string> SignEs256(KeyUse use,
+                                          std::string_view data) const = 0;
+  // HMAC-SHA256 under the pepper key.
+  virtual StatusOr<std::string> HmacPepper(std::string_view data) const = 0;
+  // `n` bytes from the HSM's RNG.
+  virtual StatusOr<std::string> Random(size_t n) const = 0;
+  virtual const PublicKey& Public(KeyUse use) const = 0;
+  // False while the HSM is known to be unusable.
+  virtual bool Ready() const = 0;
+};
+
+}  // namespace authd::hsm
+
+#endif  // AUTHD_HSM_KEY_OPS_H_

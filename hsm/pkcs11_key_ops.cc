@@ -1,0 +1,328 @@
+#include "hsm/pkcs11_key_ops.h"
+
+#include <openssl/sha.h>
+
+#include <cstring>
+
+namespace authd::hsm {
+namespace {
+
+// DER OID 1.2.840.10045.3.1.7 (prime256v1), the CKA_EC_PARAMS for P-256.
+constexpr CK_BYTE kP256Params[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                   0xce, 0x3d, 0x03, 0x01, 0x07};
+CK_BBOOL kTrue = CK_TRUE;
+CK_BBOOL kFalse = CK_FALSE;
+
+CK_ATTRIBUTE Attr(CK_ATTRIBUTE_TYPE type, const void* value, size_t len) {
+  return CK_ATTRIBUTE{type, const_cast<void*>(value), len};
+}
+CK_ATTRIBUTE Bool(CK_ATTRIBUTE_TYPE type, bool v) {
+  return Attr(type, v ? &kTrue : &kFalse, sizeof(CK_BBOOL));
+}
+
+// Returns the one object with `label` and `cls`, or CK_INVALID_HANDLE.
+StatusOr<CK_OBJECT_HANDLE> FindObject(CK_FUNCTION_LIST* fn,
+                                      CK_SESSION_HANDLE h,
+                                      const std::string& label,
+                                      CK_OBJECT_CLASS cls) {
+  CK_ATTRIBUTE tmpl[] = {Attr(CKA_CLASS, &cls, sizeof cls),
+                         Attr(CKA_LABEL, label.data(), label.size())};
+  CK_RV rv = fn->C_FindObjectsInit(h, tmpl, 2);
+  if (rv != CKR_OK) return RvToStatus(rv, "C_FindObjectsInit");
+  CK_OBJECT_HANDLE found[2];
+  CK_ULONG count = 0;
+  rv = fn->C_FindObjects(h, found, 2, &count);
+  fn->C_FindObjectsFinal(h);
+  if (rv != CKR_OK) return RvToStatus(rv, "C_FindObjects");
+  if (count > 1) {
+    return Status::FailedPrecondition("HSM holds more than one object labelled " +
+                                      label);
+  }
+  return count == 1 ? found[0] : CK_INVALID_HANDLE;
+}
+
+Status GenerateEcPair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
+                      const std::string& label) {
+  CK_MECHANISM mech{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+  CK_ATTRIBUTE pub[] = {
+      Attr(CKA_EC_PARAMS, kP256Params, sizeof kP256Params),
+      Attr(CKA_LABEL, label.data(), label.size()),
+      Attr(CKA_ID, label.data(), label.size()),
+      Bool(CKA_TOKEN, true),
+      Bool(CKA_PRIVATE, false),
+      Bool(CKA_VERIFY, true),
+  };
+  CK_ATTRIBUTE priv[] = {
+      Attr(CKA_LABEL, label.data(), label.size()),
+      Attr(CKA_ID, label.data(), label.size()),
+      Bool(CKA_TOKEN, true),
+      Bool(CKA_PRIVATE, true),
+      Bool(CKA_SENSITIVE, true),
+      Bool(CKA_EXTRACTABLE, false),
+      Bool(CKA_SIGN, true),
+  };
+  CK_OBJECT_HANDLE pub_h, priv_h;
+  return RvToStatus(
+      fn->C_GenerateKeyPair(h, &mech, pub, std::size(pub), priv,
+                            std::size(priv), &pub_h, &priv_h),
+      "C_GenerateKeyPair");
+}
+
+Status GeneratePepper(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
+                      const std::string& label) {
+  CK_MECHANISM mech{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
+  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+  CK_KEY_TYPE type = CKK_GENERIC_SECRET;
+  CK_ULONG len = 32;
+  CK_ATTRIBUTE tmpl[] = {
+      Attr(CKA_CLASS, &cls, sizeof cls),
+      Attr(CKA_KEY_TYPE, &type, sizeof type),
+      Attr(CKA_VALUE_LEN, &len, sizeof len),
+      Attr(CKA_LABEL, label.data(), label.size()),
+      Bool(CKA_TOKEN, true),
+      Bool(CKA_PRIVATE, true),
+      Bool(CKA_SENSITIVE, true),
+      Bool(CKA_EXTRACTABLE, false),
+      Bool(CKA_SIGN, true),
+      Bool(CKA_VERIFY, true),
+  };
+  CK_OBJECT_HANDLE key;
+  return RvToStatus(
+      fn->C_GenerateKey(h, &mech, tmpl, std::size(tmpl), &key),
+      "C_GenerateKey");
+}
+
+// Reads CKA_EC_POINT of the public key `label`. Tokens return it DER-wrapped
+// in an OCTET STRING (PKCS#11 v2.40 §2.3.3); some return the bare point.
+StatusOr<PublicKey> ReadPublicKey(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
+                                  const std::string& label) {
+  ASSIGN_OR_RETURN(CK_OBJECT_HANDLE obj,
+                   FindObject(fn, h, label, CKO_PUBLIC_KEY));
+  if (obj == CK_INVALID_HANDLE) {
+    return Status::FailedPrecondition("HSM has a private key " + label +
+                                      " but no public key beside it");
+  }
+  unsigned char buf[128];
+  CK_ATTRIBUTE a = Attr(CKA_EC_POINT, buf, sizeof buf);
+  CK_RV rv = fn->C_GetAttributeValue(h, obj, &a, 1);
+  if (rv != CKR_OK) return RvToStatus(rv, "C_GetAttributeValue(CKA_EC_POINT)");
+  std::string_view point(reinterpret_cast<char*>(buf), a.ulValueLen);
+  if (point.size() == 67 && point[0] == 0x04 && point[1] == 65) {
+    point.remove_prefix(2);
+  }
+  return PublicKey::FromEcPoint(point);
+}
+
+std::string Sha256(std::string_view data) {
+  unsigned char out[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         out);
+  return std::string(reinterpret_cast<char*>(out), sizeof out);
+}
+
+}  // namespace
+
+Pkcs11KeyOps::Pkcs11KeyOps(std::unique_ptr<Module> module, CK_SLOT_ID slot,
+                           HsmOptions options)
+    : module_(std::move(module)), slot_(slot), options_(std::move(options)) {}
+
+Pkcs11KeyOps::~Pkcs11KeyOps() {
+  std::lock_guard<std::mutex> lock(mu_);
+  idle_.clear();  // sessions close before the module is finalized
+}
+
+StatusOr<std::unique_ptr<Pkcs11KeyOps>> Pkcs11KeyOps::Create(
+    HsmOptions options, std::vector<std::string>* created) {
+  if (options.max_sessions == 0) options.max_sessions = 1;
+  ASSIGN_OR_RETURN(std::unique_ptr<Module> module,
+                   Module::Load(options.module));
+  ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindSlot(options.token_uri));
+  std::unique_ptr<Pkcs11KeyOps> ops(
+      new Pkcs11KeyOps(std::move(module), slot, std::move(options)));
+  ASSIGN_OR_RETURN(Session s, Session::Open(ops->module_->fn(), slot));
+  RETURN_IF_ERROR(ops->Login(s.handle()));
+  RETURN_IF_ERROR(ops->EnsureKeys(s.handle(), created));
+  ops->open_ = 1;
+  ops->idle_.push_back(std::move(s));
+  return ops;
+}
+
+Status Pkcs11KeyOps::Login(CK_SESSION_HANDLE h) const {
+  CK_RV rv = module_->fn()->C_Login(
+      h, CKU_USER,
+      reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(options_.pin.data())),
+      options_.pin.size());
+  if (rv == CKR_USER_ALREADY_LOGGED_IN) return Status::Ok();
+  return RvToStatus(rv, "C_Login");
+}
+
+Status Pkcs11KeyOps::EnsureKeys(CK_SESSION_HANDLE h,
+                                std::vector<std::string>* created) {
+  CK_FUNCTION_LIST* fn = module_->fn();
+  auto ensure_pair = [&](const std::string& label,
+                         CK_OBJECT_HANDLE* priv) -> Status {
+    ASSIGN_OR_RETURN(*priv, FindObject(fn, h, label, CKO_PRIVATE_KEY));
+    if (*priv != CK_INVALID_HANDLE) return Status::Ok();
+    RETURN_IF_ERROR(GenerateEcPair(fn, h, label));
+    if (created) created->push_back(label);
+    ASSIGN_OR_RETURN(*priv, FindObject(fn, h, label, CKO_PRIVATE_KEY));
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(ensure_pair(kTokenKeyLabel, &keys_.token_private));
+  RETURN_IF_ERROR(ensure_pair(kAuditKeyLabel, &keys_.audit_private));
+  ASSIGN_OR_RETURN(keys_.pepper, FindObject(fn, h, kPepperLabel, CKO_SECRET_KEY));
+  if (keys_.pepper == CK_INVALID_HANDLE) {
+    RETURN_IF_ERROR(GeneratePepper(fn, h, kPepperLabel));
+    if (created) created->push_back(kPepperLabel);
+    ASSIGN_OR_RETURN(keys_.pepper,
+                     FindObject(fn, h, kPepperLabel, CKO_SECRET_KEY));
+  }
+  ASSIGN_OR_RETURN(PublicKey token, ReadPublicKey(fn, h, kTokenKeyLabel));
+  ASSIGN_OR_RETURN(PublicKey audit, ReadPublicKey(fn, h, kAuditKeyLabel));
+  token_public_.emplace(std::move(token));
+  audit_public_.emplace(std::move(audit));
+  return Status::Ok();
+}
+
+StatusOr<Session> Pkcs11KeyOps::TakeSession() const {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock,
+             [&] { return !idle_.empty() || open_ < options_.max_sessions; });
+    if (!idle_.empty()) {
+      Session s = std::move(idle_.back());
+      idle_.pop_back();
+      return s;
+    }
+    ++open_;
+  }
+  StatusOr<Session> s = Session::Open(module_->fn(), slot_);
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    --open_;
+    cv_.notify_one();
+  }
+  return s;
+}
+
+void Pkcs11KeyOps::ReturnSession(Session s) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (s.valid()) {
+    idle_.push_back(std::move(s));
+  } else {
+    --open_;
+  }
+  cv_.notify_one();
+}
+
+Status Pkcs11KeyOps::WithSession(
+    const std::function<CK_RV(CK_SESSION_HANDLE, const Keys&)>& op,
+    std::string_view what) const {
+  CK_RV rv = CKR_OK;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ASSIGN_OR_RETURN(Session s, TakeSession());
+    rv = op(s.handle(), keys_);
+    if (rv == CKR_USER_NOT_LOGGED_IN && Login(s.handle()).ok()) {
+      rv = op(s.handle(), keys_);
+    }
+    if (!IsSessionLost(rv)) {
+      ReturnSession(std::move(s));
+      ready_.store(true);
+      return RvToStatus(rv, what);
+    }
+    s.Close();
+    ReturnSession(std::move(s));
+  }
+  ready_.store(false);
+  return RvToStatus(rv, what);
+}
+
+StatusOr<std::string> Pkcs11KeyOps::SignEs256(KeyUse use,
+                                              std::string_view data) const {
+  std::string digest = Sha256(data);
+  std::string sig(132, '\0');
+  CK_FUNCTION_LIST* fn = module_->fn();
+  Status st = WithSession(
+      [&](CK_SESSION_HANDLE h, const Keys& keys) -> CK_RV {
+        CK_MECHANISM mech{CKM_ECDSA, nullptr, 0};
+        CK_OBJECT_HANDLE key = use == KeyUse::kToken ? keys.token_private
+                                                     : keys.audit_private;
+        CK_RV rv = fn->C_SignInit(h, &mech, key);
+        if (rv != CKR_OK) return rv;
+        CK_ULONG len = sig.size();
+        rv = fn->C_Sign(h, reinterpret_cast<CK_BYTE*>(digest.data()),
+                        digest.size(), reinterpret_cast<CK_BYTE*>(sig.data()),
+                        &len);
+        if (rv == CKR_OK) sig.resize(len);
+        return rv;
+      },
+      "C_Sign");
+  if (!st.ok()) return st;
+  std::string raw = EcdsaSignatureToRaw(sig, 32);
+  if (raw.empty()) return Status::Internal("HSM returned a malformed signature");
+  return raw;
+}
+
+StatusOr<std::string> Pkcs11KeyOps::HmacPepper(std::string_view data) const {
+  std::string mac(32, '\0');
+  CK_FUNCTION_LIST* fn = module_->fn();
+  Status st = WithSession(
+      [&](CK_SESSION_HANDLE h, const Keys& keys) -> CK_RV {
+        CK_MECHANISM mech{CKM_SHA256_HMAC, nullptr, 0};
+        CK_RV rv = fn->C_SignInit(h, &mech, keys.pepper);
+        if (rv != CKR_OK) return rv;
+        CK_ULONG len = mac.size();
+        rv = fn->C_Sign(
+            h, reinterpret_cast<CK_BYTE*>(const_cast<char*>(data.data())),
+            data.size(), reinterpret_cast<CK_BYTE*>(mac.data()), &len);
+        if (rv == CKR_OK) mac.resize(len);
+        return rv;
+      },
+      "C_Sign(HMAC)");
+  if (!st.ok()) return st;
+  return mac;
+}
+
+StatusOr<std::string> Pkcs11KeyOps::Random(size_t n) const {
+  std::string out(n, '\0');
+  CK_FUNCTION_LIST* fn = module_->fn();
+  Status st = WithSession(
+      [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
+        return fn->C_GenerateRandom(
+            h, reinterpret_cast<CK_BYTE*>(out.data()), out.size());
+      },
+      "C_GenerateRandom");
+  if (!st.ok()) return st;
+  return out;
+}
+
+const PublicKey& Pkcs11KeyOps::Public(KeyUse use) const {
+  return use == KeyUse::kToken ? *token_public_ : *audit_public_;
+}
+
+StatusOr<bool> Pkcs11KeyOps::KeyAttribute(const std::string& label,
+                                          CK_OBJECT_CLASS cls,
+                                          CK_ATTRIBUTE_TYPE type) const {
+  bool value = false;
+  CK_FUNCTION_LIST* fn = module_->fn();
+  Status found = Status::Ok();
+  Status st = WithSession(
+      [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
+        auto obj = FindObject(fn, h, label, cls);
+        if (!obj.ok() || *obj == CK_INVALID_HANDLE) {
+          found = Status::NotFound("no object " + label);
+          return CKR_OK;
+        }
+        CK_BBOOL b = CK_FALSE;
+        CK_ATTRIBUTE a = Attr(type, &b, sizeof b);
+        CK_RV rv = fn->C_GetAttributeValue(h, *obj, &a, 1);
+        value = b == CK_TRUE;
+        return rv;
+      },
+      "C_GetAttributeValue");
+  RETURN_IF_ERROR(st);
+  RETURN_IF_ERROR(found);
+  return value;
+}
+
+}  // namespace authd::hsm

@@ -1,0 +1,46 @@
+// A P-256 public key in every form authd publishes: DER SubjectPublicKeyInfo,
+// PEM, JWK coordinates and the RFC 7638 thumbprint used as `kid`. Built from
+// the uncompressed EC point the HSM reports; verification runs in OpenSSL so
+// checking a signature never costs an HSM operation. Immutable, thread-safe.
+#ifndef AUTHD_HSM_PUBLIC_KEY_H_
+#define AUTHD_HSM_PUBLIC_KEY_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+typedef struct evp_pkey_st EVP_PKEY;
+
+namespace authd::hsm {
+
+class PublicKey {
+ public:
+  // `point` is the 65-byte uncompressed point 0x04||X||Y.
+  static StatusOr<PublicKey> FromEcPoint(std::string_view point);
+  // Parses a PEM "PUBLIC KEY" holding a P-256 key.
+  static StatusOr<PublicKey> FromPem(std::string_view pem);
+
+  const std::string& spki_der() const { return spki_der_; }
+  const std::string& pem() const { return pem_; }
+  const std::string& jwk_x() const { return x_; }  // base64url
+  const std::string& jwk_y() const { return y_; }  // base64url
+  const std::string& kid() const { return kid_; }  // RFC 7638 thumbprint
+
+  // Verifies an ES256 signature (raw r||s, 64 bytes) over `data`.
+  bool VerifyEs256(std::string_view data, std::string_view raw_sig) const;
+
+ private:
+  PublicKey() = default;
+  std::shared_ptr<EVP_PKEY> pkey_;
+  std::string spki_der_, pem_, x_, y_, kid_;
+};
+
+// Converts a DER ECDSA-Sig-Value to raw r||s of 2*`half` bytes, or returns a
+// raw input of the right size unchanged. Empty on malformed input.
+std::string EcdsaSignatureToRaw(std::string_view sig, size_t half);
+
+}  // namespace authd::hsm
+
+#endif  // AUTHD_HSM_PUBLIC_KEY_H_

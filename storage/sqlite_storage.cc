@@ -1,0 +1,258 @@
+#include "storage/sqlite_storage.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace authd::storage {
+namespace {
+
+// Forward migrations; entry i moves the schema from version i to i+1.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE credentials (
+  client_id  TEXT PRIMARY KEY,
+  name       TEXT NOT NULL,
+  role       TEXT NOT NULL,
+  secret_mac BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL
+) STRICT;
+CREATE TABLE allowlist (
+  cidr       TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL
+) STRICT;
+)sql",
+};
+
+// The one place SQLite result codes become a Status.
+Status SqlStatus(sqlite3* db, int rc, std::string_view what) {
+  if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) {
+    return Status::Ok();
+  }
+  std::string msg = "storage " + std::string(what) + ": " +
+                    (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+      return Status::AlreadyExists(msg);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PROTOCOL:
+      return Status::Unavailable(msg);
+    default:
+      return Status::Internal(msg);
+  }
+}
+
+struct StmtDeleter {
+  void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
+};
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
+
+StatusOr<Stmt> Prepare(sqlite3* db, const char* sql) {
+  sqlite3_stmt* s = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &s, nullptr);
+  if (rc != SQLITE_OK) return SqlStatus(db, rc, "prepare");
+  return Stmt(s);
+}
+
+void BindText(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()),
+                    SQLITE_TRANSIENT);
+}
+
+std::string ColumnText(sqlite3_stmt* s, int i) {
+  const void* p = sqlite3_column_blob(s, i);
+  int n = sqlite3_column_bytes(s, i);
+  return p ? std::string(static_cast<const char*>(p), n) : std::string();
+}
+
+Status Exec(sqlite3* db, const char* sql, std::string_view what) {
+  return SqlStatus(db, sqlite3_exec(db, sql, nullptr, nullptr, nullptr), what);
+}
+
+// Runs a single-row-changing statement; NotFound when nothing changed.
+Status StepChange(sqlite3* db, sqlite3_stmt* s, std::string_view what,
+                  const std::string& not_found) {
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_DONE) return SqlStatus(db, rc, what);
+  if (sqlite3_changes(db) == 0) return Status::NotFound(not_found);
+  return Status::Ok();
+}
+
+class SqliteTransaction final : public Transaction {
+ public:
+  explicit SqliteTransaction(sqlite3* db) : db_(db) {}
+
+  Status InsertCredential(const Credential& c) override {
+    ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                     "INSERT INTO credentials VALUES "
+                                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    BindText(s.get(), 1, c.client_id);
+    BindText(s.get(), 2, c.name);
+    BindText(s.get(), 3, c.role);
+    sqlite3_bind_blob(s.get(), 4, c.secret_mac.data(),
+                      static_cast<int>(c.secret_mac.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s.get(), 5, c.created_at);
+    sqlite3_bind_int64(s.get(), 6, c.expires_at);
+    BindText(s.get(), 7, c.created_by);
+    return SqlStatus(db_, sqlite3_step(s.get()), "insert credential");
+  }
+
+  Status DeleteCredential(const std::string& client_id) override {
+    ASSIGN_OR_RETURN(
+        Stmt s, Prepare(db_, "DELETE FROM credentials WHERE client_id = ?1"));
+    BindText(s.get(), 1, client_id);
+    return StepChange(db_, s.get(), "delete credential",
+                      "no credential with client_id " + client_id);
+  }
+
+  Status InsertAllowlist(const AllowlistEntry& e) override {
+    ASSIGN_OR_RETURN(Stmt s,
+                     Prepare(db_, "INSERT INTO allowlist VALUES (?1, ?2, ?3)"));
+    BindText(s.get(), 1, e.cidr);
+    sqlite3_bind_int64(s.get(), 2, e.created_at);
+    BindText(s.get(), 3, e.created_by);
+    return SqlStatus(db_, sqlite3_step(s.get()), "insert allowlist entry");
+  }
+
+  Status DeleteAllowlist(const std::string& cidr) override {
+    ASSIGN_OR_RETURN(Stmt s,
+                     Prepare(db_, "DELETE FROM allowlist WHERE cidr = ?1"));
+    BindText(s.get(), 1, cidr);
+    return StepChange(db_, s.get(), "delete allowlist entry",
+                      cidr + " is not on the allowlist");
+  }
+
+ private:
+  sqlite3* db_;
+};
+
+}  // namespace
+
+int SqliteStorage::SchemaVersion() {
+  return static_cast<int>(std::size(kMigrations));
+}
+
+StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(
+    const std::string& path) {
+  // Create the file ourselves so it is never world-readable, even briefly.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status::Unavailable("cannot open database " + path + ": " +
+                               strerror(errno));
+  }
+  ::close(fd);
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    Status st = SqlStatus(db, rc, "open " + path);
+    sqlite3_close_v2(db);
+    return st;
+  }
+  std::unique_ptr<SqliteStorage> storage(new SqliteStorage(db));
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_extended_result_codes(db, 1);
+  RETURN_IF_ERROR(Exec(db,
+                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                       "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;",
+                       "set pragmas"));
+  RETURN_IF_ERROR(storage->Migrate());
+  return storage;
+}
+
+SqliteStorage::~SqliteStorage() { sqlite3_close_v2(db_); }
+
+Status SqliteStorage::Migrate() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare(db_, "PRAGMA user_version"));
+  if (sqlite3_step(s.get()) != SQLITE_ROW) {
+    return SqlStatus(db_, SQLITE_ERROR, "read schema version");
+  }
+  int version = sqlite3_column_int(s.get(), 0);
+  s.reset();
+  if (version > SchemaVersion()) {
+    return Status::FailedPrecondition(
+        "database schema version " + std::to_string(version) +
+        " is newer than this authd supports (" +
+        std::to_string(SchemaVersion()) + ")");
+  }
+  for (int v = version; v < SchemaVersion(); ++v) {
+    RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "begin migration"));
+    Status st = Exec(db_, kMigrations[v], "migrate");
+    if (st.ok()) {
+      std::string bump = "PRAGMA user_version = " + std::to_string(v + 1);
+      st = Exec(db_, bump.c_str(), "set schema version");
+    }
+    if (st.ok()) st = Exec(db_, "COMMIT", "commit migration");
+    if (!st.ok()) {
+      Exec(db_, "ROLLBACK", "rollback").ok();
+      return st;
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::vector<Credential>> SqliteStorage::ListCredentials() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s,
+                   Prepare(db_,
+                           "SELECT client_id, name, role, secret_mac, "
+                           "created_at, expires_at, created_by FROM "
+                           "credentials ORDER BY created_at DESC, rowid DESC"));
+  std::vector<Credential> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    Credential c;
+    c.client_id = ColumnText(s.get(), 0);
+    c.name = ColumnText(s.get(), 1);
+    c.role = ColumnText(s.get(), 2);
+    c.secret_mac = ColumnText(s.get(), 3);
+    c.created_at = sqlite3_column_int64(s.get(), 4);
+    c.expires_at = sqlite3_column_int64(s.get(), 5);
+    c.created_by = ColumnText(s.get(), 6);
+    out.push_back(std::move(c));
+  }
+  RETURN_IF_ERROR(SqlStatus(db_, rc, "list credentials"));
+  return out;
+}
+
+StatusOr<std::vector<AllowlistEntry>> SqliteStorage::ListAllowlist() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                   "SELECT cidr, created_at, created_by FROM "
+                                   "allowlist ORDER BY created_at, rowid"));
+  std::vector<AllowlistEntry> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    out.push_back({ColumnText(s.get(), 0), sqlite3_column_int64(s.get(), 1),
+                   ColumnText(s.get(), 2)});
+  }
+  RETURN_IF_ERROR(SqlStatus(db_, rc, "list allowlist"));
+  return out;
+}
+
+Status SqliteStorage::Write(const std::function<Status(Transaction&)>& fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "begin"));
+  SqliteTransaction tx(db_);
+  Status st = fn(tx);
+  if (st.ok()) st = Exec(db_, "COMMIT", "commit");
+  if (!st.ok()) Exec(db_, "ROLLBACK", "rollback").ok();
+  return st;
+}
+
+}  // namespace authd::storage

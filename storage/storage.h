@@ -1,0 +1,58 @@
+// Storage: the persistent state authd depends on, behind an interface so a
+// second engine can be added without touching api/.
+//
+// Writes go through Write(), which runs a caller's function inside one
+// transaction: every change the function makes commits together, or none does
+// (the audit log relies on this to commit an entry with its change).
+// Implementations are thread-safe.
+#ifndef AUTHD_STORAGE_STORAGE_H_
+#define AUTHD_STORAGE_STORAGE_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace authd::storage {
+
+struct Credential {
+  std::string client_id;
+  std::string name;
+  std::string role;
+  std::string secret_mac;  // HMAC-SHA256 under the HSM pepper; never the secret
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  std::string created_by;
+};
+
+struct AllowlistEntry {
+  std::string cidr;  // normalized
+  int64_t created_at = 0;
+  std::string created_by;
+};
+
+// The changes one transaction may make. Errors: AlreadyExists, NotFound,
+// Unavailable (I/O), Internal.
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+  virtual Status InsertCredential(const Credential& c) = 0;
+  virtual Status DeleteCredential(const std::string& client_id) = 0;
+  virtual Status InsertAllowlist(const AllowlistEntry& e) = 0;
+  virtual Status DeleteAllowlist(const std::string& cidr) = 0;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  virtual StatusOr<std::vector<Credential>> ListCredentials() = 0;
+  virtual StatusOr<std::vector<AllowlistEntry>> ListAllowlist() = 0;
+  // Runs `fn` in one transaction; commits only when it returns OK.
+  virtual Status Write(const std::function<Status(Transaction&)>& fn) = 0;
+};
+
+}  // namespace authd::storage
+
+#endif  // AUTHD_STORAGE_STORAGE_H_
