@@ -73,13 +73,61 @@ Status ValidateCredentialName(std::string_view name) {
 }
 
 StatusOr<std::unique_ptr<Access>> Access::Create(storage::Storage* storage,
+                                                 storage::AuditLog* audit,
                                                  const hsm::KeyOps* keys,
                                                  const Clock* clock,
                                                  std::vector<Role> roles) {
   std::unique_ptr<Access> access(
-      new Access(storage, keys, clock, std::move(roles)));
+      new Access(storage, audit, keys, clock, std::move(roles)));
   RETURN_IF_ERROR(access->Reload());
   return access;
+}
+
+Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
+  std::vector<storage::AuditEvent> events;
+  for (const std::string& label : created_keys) {
+    storage::AuditEvent e{"system", "local", "key.create", label, {}, ""};
+    if (label == hsm::kTokenKeyLabel) {
+      e.values = {{"use", "token"}, {"kid", keys_->Public(hsm::KeyUse::kToken).kid()},
+                  {"algorithm", "ES256"}};
+    } else if (label == hsm::kAuditKeyLabel) {
+      e.values = {{"use", "audit"}, {"kid", keys_->Public(hsm::KeyUse::kAudit).kid()},
+                  {"algorithm", "ES256"}};
+    } else {
+      e.values = {{"use", "pepper"}, {"algorithm", "HMAC-SHA256"}};
+    }
+    events.push_back(std::move(e));
+  }
+  nlohmann::json roles = nlohmann::json::array();
+  for (const Role& r : roles_) {
+    roles.push_back({{"name", r.name},
+                     {"description", r.description},
+                     {"scopes", r.scopes}});
+  }
+  std::string roles_text = roles.dump();
+  ASSIGN_OR_RETURN(std::optional<std::string> recorded,
+                   storage_->GetMeta("roles"));
+  bool roles_changed = !recorded || *recorded != roles_text;
+  if (roles_changed) {
+    events.push_back({"system", "local", "roles.set", "roles",
+                      {{"roles", roles_text}}, ""});
+  }
+  if (events.empty()) return Status::Ok();
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return audit_->Record(
+      [&](storage::Transaction& tx) {
+        return roles_changed ? tx.PutMeta("roles", roles_text) : Status::Ok();
+      },
+      events);
+}
+
+Status Access::Commit(
+    const std::function<Status(storage::Transaction&)>& change,
+    storage::AuditEvent event, const Actor& actor) {
+  event.actor = actor.id;
+  event.source = actor.address;
+  RETURN_IF_ERROR(audit_->Record(change, {event}));
+  return Reload();
 }
 
 Status Access::Reload() {
@@ -170,21 +218,30 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
   c.created_by = actor.id;
   ASSIGN_OR_RETURN(c.secret_mac, SecretMac(c.client_id, out.client_secret.view()));
   std::lock_guard<std::mutex> lock(write_mu_);
-  RETURN_IF_ERROR(storage_->Write(
-      [&](storage::Transaction& tx) { return tx.InsertCredential(c); }));
-  RETURN_IF_ERROR(Reload());
+  RETURN_IF_ERROR(Commit(
+      [&](storage::Transaction& tx) { return tx.InsertCredential(c); },
+      {"", "", "credential.create", c.client_id,
+       {{"name", c.name}, {"role", c.role},
+        {"expires_at", FormatRfc3339(c.expires_at)}},
+       req.reason},
+      actor));
   c.secret_mac.clear();
   return out;
 }
 
 Status Access::DeleteCredential(const std::string& client_id,
-                                const Actor& actor) {
-  (void)actor;
+                                const Actor& actor,
+                                const std::string& reason) {
   std::lock_guard<std::mutex> lock(write_mu_);
-  RETURN_IF_ERROR(storage_->Write([&](storage::Transaction& tx) {
-    return tx.DeleteCredential(client_id);
-  }));
-  return Reload();
+  std::map<std::string, std::string> values;
+  auto snap = snapshot_.load();
+  if (auto it = snap->credentials.find(client_id);
+      it != snap->credentials.end()) {
+    values = {{"name", it->second.name}, {"role", it->second.role}};
+  }
+  return Commit(
+      [&](storage::Transaction& tx) { return tx.DeleteCredential(client_id); },
+      {"", "", "credential.delete", client_id, values, reason}, actor);
 }
 
 std::vector<storage::Credential> Access::ListCredentials() const {
@@ -202,29 +259,30 @@ std::vector<storage::Credential> Access::ListCredentials() const {
   return out;
 }
 
-StatusOr<storage::AllowlistEntry> Access::AddAllowlist(std::string_view text,
-                                                       const Actor& actor) {
+StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
+    std::string_view text, const Actor& actor, const std::string& reason) {
   ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
   storage::AllowlistEntry e{cidr.ToString(), clock_->NowSeconds(), actor.id};
   std::lock_guard<std::mutex> lock(write_mu_);
-  Status st = storage_->Write(
-      [&](storage::Transaction& tx) { return tx.InsertAllowlist(e); });
+  Status st = Commit(
+      [&](storage::Transaction& tx) { return tx.InsertAllowlist(e); },
+      {"", "", "allowlist.add", e.cidr, {}, reason}, actor);
   if (st.code() == StatusCode::kAlreadyExists) {
     return Status::AlreadyExists(e.cidr + " is already on the allowlist");
   }
   RETURN_IF_ERROR(st);
-  RETURN_IF_ERROR(Reload());
   return e;
 }
 
-Status Access::RemoveAllowlist(std::string_view text, const Actor& actor) {
-  (void)actor;
+Status Access::RemoveAllowlist(std::string_view text, const Actor& actor,
+                               const std::string& reason) {
   ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
   std::lock_guard<std::mutex> lock(write_mu_);
-  RETURN_IF_ERROR(storage_->Write([&](storage::Transaction& tx) {
-    return tx.DeleteAllowlist(cidr.ToString());
-  }));
-  return Reload();
+  return Commit(
+      [&](storage::Transaction& tx) {
+        return tx.DeleteAllowlist(cidr.ToString());
+      },
+      {"", "", "allowlist.remove", cidr.ToString(), {}, reason}, actor);
 }
 
 }  // namespace authd::api

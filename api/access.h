@@ -22,6 +22,7 @@
 #include "common/secure.h"
 #include "common/status.h"
 #include "hsm/key_ops.h"
+#include "storage/audit_log.h"
 #include "storage/storage.h"
 
 namespace authd::api {
@@ -38,7 +39,7 @@ std::vector<Role> DefaultRoles();
 // Who asked for a change: "uid:N" over the socket, "client:ID" over TCP.
 struct Actor {
   std::string id;
-  std::string address;  // source address, or "local" for the socket
+  std::string address;  // source address, or "unix" for the admin socket
 };
 
 struct NewCredential {
@@ -63,10 +64,16 @@ class Access {
     IpSet allow;
   };
 
+  // Every change is recorded in `audit` in the same transaction.
   static StatusOr<std::unique_ptr<Access>> Create(storage::Storage* storage,
+                                                  storage::AuditLog* audit,
                                                   const hsm::KeyOps* keys,
                                                   const Clock* clock,
                                                   std::vector<Role> roles);
+
+  // Records what start-up changed: keys the HSM layer just created (labels)
+  // and the role set, when it differs from the one last recorded.
+  Status RecordStartup(const std::vector<std::string>& created_keys);
 
   std::shared_ptr<const Snapshot> Current() const { return snapshot_.load(); }
   const std::vector<Role>& roles() const { return roles_; }
@@ -84,26 +91,37 @@ class Access {
 
   StatusOr<CreatedCredential> CreateCredential(const NewCredential& req,
                                                const Actor& actor);
-  Status DeleteCredential(const std::string& client_id, const Actor& actor);
+  Status DeleteCredential(const std::string& client_id, const Actor& actor,
+                          const std::string& reason = "");
   // Newest first.
   std::vector<storage::Credential> ListCredentials() const;
 
-  StatusOr<storage::AllowlistEntry> AddAllowlist(std::string_view cidr,
-                                                 const Actor& actor);
-  Status RemoveAllowlist(std::string_view cidr, const Actor& actor);
+  StatusOr<storage::AllowlistEntry> AddAllowlist(
+      std::string_view cidr, const Actor& actor, const std::string& reason = "");
+  Status RemoveAllowlist(std::string_view cidr, const Actor& actor,
+                         const std::string& reason = "");
   bool Allowed(const IpAddress& addr) const {
     return snapshot_.load()->allow.Contains(addr);
   }
 
  private:
-  Access(storage::Storage* storage, const hsm::KeyOps* keys,
-         const Clock* clock, std::vector<Role> roles)
-      : storage_(storage), keys_(keys), clock_(clock), roles_(std::move(roles)) {}
+  Access(storage::Storage* storage, storage::AuditLog* audit,
+         const hsm::KeyOps* keys, const Clock* clock, std::vector<Role> roles)
+      : storage_(storage),
+        audit_(audit),
+        keys_(keys),
+        clock_(clock),
+        roles_(std::move(roles)) {}
+  // Commits `change` with its audit entry, then republishes the snapshot.
+  // REQUIRES: write_mu_ held.
+  Status Commit(const std::function<Status(storage::Transaction&)>& change,
+                storage::AuditEvent event, const Actor& actor);
   // Rebuilds the snapshot from storage and publishes it.
   // REQUIRES: write_mu_ held (or construction).
   Status Reload();
 
   storage::Storage* storage_;
+  storage::AuditLog* audit_;
   const hsm::KeyOps* keys_;
   const Clock* clock_;
   const std::vector<Role> roles_;

@@ -80,13 +80,15 @@ Response App::Admin(const Request& req) const {
   const std::string& path = req.path;
   const std::string& m = req.method;
   bool is_write = m == "POST" || m == "DELETE";
-  const char* scope = is_write ? "admin:write" : "admin:read";
+  bool is_audit = path == "/v1/admin/audit" || path.rfind("/v1/admin/audit/", 0) == 0;
+  const char* scope =
+      is_audit ? "audit:read" : (is_write ? "admin:write" : "admin:read");
 
   Actor actor;
   if (req.admin_socket) {
     actor.id = "uid:" + (req.peer_uid ? std::to_string(*req.peer_uid)
                                       : std::string("unknown"));
-    actor.address = "local";
+    actor.address = "unix";
   } else {
     const std::string* auth = req.Header("authorization");
     if (auth == nullptr || auth->size() < 7 ||
@@ -114,6 +116,9 @@ Response App::Admin(const Request& req) const {
     actor.address = req.client ? req.client->ToString() : "";
   }
   int64_t now = clock_->NowSeconds();
+  if (is_audit) return Audit(req);
+  const std::string* reason_param = req.Query("reason");
+  std::string reason = reason_param ? *reason_param : "";
   auto method_not_allowed = [](const char* allow) {
     return Response::Error(405, "method_not_allowed",
                            std::string("allowed methods: ") + allow)
@@ -201,7 +206,7 @@ Response App::Admin(const Request& req) const {
   if (path.rfind(std::string(kCredentials) + "/", 0) == 0) {
     if (m != "DELETE") return method_not_allowed("DELETE");
     std::string id = path.substr(sizeof(kCredentials));
-    Status st = access_->DeleteCredential(id, actor);
+    Status st = access_->DeleteCredential(id, actor, reason);
     return st.ok() ? Response::NoContent() : ErrorFor(st);
   }
 
@@ -218,14 +223,17 @@ Response App::Admin(const Request& req) const {
     if (!body.ok()) return ErrorFor(body.status());
     auto cidr = StringField(*body, "cidr", true);
     if (!cidr.ok()) return ErrorFor(cidr.status());
-    auto added = access_->AddAllowlist(*cidr, actor);
+    auto why = StringField(*body, "reason", false);
+    if (!why.ok()) return ErrorFor(why.status());
+    auto added = access_->AddAllowlist(*cidr, actor, *why);
     if (!added.ok()) return ErrorFor(added.status());
     return Response::Json(201, AllowlistJson(*added));
   }
   if (path.rfind(std::string(kAllowlist) + "/", 0) == 0) {
     if (m != "DELETE") return method_not_allowed("DELETE");
     // The CIDR's '/' arrives percent-decoded, so take the whole remainder.
-    Status st = access_->RemoveAllowlist(path.substr(sizeof(kAllowlist)), actor);
+    Status st =
+        access_->RemoveAllowlist(path.substr(sizeof(kAllowlist)), actor, reason);
     return st.ok() ? Response::NoContent() : ErrorFor(st);
   }
   return Response::Error(404, "not_found", "no such endpoint: " + path);

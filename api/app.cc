@@ -4,9 +4,11 @@
 
 namespace authd::api {
 
-App::App(Access* access, const TokenService* tokens, const hsm::KeyOps* keys,
+App::App(Access* access, const storage::AuditLog* audit,
+         const TokenService* tokens, const hsm::KeyOps* keys,
          const Clock* clock, AppOptions options)
     : access_(access),
+      audit_(audit),
       tokens_(tokens),
       keys_(keys),
       clock_(clock),
@@ -57,9 +59,12 @@ std::optional<Response> App::Admit(Request& req) const {
 Response App::Health(bool ready_check) const {
   if (!ready_check) return Response::Json(200, {{"status", "ok"}});
   bool hsm = keys_->Ready();
-  bool ready = ready_.load() && hsm;
-  return Response::Json(ready ? 200 : 503,
-                        {{"ready", ready}, {"hsm", hsm ? "ok" : "unavailable"}});
+  std::string refusal = audit_->refusal();
+  bool ready = ready_.load() && hsm && refusal.empty();
+  nlohmann::json body = {{"ready", ready},
+                         {"hsm", hsm ? "ok" : "unavailable"},
+                         {"audit", refusal.empty() ? "ok" : refusal}};
+  return Response::Json(ready ? 200 : 503, body);
 }
 
 Response App::Handle(const Request& req) const {

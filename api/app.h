@@ -29,8 +29,9 @@ struct AppOptions {
 
 class App {
  public:
-  App(Access* access, const TokenService* tokens, const hsm::KeyOps* keys,
-      const Clock* clock, AppOptions options);
+  App(Access* access, const storage::AuditLog* audit,
+      const TokenService* tokens, const hsm::KeyOps* keys, const Clock* clock,
+      AppOptions options);
 
   // Returns a response when the request must be answered without reading
   // its body (refused address). May fill req.client.
@@ -42,12 +43,14 @@ class App {
 
  private:
   Response Admin(const Request& req) const;
+  Response Audit(const Request& req) const;
   Response Health(bool ready_check) const;
   // Resolves the address a TCP request is attributed to (RFC 7239 §5.2 style:
   // the right-most X-Forwarded-For entry that is not a trusted proxy).
   std::optional<IpAddress> ClientAddress(const Request& req) const;
 
   Access* access_;
+  const storage::AuditLog* audit_;
   const TokenService* tokens_;
   const hsm::KeyOps* keys_;
   const Clock* clock_;

@@ -196,7 +196,8 @@ StatusOr<Config> LoadConfig(const std::string& path) {
     return Status::InvalidArgument(msg.str());
   }
   RETURN_IF_ERROR(CheckKeys(
-      root, "", {"server", "storage", "hsm", "tokens", "roles", "rate_limit"}));
+      root, "",
+      {"server", "storage", "hsm", "tokens", "roles", "rate_limit", "audit"}));
   Config c;
   c.server.threads = std::max(2u, std::thread::hardware_concurrency());
   c.tokens.ttl_seconds = 600;
@@ -227,6 +228,21 @@ StatusOr<Config> LoadConfig(const std::string& path) {
   }
   RETURN_IF_ERROR(st);
   if (c.roles.empty()) c.roles = api::DefaultRoles();
+  if (const toml::table* t = Section(root, "audit", &st)) {
+    RETURN_IF_ERROR(CheckKeys(*t, "audit.", {"origin"}));
+    RETURN_IF_ERROR(GetString(*t, "audit.", "origin", &c.audit_origin));
+  }
+  RETURN_IF_ERROR(st);
+  if (c.audit_origin.empty()) {
+    // C2SP tlog-checkpoint: a schema-less URL; the issuer's host plus a path.
+    std::string host = c.tokens.issuer;
+    if (size_t p = host.find("://"); p != std::string::npos) host.erase(0, p + 3);
+    while (!host.empty() && host.back() == '/') host.pop_back();
+    c.audit_origin = host + "/authd-audit";
+  }
+  if (c.audit_origin.find_first_of(" +\t\n") != std::string::npos) {
+    return Bad("audit.origin", "must not contain spaces or '+'");
+  }
   if (c.server.listen.empty() && c.server.admin_socket.empty()) {
     return Bad("server.listen", "no TCP listener and no admin_socket");
   }

@@ -26,6 +26,8 @@ struct Config {
   std::string hsm_pin_file;
   size_t hsm_sessions = 0;  // 0: derived from the thread count
   api::TokenOptions tokens;
+  // Checkpoint origin and signed-note key name; fixed by the first start.
+  std::string audit_origin;
   api::LimiterOptions limiter;
   std::vector<api::Role> roles;
 };

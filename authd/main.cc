@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/secure.h"
 #include "hsm/pkcs11_key_ops.h"
+#include "storage/audit_log.h"
 #include "storage/sqlite_storage.h"
 
 namespace authd {
@@ -96,12 +97,27 @@ int Run(const std::string& config_path) {
   auto storage = storage::SqliteStorage::Open(c.storage_path);
   if (!storage.ok()) return Fail(storage.status());
   const Clock& clock = SystemClock::Get();
-  auto access = api::Access::Create(storage->get(), keys->get(), &clock, c.roles);
+  auto audit = storage::AuditLog::Open(storage->get(), keys->get(), &clock,
+                                       c.audit_origin, kVersion);
+  if (!audit.ok()) return Fail(audit.status());
+  if (std::string why = (*audit)->refusal(); !why.empty()) {
+    fprintf(stderr,
+            "level=error event=audit_rollback msg=\"refusing admin changes: "
+            "%s\"\n",
+            why.c_str());
+  }
+  auto access = api::Access::Create(storage->get(), audit->get(), keys->get(),
+                                    &clock, c.roles);
   if (!access.ok()) return Fail(access.status());
+  if (Status st = (*access)->RecordStartup(created); !st.ok()) {
+    if ((*audit)->refusal().empty()) return Fail(st);
+    fprintf(stderr, "level=warn event=audit msg=\"start-up changes not recorded: %s\"\n",
+            st.message().c_str());
+  }
   api::FailureLimiter limiter(&clock, c.limiter);
   api::TokenService tokens(keys->get(), access->get(), &limiter, &clock,
                            c.tokens);
-  api::App app(access->get(), &tokens, keys->get(), &clock,
+  api::App app(access->get(), audit->get(), &tokens, keys->get(), &clock,
                {c.trusted_proxies, kVersion});
 
   if (c.tls_cert.empty() && !c.server.listen.empty()) {

@@ -39,6 +39,7 @@ BENCHMARK(BM_HsmHmacPepper)->Threads(1)->Threads(2)->UseRealTime();
 
 struct Issuer {
   std::unique_ptr<storage::SqliteStorage> storage;
+  std::unique_ptr<storage::AuditLog> audit;
   std::unique_ptr<api::Access> access;
   std::unique_ptr<api::FailureLimiter> limiter;
   std::unique_ptr<api::TokenService> tokens;
@@ -47,7 +48,11 @@ struct Issuer {
   Issuer() {
     std::string dir = testing::MakeTempDir("authd-bench-");
     storage = std::move(storage::SqliteStorage::Open(dir + "/b.db")).value();
-    access = std::move(api::Access::Create(storage.get(), &Keys(),
+    audit = std::move(storage::AuditLog::Open(storage.get(), &Keys(),
+                                              &SystemClock::Get(),
+                                              "authd.bench/audit", "bench"))
+                .value();
+    access = std::move(api::Access::Create(storage.get(), audit.get(), &Keys(),
                                            &SystemClock::Get(),
                                            api::DefaultRoles()))
                  .value();

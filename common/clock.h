@@ -15,11 +15,13 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual int64_t NowSeconds() const = 0;
+  virtual int64_t NowMicros() const { return NowSeconds() * 1000000; }
 };
 
 class SystemClock final : public Clock {
  public:
   int64_t NowSeconds() const override;
+  int64_t NowMicros() const override;
   static const SystemClock& Get();
 };
 

@@ -4,6 +4,7 @@
 #ifndef AUTHD_HSM_KEY_OPS_H_
 #define AUTHD_HSM_KEY_OPS_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,11 @@
 namespace authd::hsm {
 
 enum class KeyUse { kToken, kAudit };
+
+// CKA_LABELs of the keys SPEC requires in the token.
+inline constexpr char kTokenKeyLabel[] = "authd-token-signing";
+inline constexpr char kAuditKeyLabel[] = "authd-audit-signing";
+inline constexpr char kPepperLabel[] = "authd-pepper";
 
 class KeyOps {
  public:
@@ -25,6 +31,13 @@ class KeyOps {
   // `n` bytes from the HSM's RNG.
   virtual StatusOr<std::string> Random(size_t n) const = 0;
   virtual const PublicKey& Public(KeyUse use) const = 0;
+  // A small CKO_DATA object kept in the token (the audit log's head lives
+  // there, out of reach of a database restore). nullopt when absent.
+  virtual StatusOr<std::optional<std::string>> ReadData(
+      const std::string& label) const = 0;
+  // Creates or replaces the object's value.
+  virtual Status WriteData(const std::string& label,
+                           std::string_view value) const = 0;
   // False while the HSM is known to be unusable.
   virtual bool Ready() const = 0;
 };

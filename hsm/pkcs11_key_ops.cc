@@ -300,6 +300,68 @@ const PublicKey& Pkcs11KeyOps::Public(KeyUse use) const {
   return use == KeyUse::kToken ? *token_public_ : *audit_public_;
 }
 
+StatusOr<std::optional<std::string>> Pkcs11KeyOps::ReadData(
+    const std::string& label) const {
+  std::optional<std::string> value;
+  CK_FUNCTION_LIST* fn = module_->fn();
+  Status inner = Status::Ok();
+  Status st = WithSession(
+      [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
+        auto obj = FindObject(fn, h, label, CKO_DATA);
+        if (!obj.ok()) {
+          inner = obj.status();
+          return CKR_OK;
+        }
+        if (*obj == CK_INVALID_HANDLE) return CKR_OK;
+        CK_ATTRIBUTE a = Attr(CKA_VALUE, nullptr, 0);
+        CK_RV rv = fn->C_GetAttributeValue(h, *obj, &a, 1);
+        if (rv != CKR_OK) return rv;
+        std::string buf(a.ulValueLen, '\0');
+        a.pValue = buf.data();
+        rv = fn->C_GetAttributeValue(h, *obj, &a, 1);
+        if (rv == CKR_OK) value = std::move(buf);
+        return rv;
+      },
+      "C_GetAttributeValue(CKO_DATA)");
+  RETURN_IF_ERROR(st);
+  RETURN_IF_ERROR(inner);
+  return value;
+}
+
+Status Pkcs11KeyOps::WriteData(const std::string& label,
+                               std::string_view value) const {
+  CK_FUNCTION_LIST* fn = module_->fn();
+  Status inner = Status::Ok();
+  Status st = WithSession(
+      [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
+        auto obj = FindObject(fn, h, label, CKO_DATA);
+        if (!obj.ok()) {
+          inner = obj.status();
+          return CKR_OK;
+        }
+        CK_ATTRIBUTE val = Attr(CKA_VALUE, value.data(), value.size());
+        if (*obj != CK_INVALID_HANDLE) {
+          return fn->C_SetAttributeValue(h, *obj, &val, 1);
+        }
+        CK_OBJECT_CLASS cls = CKO_DATA;
+        static constexpr char kApp[] = "authd";
+        CK_ATTRIBUTE tmpl[] = {
+            Attr(CKA_CLASS, &cls, sizeof cls),
+            Attr(CKA_LABEL, label.data(), label.size()),
+            Attr(CKA_APPLICATION, kApp, sizeof kApp - 1),
+            Bool(CKA_TOKEN, true),
+            Bool(CKA_PRIVATE, true),
+            Bool(CKA_MODIFIABLE, true),
+            val,
+        };
+        CK_OBJECT_HANDLE created;
+        return fn->C_CreateObject(h, tmpl, std::size(tmpl), &created);
+      },
+      "write CKO_DATA");
+  RETURN_IF_ERROR(st);
+  return inner;
+}
+
 StatusOr<bool> Pkcs11KeyOps::KeyAttribute(const std::string& label,
                                           CK_OBJECT_CLASS cls,
                                           CK_ATTRIBUTE_TYPE type) const {

@@ -23,10 +23,6 @@
 
 namespace authd::hsm {
 
-inline constexpr char kTokenKeyLabel[] = "authd-token-signing";
-inline constexpr char kAuditKeyLabel[] = "authd-audit-signing";
-inline constexpr char kPepperLabel[] = "authd-pepper";
-
 struct HsmOptions {
   std::string module;     // p11-kit name or library path
   std::string token_uri;  // RFC 7512
@@ -50,6 +46,10 @@ class Pkcs11KeyOps final : public KeyOps {
   StatusOr<std::string> Random(size_t n) const override;
   const PublicKey& Public(KeyUse use) const override;
   bool Ready() const override { return ready_.load(); }
+  StatusOr<std::optional<std::string>> ReadData(
+      const std::string& label) const override;
+  Status WriteData(const std::string& label,
+                   std::string_view value) const override;
 
   // For tests: reads a boolean attribute of the key with `label` and `cls`.
   StatusOr<bool> KeyAttribute(const std::string& label, CK_OBJECT_CLASS cls,

@@ -103,35 +103,25 @@ StatusOr<PublicKey> PublicKey::FromPem(std::string_view pem) {
 bool PublicKey::VerifyEs256(std::string_view data,
                             std::string_view raw_sig) const {
   if (raw_sig.size() != 64) return false;
-  SigPtr sig(ECDSA_SIG_new());
-  BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw_sig.data()),
-                        32, nullptr);
-  BIGNUM* s = BN_bin2bn(
-      reinterpret_cast<const unsigned char*>(raw_sig.data()) + 32, 32, nullptr);
-  if (ECDSA_SIG_set0(sig.get(), r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    return false;
-  }
-  unsigned char* der = nullptr;
-  int der_len = i2d_ECDSA_SIG(sig.get(), &der);
-  if (der_len <= 0) return false;
+  std::string der = EcdsaRawToDer(raw_sig);
+  if (der.empty()) return false;
   MdCtxPtr md(EVP_MD_CTX_new());
-  bool ok =
-      EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr,
-                           pkey_.get()) == 1 &&
-      EVP_DigestVerify(md.get(), der, static_cast<size_t>(der_len),
-                       reinterpret_cast<const unsigned char*>(data.data()),
-                       data.size()) == 1;
-  OPENSSL_free(der);
-  return ok;
+  return EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr,
+                              pkey_.get()) == 1 &&
+         EVP_DigestVerify(
+             md.get(), reinterpret_cast<const unsigned char*>(der.data()),
+             der.size(), reinterpret_cast<const unsigned char*>(data.data()),
+             data.size()) == 1;
 }
 
 std::string EcdsaSignatureToRaw(std::string_view sig, size_t half) {
   if (sig.size() == 2 * half) return std::string(sig);
   const unsigned char* p = reinterpret_cast<const unsigned char*>(sig.data());
   SigPtr parsed(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size())));
-  if (!parsed) return {};
+  if (!parsed ||
+      p != reinterpret_cast<const unsigned char*>(sig.data()) + sig.size()) {
+    return {};
+  }
   std::string out(2 * half, '\0');
   const BIGNUM* r = ECDSA_SIG_get0_r(parsed.get());
   const BIGNUM* s = ECDSA_SIG_get0_s(parsed.get());
@@ -140,6 +130,26 @@ std::string EcdsaSignatureToRaw(std::string_view sig, size_t half) {
       BN_bn2binpad(s, o + half, static_cast<int>(half)) < 0) {
     return {};
   }
+  return out;
+}
+
+std::string EcdsaRawToDer(std::string_view raw) {
+  if (raw.empty() || raw.size() % 2 != 0) return {};
+  int half = static_cast<int>(raw.size() / 2);
+  const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
+  SigPtr sig(ECDSA_SIG_new());
+  BIGNUM* r = BN_bin2bn(p, half, nullptr);
+  BIGNUM* s = BN_bin2bn(p + half, half, nullptr);
+  if (!sig || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    return {};
+  }
+  unsigned char* der = nullptr;
+  int len = i2d_ECDSA_SIG(sig.get(), &der);
+  if (len <= 0) return {};
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
   return out;
 }
 

@@ -37,9 +37,13 @@ class PublicKey {
   std::string spki_der_, pem_, x_, y_, kid_;
 };
 
-// Converts a DER ECDSA-Sig-Value to raw r||s of 2*`half` bytes, or returns a
-// raw input of the right size unchanged. Empty on malformed input.
+// Converts what a token returned for CKM_ECDSA to raw r||s of 2*`half` bytes.
+// PKCS#11 v2.40 §2.3.1 specifies raw r||s, so input of exactly that size is
+// taken as raw; anything else must be a DER ECDSA-Sig-Value with no trailing
+// bytes. Empty on malformed input.
 std::string EcdsaSignatureToRaw(std::string_view sig, size_t half);
+// Raw r||s (even length) to a DER ECDSA-Sig-Value. Empty on malformed input.
+std::string EcdsaRawToDer(std::string_view raw);
 
 }  // namespace authd::hsm
 

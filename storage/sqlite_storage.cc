@@ -30,6 +30,27 @@ CREATE TABLE allowlist (
   created_by TEXT NOT NULL
 ) STRICT;
 )sql",
+    R"sql(
+CREATE TABLE audit_log (
+  seq         INTEGER PRIMARY KEY,
+  leaf        BLOB NOT NULL,
+  leaf_hash   BLOB NOT NULL,
+  time_micros INTEGER NOT NULL,
+  actor       TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  target      TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_log_time ON audit_log (time_micros);
+CREATE TABLE audit_checkpoints (
+  size INTEGER PRIMARY KEY,
+  root BLOB NOT NULL,
+  note TEXT NOT NULL
+) STRICT;
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+) STRICT;
+)sql",
 };
 
 // The one place SQLite result codes become a Status.
@@ -69,6 +90,11 @@ StatusOr<Stmt> Prepare(sqlite3* db, const char* sql) {
 
 void BindText(sqlite3_stmt* s, int i, const std::string& v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()),
+                    SQLITE_TRANSIENT);
+}
+
+void BindBlob(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()),
                     SQLITE_TRANSIENT);
 }
 
@@ -135,6 +161,38 @@ class SqliteTransaction final : public Transaction {
                       cidr + " is not on the allowlist");
   }
 
+  Status AppendAudit(const AuditRecord& r) override {
+    ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                     "INSERT INTO audit_log VALUES "
+                                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(r.seq));
+    BindBlob(s.get(), 2, r.leaf);
+    BindBlob(s.get(), 3, r.leaf_hash);
+    sqlite3_bind_int64(s.get(), 4, r.time_micros);
+    BindText(s.get(), 5, r.actor);
+    BindText(s.get(), 6, r.action);
+    BindText(s.get(), 7, r.target);
+    return SqlStatus(db_, sqlite3_step(s.get()), "append audit entry");
+  }
+
+  Status PutCheckpoint(const StoredCheckpoint& c) override {
+    ASSIGN_OR_RETURN(
+        Stmt s, Prepare(db_, "INSERT INTO audit_checkpoints VALUES (?1, ?2, ?3)"));
+    sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(c.size));
+    BindBlob(s.get(), 2, c.root);
+    BindText(s.get(), 3, c.note);
+    return SqlStatus(db_, sqlite3_step(s.get()), "store checkpoint");
+  }
+
+  Status PutMeta(const std::string& key, const std::string& value) override {
+    ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                     "INSERT INTO meta VALUES (?1, ?2) ON "
+                                     "CONFLICT(key) DO UPDATE SET value = ?2"));
+    BindText(s.get(), 1, key);
+    BindBlob(s.get(), 2, value);
+    return SqlStatus(db_, sqlite3_step(s.get()), "store meta");
+  }
+
  private:
   sqlite3* db_;
 };
@@ -146,7 +204,7 @@ int SqliteStorage::SchemaVersion() {
 }
 
 StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(
-    const std::string& path) {
+    const std::string& path, const std::string& vfs) {
   // Create the file ourselves so it is never world-readable, even briefly.
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -157,7 +215,7 @@ StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+                           vfs.empty() ? nullptr : vfs.c_str());
   if (rc != SQLITE_OK) {
     Status st = SqlStatus(db, rc, "open " + path);
     sqlite3_close_v2(db);
@@ -253,6 +311,96 @@ Status SqliteStorage::Write(const std::function<Status(Transaction&)>& fn) {
   if (st.ok()) st = Exec(db_, "COMMIT", "commit");
   if (!st.ok()) Exec(db_, "ROLLBACK", "rollback").ok();
   return st;
+}
+
+StatusOr<std::vector<AuditRecord>> SqliteStorage::ListAudit(
+    const AuditFilter& f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(
+      Stmt s,
+      Prepare(db_,
+              "SELECT seq, leaf, leaf_hash, time_micros, actor, action, target "
+              "FROM audit_log WHERE seq > ?1 AND time_micros >= ?2 AND "
+              "time_micros <= ?3 AND (?4 = '' OR action = ?4) AND "
+              "(?5 = '' OR actor = ?5) AND (?6 = '' OR target = ?6) "
+              "ORDER BY seq LIMIT ?7"));
+  sqlite3_bind_int64(s.get(), 1,
+                     f.after_seq ? static_cast<sqlite3_int64>(*f.after_seq) : -1);
+  sqlite3_bind_int64(s.get(), 2, f.since_micros.value_or(INT64_MIN));
+  sqlite3_bind_int64(s.get(), 3, f.until_micros.value_or(INT64_MAX));
+  BindText(s.get(), 4, f.action);
+  BindText(s.get(), 5, f.actor);
+  BindText(s.get(), 6, f.target);
+  sqlite3_bind_int64(s.get(), 7, static_cast<sqlite3_int64>(f.limit));
+  std::vector<AuditRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    AuditRecord r;
+    r.seq = static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0));
+    r.leaf = ColumnText(s.get(), 1);
+    r.leaf_hash = ColumnText(s.get(), 2);
+    r.time_micros = sqlite3_column_int64(s.get(), 3);
+    r.actor = ColumnText(s.get(), 4);
+    r.action = ColumnText(s.get(), 5);
+    r.target = ColumnText(s.get(), 6);
+    out.push_back(std::move(r));
+  }
+  RETURN_IF_ERROR(SqlStatus(db_, rc, "list audit log"));
+  return out;
+}
+
+StatusOr<std::vector<std::string>> SqliteStorage::AuditLeafHashes(
+    uint64_t size) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                   "SELECT seq, leaf_hash FROM audit_log "
+                                   "WHERE seq < ?1 ORDER BY seq"));
+  sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(size));
+  std::vector<std::string> out;
+  out.reserve(size);
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    if (static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0)) != out.size()) {
+      return Status::Internal("audit log has a gap at seq " +
+                              std::to_string(out.size()));
+    }
+    out.push_back(ColumnText(s.get(), 1));
+  }
+  RETURN_IF_ERROR(SqlStatus(db_, rc, "read audit leaf hashes"));
+  if (out.size() != size) {
+    return Status::InvalidArgument("the audit log has only " +
+                                   std::to_string(out.size()) + " entries");
+  }
+  return out;
+}
+
+StatusOr<std::optional<StoredCheckpoint>> SqliteStorage::GetCheckpoint(
+    std::optional<uint64_t> size) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(
+      Stmt s, Prepare(db_, size ? "SELECT size, root, note FROM "
+                                  "audit_checkpoints WHERE size = ?1"
+                                : "SELECT size, root, note FROM "
+                                  "audit_checkpoints ORDER BY size DESC "
+                                  "LIMIT 1"));
+  if (size) sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(*size));
+  int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE) return std::optional<StoredCheckpoint>();
+  if (rc != SQLITE_ROW) return SqlStatus(db_, rc, "read checkpoint");
+  return std::optional<StoredCheckpoint>(StoredCheckpoint{
+      static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0)),
+      ColumnText(s.get(), 1), ColumnText(s.get(), 2)});
+}
+
+StatusOr<std::optional<std::string>> SqliteStorage::GetMeta(
+    const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare(db_, "SELECT value FROM meta WHERE key = ?1"));
+  BindText(s.get(), 1, key);
+  int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE) return std::optional<std::string>();
+  if (rc != SQLITE_ROW) return SqlStatus(db_, rc, "read meta");
+  return std::optional<std::string>(ColumnText(s.get(), 0));
 }
 
 }  // namespace authd::storage

@@ -21,7 +21,10 @@ namespace authd::storage {
 class SqliteStorage final : public Storage {
  public:
   // Opens (creating if needed) the database at `path`, with mode 0600.
-  static StatusOr<std::unique_ptr<SqliteStorage>> Open(const std::string& path);
+  // `vfs` names a registered SQLite VFS (tests inject disk faults this way);
+  // empty for the default.
+  static StatusOr<std::unique_ptr<SqliteStorage>> Open(
+      const std::string& path, const std::string& vfs = "");
 
   SqliteStorage(const SqliteStorage&) = delete;
   SqliteStorage& operator=(const SqliteStorage&) = delete;
@@ -30,6 +33,12 @@ class SqliteStorage final : public Storage {
   StatusOr<std::vector<Credential>> ListCredentials() override;
   StatusOr<std::vector<AllowlistEntry>> ListAllowlist() override;
   Status Write(const std::function<Status(Transaction&)>& fn) override;
+  StatusOr<std::vector<AuditRecord>> ListAudit(
+      const AuditFilter& filter) override;
+  StatusOr<std::vector<std::string>> AuditLeafHashes(uint64_t size) override;
+  StatusOr<std::optional<StoredCheckpoint>> GetCheckpoint(
+      std::optional<uint64_t> size) override;
+  StatusOr<std::optional<std::string>> GetMeta(const std::string& key) override;
 
   static int SchemaVersion();
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,32 @@ struct AllowlistEntry {
   std::string created_by;
 };
 
+// One audit log row: the leaf bytes (a serialized audit.v1.Entry) and the
+// few decoded columns the admin API filters on.
+struct AuditRecord {
+  uint64_t seq = 0;
+  std::string leaf;
+  std::string leaf_hash;  // RFC 9162 leaf hash of `leaf`
+  int64_t time_micros = 0;
+  std::string actor;
+  std::string action;
+  std::string target;
+};
+
+struct AuditFilter {
+  std::optional<int64_t> since_micros, until_micros;  // inclusive bounds
+  std::string action, actor, target;                  // exact match when set
+  std::optional<uint64_t> after_seq;
+  size_t limit = 100;
+};
+
+// A signed checkpoint as stored: tree size, root and the signed note.
+struct StoredCheckpoint {
+  uint64_t size = 0;
+  std::string root;
+  std::string note;
+};
+
 // The changes one transaction may make. Errors: AlreadyExists, NotFound,
 // Unavailable (I/O), Internal.
 class Transaction {
@@ -42,6 +69,9 @@ class Transaction {
   virtual Status DeleteCredential(const std::string& client_id) = 0;
   virtual Status InsertAllowlist(const AllowlistEntry& e) = 0;
   virtual Status DeleteAllowlist(const std::string& cidr) = 0;
+  virtual Status AppendAudit(const AuditRecord& r) = 0;
+  virtual Status PutCheckpoint(const StoredCheckpoint& c) = 0;
+  virtual Status PutMeta(const std::string& key, const std::string& value) = 0;
 };
 
 class Storage {
@@ -49,6 +79,15 @@ class Storage {
   virtual ~Storage() = default;
   virtual StatusOr<std::vector<Credential>> ListCredentials() = 0;
   virtual StatusOr<std::vector<AllowlistEntry>> ListAllowlist() = 0;
+  virtual StatusOr<std::vector<AuditRecord>> ListAudit(
+      const AuditFilter& filter) = 0;
+  // Leaf hashes of entries [0, size), in order.
+  virtual StatusOr<std::vector<std::string>> AuditLeafHashes(uint64_t size) = 0;
+  // The checkpoint for `size`, or the latest when nullopt; nullopt if none.
+  virtual StatusOr<std::optional<StoredCheckpoint>> GetCheckpoint(
+      std::optional<uint64_t> size) = 0;
+  virtual StatusOr<std::optional<std::string>> GetMeta(
+      const std::string& key) = 0;
   // Runs `fn` in one transaction; commits only when it returns OK.
   virtual Status Write(const std::function<Status(Transaction&)>& fn) = 0;
 };

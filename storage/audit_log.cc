@@ -1,0 +1,274 @@
+#include "storage/audit_log.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "common/encoding.h"
+#include "storage/audit.pb.h"
+#include "storage/checkpoint.h"
+
+namespace authd::storage {
+namespace {
+
+constexpr char kFrontierKey[] = "audit_frontier";
+constexpr char kOriginKey[] = "audit_origin";
+
+std::string SerializeDeterministic(const audit::v1::Entry& e) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream sos(&out);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    e.SerializeToCodedStream(&cos);
+  }
+  return out;
+}
+
+std::string FormatMicros(int64_t micros) {
+  int64_t secs = micros >= 0 ? micros / 1000000 : (micros - 999999) / 1000000;
+  std::string s = FormatRfc3339(secs);
+  char frac[16];
+  snprintf(frac, sizeof frac, ".%06" PRId64 "Z", micros - secs * 1000000);
+  s.pop_back();  // 'Z'
+  return s + frac;
+}
+
+}  // namespace
+
+StatusOr<nlohmann::json> AuditEntryJson(std::string_view leaf) {
+  audit::v1::Entry e;
+  if (!e.ParseFromArray(leaf.data(), static_cast<int>(leaf.size())) ||
+      SerializeDeterministic(e) != leaf) {
+    return Status::InvalidArgument(
+        "leaf bytes are not a canonical audit.v1.Entry");
+  }
+  nlohmann::json values = nlohmann::json::object();
+  for (const auto& [k, v] : e.values()) values[k] = v;
+  return nlohmann::json{{"seq", e.seq()},
+                        {"time", FormatMicros(e.time_unix_micros())},
+                        {"time_unix_micros", e.time_unix_micros()},
+                        {"actor", e.actor()},
+                        {"source", e.source()},
+                        {"action", e.action()},
+                        {"target", e.target()},
+                        {"values", values},
+                        {"reason", e.reason()},
+                        {"result", e.result()},
+                        {"software_version", e.software_version()},
+                        {"leaf", Base64Encode(leaf)}};
+}
+
+StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Storage* storage,
+                                                   const hsm::KeyOps* keys,
+                                                   const Clock* clock,
+                                                   std::string origin,
+                                                   std::string version) {
+  std::unique_ptr<AuditLog> log(new AuditLog(storage, keys, clock,
+                                             std::move(origin),
+                                             std::move(version)));
+  RETURN_IF_ERROR(log->Load());
+  return log;
+}
+
+Status AuditLog::Load() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(std::optional<std::string> stored_origin,
+                   storage_->GetMeta(kOriginKey));
+  if (stored_origin) origin_ = *stored_origin;
+  ASSIGN_OR_RETURN(std::optional<std::string> f, storage_->GetMeta(kFrontierKey));
+  if (f) {
+    ASSIGN_OR_RETURN(frontier_, MerkleFrontier::Parse(*f));
+  }
+  return CheckHead();
+}
+
+// REQUIRES: mu_ held.
+Status AuditLog::CheckHead() {
+  const hsm::PublicKey& key = keys_->Public(hsm::KeyUse::kAudit);
+  ASSIGN_OR_RETURN(std::optional<StoredCheckpoint> latest,
+                   storage_->GetCheckpoint(std::nullopt));
+  uint64_t size = frontier_.size();
+  if (latest) {
+    auto verified = VerifySignedCheckpoint(latest->note, origin_, origin_, key);
+    if (!verified.ok()) {
+      refusal_ = "the latest audit checkpoint does not verify with this HSM's "
+                 "audit key: " + verified.status().message();
+      return Status::Ok();
+    }
+    ASSIGN_OR_RETURN(std::vector<std::string> hashes,
+                     storage_->AuditLeafHashes(latest->size));
+    if (latest->size != size || RootFromLeafHashes(hashes) != latest->root ||
+        frontier_.Root() != latest->root) {
+      refusal_ = "the audit log in the database does not match its latest "
+                 "signed checkpoint (entries edited or removed)";
+      return Status::Ok();
+    }
+  } else if (size != 0) {
+    refusal_ = "the audit log has entries but no signed checkpoint";
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> head,
+                   keys_->ReadData(HeadLabel()));
+  if (!head) return size == 0 ? Status::Ok() : WriteHead(frontier_);
+  unsigned long long head_size = 0;
+  char root_b64[64] = {0};
+  std::optional<std::string> head_root;
+  if (sscanf(head->c_str(), "%llu %60s", &head_size, root_b64) == 2) {
+    head_root = Base64Decode(root_b64);
+  }
+  if (!head_root) {
+    refusal_ = "the audit head object in the HSM is malformed";
+    return Status::Ok();
+  }
+  if (head_size > size) {
+    refusal_ = "the database is behind the HSM: it holds " +
+               std::to_string(size) + " audit entries but the HSM recorded " +
+               std::to_string(head_size) +
+               " (database restored from an older copy?)";
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(std::optional<StoredCheckpoint> at,
+                   storage_->GetCheckpoint(head_size));
+  if (head_size > 0 && (!at || at->root != *head_root)) {
+    refusal_ = "the audit log in the database diverges from the one the HSM "
+               "recorded at size " + std::to_string(head_size) +
+               " (forked or replaced database?)";
+    return Status::Ok();
+  }
+  return head_size < size ? WriteHead(frontier_) : Status::Ok();
+}
+
+Status AuditLog::WriteHead(const MerkleFrontier& f) const {
+  return keys_->WriteData(HeadLabel(), std::to_string(f.size()) + " " +
+                                               Base64Encode(f.Root()));
+}
+
+StatusOr<std::string> AuditLog::SignCheckpoint(uint64_t size,
+                                               const std::string& root) const {
+  std::string body = CheckpointBody({origin_, size, root});
+  ASSIGN_OR_RETURN(std::string raw, keys_->SignEs256(hsm::KeyUse::kAudit, body));
+  std::string der = hsm::EcdsaRawToDer(raw);
+  if (der.empty()) return Status::Internal("cannot encode the audit signature");
+  const hsm::PublicKey& key = keys_->Public(hsm::KeyUse::kAudit);
+  return FormatSignedNote(body, origin_, NoteKeyId(origin_, key), der);
+}
+
+Status AuditLog::Record(const std::function<Status(Transaction&)>& change,
+                        const std::vector<AuditEvent>& events) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!refusal_.empty()) {
+    return Status::FailedPrecondition("changes are refused: " + refusal_);
+  }
+  MerkleFrontier next = frontier_;
+  int64_t now_micros = clock_->NowMicros();
+  Status st = storage_->Write([&](Transaction& tx) -> Status {
+    RETURN_IF_ERROR(change(tx));
+    if (next.size() == 0) RETURN_IF_ERROR(tx.PutMeta(kOriginKey, origin_));
+    for (const AuditEvent& ev : events) {
+      audit::v1::Entry e;
+      e.set_seq(next.size());
+      e.set_time_unix_micros(now_micros);
+      e.set_actor(ev.actor);
+      e.set_source(ev.source);
+      e.set_action(ev.action);
+      e.set_target(ev.target);
+      for (const auto& [k, v] : ev.values) (*e.mutable_values())[k] = v;
+      e.set_reason(ev.reason);
+      e.set_result("success");
+      e.set_software_version(version_);
+      AuditRecord r;
+      r.seq = next.size();
+      r.leaf = SerializeDeterministic(e);
+      r.leaf_hash = LeafHash(r.leaf);
+      r.time_micros = now_micros;
+      r.actor = ev.actor;
+      r.action = ev.action;
+      r.target = ev.target;
+      RETURN_IF_ERROR(tx.AppendAudit(r));
+      next.Append(r.leaf_hash);
+    }
+    std::string root = next.Root();
+    ASSIGN_OR_RETURN(std::string note, SignCheckpoint(next.size(), root));
+    RETURN_IF_ERROR(tx.PutCheckpoint({next.size(), root, note}));
+    return tx.PutMeta(kFrontierKey, next.Serialize());
+  });
+  if (!st.ok()) return st;
+  frontier_ = std::move(next);
+  // The change is committed and covered by a signed checkpoint; the head only
+  // guards against a later restore, so a failure here is logged, not fatal.
+  Status head = WriteHead(frontier_);
+  if (!head.ok()) {
+    fprintf(stderr,
+            "level=warn event=audit_head msg=\"cannot advance the HSM audit "
+            "head: %s\"\n",
+            head.message().c_str());
+  }
+  return Status::Ok();
+}
+
+std::string AuditLog::refusal() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return refusal_;
+}
+
+uint64_t AuditLog::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return frontier_.size();
+}
+
+StatusOr<std::string> AuditLog::LatestCheckpoint() const {
+  ASSIGN_OR_RETURN(std::optional<StoredCheckpoint> c,
+                   storage_->GetCheckpoint(std::nullopt));
+  if (!c) return Status::NotFound("the audit log is empty");
+  return c->note;
+}
+
+StatusOr<AuditLog::Proof> AuditLog::InclusionProof(uint64_t index,
+                                                   uint64_t size) const {
+  ASSIGN_OR_RETURN(std::optional<StoredCheckpoint> c,
+                   storage_->GetCheckpoint(size));
+  if (!c) {
+    return Status::NotFound("no checkpoint was signed at size " +
+                            std::to_string(size));
+  }
+  if (index >= size) {
+    return Status::InvalidArgument("index must be below size");
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> hashes,
+                   storage_->AuditLeafHashes(size));
+  Proof p{index, size, "", {}, c->note};
+  ASSIGN_OR_RETURN(p.hashes, storage::InclusionProof(hashes, index, size));
+  AuditFilter f;
+  f.after_seq = index == 0 ? std::nullopt : std::optional<uint64_t>(index - 1);
+  f.limit = 1;
+  ASSIGN_OR_RETURN(std::vector<AuditRecord> rows, storage_->ListAudit(f));
+  if (rows.empty() || rows[0].seq != index) {
+    return Status::Internal("audit entry " + std::to_string(index) +
+                            " is missing");
+  }
+  p.leaf = rows[0].leaf;
+  return p;
+}
+
+StatusOr<AuditLog::Proof> AuditLog::ConsistencyProof(uint64_t from,
+                                                     uint64_t to) const {
+  ASSIGN_OR_RETURN(std::optional<StoredCheckpoint> c,
+                   storage_->GetCheckpoint(to));
+  if (!c) {
+    return Status::NotFound("no checkpoint was signed at size " +
+                            std::to_string(to));
+  }
+  if (from == 0 || from > to) {
+    return Status::InvalidArgument("from must be between 1 and to");
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> hashes,
+                   storage_->AuditLeafHashes(to));
+  Proof p{from, to, "", {}, c->note};
+  ASSIGN_OR_RETURN(p.hashes, storage::ConsistencyProof(hashes, from, to));
+  return p;
+}
+
+}  // namespace authd::storage
