@@ -160,7 +160,10 @@ Response App::Admin(const Request& req) const {
     auto snap = access_->Current();
     return Response::Json(
         200, {{"version", options_.version},
-              {"ready", ready_.load() && keys_->Ready()},
+              {"ready", ready_.load() && keys_->Ready() &&
+                            audit_->refusal().empty()},
+              {"audit", audit_->refusal().empty() ? "ok" : audit_->refusal()},
+              {"audit_size", audit_->size()},
               {"credentials", snap->credentials.size()},
               {"allowlist", snap->allowlist.size()},
               {"token_kid", keys_->Public(hsm::KeyUse::kToken).kid()}});

@@ -2,6 +2,8 @@
 // Exit status: 0 success, 1 the daemon refused or failed, 2 usage error.
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -13,6 +15,10 @@
 #include "authd/admin_client.h"
 #include "common/clock.h"
 #include "common/encoding.h"
+#include "hsm/public_key.h"
+#include "storage/audit_log.h"
+#include "storage/audit_verify.h"
+#include "storage/checkpoint.h"
 
 namespace authd {
 namespace {
@@ -31,6 +37,13 @@ commands:
   roles
   keys list
   status
+  audit export [--since RFC3339] [--output FILE] [--format jsonl|csv]
+  audit checkpoint [--output FILE]
+  audit verify --file EXPORT --key AUDIT_PUBKEY.pem [--checkpoint KEPT_CHECKPOINT]
+  audit prove --index N [--output FILE]
+  audit verify-proof --file PROOF --key AUDIT_PUBKEY.pem
+
+audit verify and audit verify-proof work offline: no daemon, HSM or network.
 
 --socket defaults to /run/authd/admin.sock.
 )";
@@ -117,6 +130,11 @@ class Ctl {
     if (w[0] == "roles" && w.size() == 1) return Roles();
     if (cmd == "keys list" && w.size() == 2) return KeysList();
     if (w[0] == "status" && w.size() == 1) return StatusCmd();
+    if (cmd == "audit export" && w.size() == 2) return AuditExport();
+    if (cmd == "audit checkpoint" && w.size() == 2) return AuditCheckpoint();
+    if (cmd == "audit verify" && w.size() == 2) return AuditVerify();
+    if (cmd == "audit prove" && w.size() == 2) return AuditProve();
+    if (cmd == "audit verify-proof" && w.size() == 2) return AuditVerifyProof();
     return Usage("unknown command '" + cmd + "'");
   }
 
@@ -220,7 +238,8 @@ class Ctl {
     return 0;
   }
 
-  int Delete(const std::string& path, const std::string& done) {
+  int Delete(std::string path, const std::string& done) {
+    if (auto reason = Flag("reason")) path += "?reason=" + UrlEncode(*reason);
     if (int rc = Call("DELETE", path, nullptr, nullptr)) return rc;
     if (a_.json) {
       printf("{}\n");
@@ -270,6 +289,206 @@ class Ctl {
     return 0;
   }
 
+  // Writes `text` to --output, or stdout.
+  int Emit(const std::string& text) {
+    if (auto path = Flag("output")) {
+      std::ofstream out(*path, std::ios::binary | std::ios::trunc);
+      out << text;
+      if (!out.flush()) {
+        fprintf(stderr, "authctl: cannot write %s\n", path->c_str());
+        return 1;
+      }
+      return 0;
+    }
+    fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+  }
+
+  // Reads a local file for the offline commands; sets rc on failure.
+  std::optional<std::string> ReadLocal(const std::string& flag, int* rc) {
+    auto path = Flag(flag);
+    if (!path) {
+      *rc = Usage("--" + flag + " is required");
+      return std::nullopt;
+    }
+    std::ifstream in(*path, std::ios::binary);
+    if (!in) {
+      fprintf(stderr, "authctl: cannot read %s\n", path->c_str());
+      *rc = 1;
+      return std::nullopt;
+    }
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  std::optional<hsm::PublicKey> ReadKey(int* rc) {
+    auto pem = ReadLocal("key", rc);
+    if (!pem) return std::nullopt;
+    auto key = hsm::PublicKey::FromPem(*pem);
+    if (!key.ok()) {
+      fprintf(stderr, "authctl: --key: %s\n", key.status().message().c_str());
+      *rc = 1;
+      return std::nullopt;
+    }
+    return *key;
+  }
+
+  StatusOr<std::string> FetchText(const std::string& path) {
+    ASSIGN_OR_RETURN(HttpReply r, AdminRequest(a_.socket, "GET", path));
+    if (r.status != 200) {
+      json j = json::parse(r.body, nullptr, false);
+      return Status::Unavailable(j.is_object() ? Str(j, "message") : r.body);
+    }
+    return r.body;
+  }
+
+  int AuditExport() {
+    std::string format = Flag("format").value_or("jsonl");
+    if (format != "jsonl" && format != "csv") {
+      return Usage("--format takes jsonl or csv");
+    }
+    // Fix the tree size first: export exactly what the checkpoint covers.
+    StatusOr<std::string> note = FetchText("/v1/admin/audit/checkpoint");
+    if (!note.ok()) {
+      fprintf(stderr, "authctl: %s\n", note.status().message().c_str());
+      return 1;
+    }
+    std::string body = note->substr(note->find('\n') + 1);
+    uint64_t size = std::stoull(body.substr(0, body.find('\n')));
+    std::string query;
+    if (auto since = Flag("since")) query = "&since=" + UrlEncode(*since);
+    std::string out;
+    if (format == "csv") {
+      out = "seq,time,actor,source,action,target,values,reason,result,"
+            "software_version,leaf\n";
+    }
+    std::optional<uint64_t> after;
+    for (;;) {
+      std::string path = "/v1/admin/audit?limit=1000" + query;
+      if (after) path += "&after_seq=" + std::to_string(*after);
+      json page;
+      if (int rc = Call("GET", path, nullptr, &page)) return rc;
+      bool done = page["entries"].empty();
+      for (const auto& e : page["entries"]) {
+        uint64_t seq = e["seq"].get<uint64_t>();
+        if (seq >= size) {
+          done = true;
+          break;
+        }
+        after = seq;
+        out += format == "csv" ? CsvRow(e) : e.dump() + "\n";
+      }
+      if (done || page["next_after_seq"].is_null()) break;
+    }
+    if (format == "jsonl") out += json{{"checkpoint", *note}}.dump() + "\n";
+    return Emit(out);
+  }
+
+  static std::string CsvField(const std::string& v) {
+    if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
+    std::string out = "\"";
+    for (char c : v) {
+      if (c == '"') out += '"';
+      out += c;
+    }
+    return out + "\"";
+  }
+
+  static std::string CsvRow(const json& e) {
+    std::string row;
+    for (const char* k : {"seq", "time", "actor", "source", "action", "target",
+                          "values", "reason", "result", "software_version",
+                          "leaf"}) {
+      const json& v = e[k];
+      row += (row.empty() ? "" : ",") +
+             CsvField(v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    return row + "\n";
+  }
+
+  int AuditCheckpoint() {
+    StatusOr<std::string> note = FetchText("/v1/admin/audit/checkpoint");
+    if (!note.ok()) {
+      fprintf(stderr, "authctl: %s\n", note.status().message().c_str());
+      return 1;
+    }
+    return Emit(*note);
+  }
+
+  int AuditVerify() {
+    int rc = 0;
+    auto key = ReadKey(&rc);
+    if (!key) return rc;
+    auto text = ReadLocal("file", &rc);
+    if (!text) return rc;
+    std::optional<std::string> kept;
+    if (Flag("checkpoint")) {
+      kept = ReadLocal("checkpoint", &rc);
+      if (!kept) return rc;
+    }
+    auto result = storage::VerifyExport(
+        *text, *key, kept ? std::optional<std::string_view>(*kept) : std::nullopt);
+    if (!result.ok()) {
+      fprintf(stderr, "authctl: audit verify FAILED: %s\n",
+              result.status().message().c_str());
+      return 1;
+    }
+    std::string msg = "audit verify OK: " + std::to_string(result->entries) +
+                      " entries, tree size " +
+                      std::to_string(result->checkpoint.size) + ", root " +
+                      Base64Encode(result->checkpoint.root_hash) +
+                      ", signed by " + result->checkpoint.origin;
+    if (result->earlier) {
+      msg += "; consistent with the kept checkpoint at size " +
+             std::to_string(result->earlier->size);
+    }
+    printf("%s\n", msg.c_str());
+    return 0;
+  }
+
+  int AuditProve() {
+    auto index = Flag("index");
+    if (!index || index->empty() ||
+        index->find_first_not_of("0123456789") != std::string::npos) {
+      return Usage("audit prove needs --index N");
+    }
+    json proof;
+    if (int rc = Call("GET", "/v1/admin/audit/proof?index=" + *index, nullptr,
+                      &proof)) {
+      return rc;
+    }
+    std::vector<std::string> hashes;
+    for (const auto& h : proof["hashes"]) {
+      hashes.push_back(Base64Decode(h.get<std::string>()).value_or(""));
+    }
+    std::string leaf = Base64Decode(proof["leaf"].get<std::string>()).value_or("");
+    return Emit(storage::FormatTlogProof(proof["index"].get<uint64_t>(), leaf,
+                                         hashes,
+                                         proof["checkpoint"].get<std::string>()));
+  }
+
+  int AuditVerifyProof() {
+    int rc = 0;
+    auto key = ReadKey(&rc);
+    if (!key) return rc;
+    auto text = ReadLocal("file", &rc);
+    if (!text) return rc;
+    std::string leaf;
+    auto cp = storage::VerifyProofFile(*text, *key, &leaf);
+    if (!cp.ok()) {
+      fprintf(stderr, "authctl: audit verify-proof FAILED: %s\n",
+              cp.status().message().c_str());
+      return 1;
+    }
+    json entry = storage::AuditEntryJson(leaf).value();
+    entry.erase("leaf");
+    printf("audit verify-proof OK: entry %s is in the log %s of size %s\n%s\n",
+           entry["seq"].dump().c_str(), cp->origin.c_str(),
+           std::to_string(cp->size).c_str(), entry.dump().c_str());
+    return 0;
+  }
+
   Args a_;
 };
 
@@ -278,8 +497,10 @@ class Ctl {
 
 int main(int argc, char** argv) {
   authd::Args args;
-  static const char* kValued[] = {"name",       "role",   "expires-in",
-                                  "expires-at", "reason", "socket"};
+  static const char* kValued[] = {
+      "name",   "role",  "expires-in", "expires-at", "reason",     "socket",
+      "since",  "output", "format",    "file",       "key",        "checkpoint",
+      "index"};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--json") {

@@ -32,7 +32,11 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: authd --config FILE\n"
-    "       authd --version\n";
+    "       authd --config FILE --accept-rollback\n"
+    "       authd --version\n"
+    "\n"
+    "--accept-rollback records in the audit log that the database was\n"
+    "restored on purpose after authd refused it, and exits.\n";
 
 // Reads a whole file that may hold a secret (PIN, TLS key). `key` names the
 // config key in messages; trailing newlines are dropped when `trim` is set.
@@ -70,7 +74,7 @@ int Fail(const Status& st) {
   return 1;
 }
 
-int Run(const std::string& config_path) {
+int Run(const std::string& config_path, bool accept_rollback) {
   StatusOr<Config> config = LoadConfig(config_path);
   if (!config.ok()) return Fail(config.status());
   Config& c = *config;
@@ -105,6 +109,15 @@ int Run(const std::string& config_path) {
             "level=error event=audit_rollback msg=\"refusing admin changes: "
             "%s\"\n",
             why.c_str());
+  }
+  if (accept_rollback) {
+    Status st = (*audit)->AcceptRollback(
+        {"uid:" + std::to_string(getuid()), "local", "", "", {}, ""});
+    if (!st.ok()) return Fail(st);
+    fprintf(stderr,
+            "authd: accepted the restored audit log; the HSM head now matches "
+            "the database (recorded as audit.rollback_accepted)\n");
+    return 0;
   }
   auto access = api::Access::Create(storage->get(), audit->get(), keys->get(),
                                     &clock, c.roles);
@@ -177,12 +190,15 @@ int main(int argc, char** argv) {
   prctl(PR_SET_DUMPABLE, 0);
 
   std::string config;
+  bool accept_rollback = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) {
       config = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
       config = a.substr(9);
+    } else if (a == "--accept-rollback") {
+      accept_rollback = true;
     } else if (a == "--version") {
       printf("authd %s\n", authd::kVersion);
       return 0;
@@ -200,7 +216,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    return authd::Run(config);
+    return authd::Run(config, accept_rollback);
   } catch (const std::exception& e) {
     fprintf(stderr, "authd: fatal: %s\n", e.what());
     return 1;

@@ -4,8 +4,8 @@
 #ifndef AUTHD_HSM_KEY_OPS_H_
 #define AUTHD_HSM_KEY_OPS_H_
 
-#include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "common/status.h"
@@ -31,11 +31,12 @@ class KeyOps {
   // `n` bytes from the HSM's RNG.
   virtual StatusOr<std::string> Random(size_t n) const = 0;
   virtual const PublicKey& Public(KeyUse use) const = 0;
-  // A small CKO_DATA object kept in the token (the audit log's head lives
-  // there, out of reach of a database restore). nullopt when absent.
-  virtual StatusOr<std::optional<std::string>> ReadData(
+  // Small CKO_DATA objects kept in the token (the audit log's head lives
+  // there, out of reach of a database restore): the values of every object
+  // with `label`, normally one; empty when absent.
+  virtual StatusOr<std::vector<std::string>> ReadData(
       const std::string& label) const = 0;
-  // Creates or replaces the object's value.
+  // Replaces the objects with `label` by one holding `value`.
   virtual Status WriteData(const std::string& label,
                            std::string_view value) const = 0;
   // False while the HSM is known to be unusable.

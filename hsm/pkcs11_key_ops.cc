@@ -113,6 +113,23 @@ StatusOr<PublicKey> ReadPublicKey(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
   return PublicKey::FromEcPoint(point);
 }
 
+// Every object with `label` and `cls`.
+CK_RV FindAll(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
+              const std::string& label, CK_OBJECT_CLASS cls,
+              std::vector<CK_OBJECT_HANDLE>* out) {
+  CK_ATTRIBUTE tmpl[] = {Attr(CKA_CLASS, &cls, sizeof cls),
+                         Attr(CKA_LABEL, label.data(), label.size())};
+  CK_RV rv = fn->C_FindObjectsInit(h, tmpl, 2);
+  if (rv != CKR_OK) return rv;
+  CK_OBJECT_HANDLE batch[16];
+  CK_ULONG n = 0;
+  while ((rv = fn->C_FindObjects(h, batch, 16, &n)) == CKR_OK && n > 0) {
+    out->insert(out->end(), batch, batch + n);
+  }
+  fn->C_FindObjectsFinal(h);
+  return rv;
+}
+
 std::string Sha256(std::string_view data) {
   unsigned char out[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
@@ -300,49 +317,43 @@ const PublicKey& Pkcs11KeyOps::Public(KeyUse use) const {
   return use == KeyUse::kToken ? *token_public_ : *audit_public_;
 }
 
-StatusOr<std::optional<std::string>> Pkcs11KeyOps::ReadData(
+StatusOr<std::vector<std::string>> Pkcs11KeyOps::ReadData(
     const std::string& label) const {
-  std::optional<std::string> value;
+  std::vector<std::string> values;
   CK_FUNCTION_LIST* fn = module_->fn();
-  Status inner = Status::Ok();
   Status st = WithSession(
       [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
-        auto obj = FindObject(fn, h, label, CKO_DATA);
-        if (!obj.ok()) {
-          inner = obj.status();
-          return CKR_OK;
+        values.clear();
+        std::vector<CK_OBJECT_HANDLE> objs;
+        CK_RV rv = FindAll(fn, h, label, CKO_DATA, &objs);
+        for (CK_OBJECT_HANDLE obj : objs) {
+          if (rv != CKR_OK) break;
+          CK_ATTRIBUTE a = Attr(CKA_VALUE, nullptr, 0);
+          rv = fn->C_GetAttributeValue(h, obj, &a, 1);
+          if (rv != CKR_OK) break;
+          std::string buf(a.ulValueLen, '\0');
+          a.pValue = buf.data();
+          rv = fn->C_GetAttributeValue(h, obj, &a, 1);
+          values.push_back(std::move(buf));
         }
-        if (*obj == CK_INVALID_HANDLE) return CKR_OK;
-        CK_ATTRIBUTE a = Attr(CKA_VALUE, nullptr, 0);
-        CK_RV rv = fn->C_GetAttributeValue(h, *obj, &a, 1);
-        if (rv != CKR_OK) return rv;
-        std::string buf(a.ulValueLen, '\0');
-        a.pValue = buf.data();
-        rv = fn->C_GetAttributeValue(h, *obj, &a, 1);
-        if (rv == CKR_OK) value = std::move(buf);
         return rv;
       },
-      "C_GetAttributeValue(CKO_DATA)");
+      "read CKO_DATA");
   RETURN_IF_ERROR(st);
-  RETURN_IF_ERROR(inner);
-  return value;
+  return values;
 }
 
+// Data objects' CKA_VALUE is read-only on some tokens (SoftHSM2), so a write
+// creates the new object first and only then destroys the old ones: at every
+// instant at least one object holds a value.
 Status Pkcs11KeyOps::WriteData(const std::string& label,
                                std::string_view value) const {
   CK_FUNCTION_LIST* fn = module_->fn();
-  Status inner = Status::Ok();
-  Status st = WithSession(
+  return WithSession(
       [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
-        auto obj = FindObject(fn, h, label, CKO_DATA);
-        if (!obj.ok()) {
-          inner = obj.status();
-          return CKR_OK;
-        }
-        CK_ATTRIBUTE val = Attr(CKA_VALUE, value.data(), value.size());
-        if (*obj != CK_INVALID_HANDLE) {
-          return fn->C_SetAttributeValue(h, *obj, &val, 1);
-        }
+        std::vector<CK_OBJECT_HANDLE> old;
+        CK_RV rv = FindAll(fn, h, label, CKO_DATA, &old);
+        if (rv != CKR_OK) return rv;
         CK_OBJECT_CLASS cls = CKO_DATA;
         static constexpr char kApp[] = "authd";
         CK_ATTRIBUTE tmpl[] = {
@@ -351,15 +362,18 @@ Status Pkcs11KeyOps::WriteData(const std::string& label,
             Attr(CKA_APPLICATION, kApp, sizeof kApp - 1),
             Bool(CKA_TOKEN, true),
             Bool(CKA_PRIVATE, true),
-            Bool(CKA_MODIFIABLE, true),
-            val,
+            Attr(CKA_VALUE, value.data(), value.size()),
         };
         CK_OBJECT_HANDLE created;
-        return fn->C_CreateObject(h, tmpl, std::size(tmpl), &created);
+        rv = fn->C_CreateObject(h, tmpl, std::size(tmpl), &created);
+        if (rv != CKR_OK) return rv;
+        for (CK_OBJECT_HANDLE o : old) {
+          rv = fn->C_DestroyObject(h, o);
+          if (rv != CKR_OK) return rv;
+        }
+        return CKR_OK;
       },
       "write CKO_DATA");
-  RETURN_IF_ERROR(st);
-  return inner;
 }
 
 StatusOr<bool> Pkcs11KeyOps::KeyAttribute(const std::string& label,

@@ -46,7 +46,7 @@ class Pkcs11KeyOps final : public KeyOps {
   StatusOr<std::string> Random(size_t n) const override;
   const PublicKey& Public(KeyUse use) const override;
   bool Ready() const override { return ready_.load(); }
-  StatusOr<std::optional<std::string>> ReadData(
+  StatusOr<std::vector<std::string>> ReadData(
       const std::string& label) const override;
   Status WriteData(const std::string& label,
                    std::string_view value) const override;

@@ -110,20 +110,27 @@ Status AuditLog::CheckHead() {
     refusal_ = "the audit log has entries but no signed checkpoint";
     return Status::Ok();
   }
-  ASSIGN_OR_RETURN(std::optional<std::string> head,
+  ASSIGN_OR_RETURN(std::vector<std::string> heads,
                    keys_->ReadData(HeadLabel()));
-  if (!head) return size == 0 ? Status::Ok() : WriteHead(frontier_);
+  if (heads.empty()) return size == 0 ? Status::Ok() : WriteHead(frontier_);
+  // Normally one; two only if a write stopped between create and destroy.
   unsigned long long head_size = 0;
-  char root_b64[64] = {0};
   std::optional<std::string> head_root;
-  if (sscanf(head->c_str(), "%llu %60s", &head_size, root_b64) == 2) {
-    head_root = Base64Decode(root_b64);
-  }
-  if (!head_root) {
-    refusal_ = "the audit head object in the HSM is malformed";
-    return Status::Ok();
+  for (const std::string& head : heads) {
+    unsigned long long n = 0;
+    char root_b64[64] = {0};
+    std::optional<std::string> root;
+    if (sscanf(head.c_str(), "%llu %60s", &n, root_b64) == 2) {
+      root = Base64Decode(root_b64);
+    }
+    if (!root) {
+      refusal_ = "the audit head object in the HSM is malformed";
+      return Status::Ok();
+    }
+    if (!head_root || n > head_size) head_size = n, head_root = root;
   }
   if (head_size > size) {
+    rolled_back_ = true;
     refusal_ = "the database is behind the HSM: it holds " +
                std::to_string(size) + " audit entries but the HSM recorded " +
                std::to_string(head_size) +
@@ -133,6 +140,7 @@ Status AuditLog::CheckHead() {
   ASSIGN_OR_RETURN(std::optional<StoredCheckpoint> at,
                    storage_->GetCheckpoint(head_size));
   if (head_size > 0 && (!at || at->root != *head_root)) {
+    rolled_back_ = true;
     refusal_ = "the audit log in the database diverges from the one the HSM "
                "recorded at size " + std::to_string(head_size) +
                " (forked or replaced database?)";
@@ -162,6 +170,32 @@ Status AuditLog::Record(const std::function<Status(Transaction&)>& change,
   if (!refusal_.empty()) {
     return Status::FailedPrecondition("changes are refused: " + refusal_);
   }
+  return RecordLocked(change, events);
+}
+
+Status AuditLog::AcceptRollback(AuditEvent event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (refusal_.empty()) {
+    return Status::FailedPrecondition("the audit log is consistent with the "
+                                      "HSM; there is nothing to accept");
+  }
+  if (!rolled_back_) {
+    return Status::FailedPrecondition("cannot accept this state: " + refusal_);
+  }
+  event.action = "audit.rollback_accepted";
+  event.target = "audit";
+  event.values["refusal"] = refusal_;
+  RETURN_IF_ERROR(RecordLocked([](Transaction&) { return Status::Ok(); },
+                               {event}));
+  refusal_.clear();
+  rolled_back_ = false;
+  return Status::Ok();
+}
+
+// REQUIRES: mu_ held.
+Status AuditLog::RecordLocked(
+    const std::function<Status(Transaction&)>& change,
+    const std::vector<AuditEvent>& events) {
   MerkleFrontier next = frontier_;
   int64_t now_micros = clock_->NowMicros();
   Status st = storage_->Write([&](Transaction& tx) -> Status {
@@ -199,6 +233,7 @@ Status AuditLog::Record(const std::function<Status(Transaction&)>& change,
   frontier_ = std::move(next);
   // The change is committed and covered by a signed checkpoint; the head only
   // guards against a later restore, so a failure here is logged, not fatal.
+  // After an accepted rollback the head moves back to the restored tree.
   Status head = WriteHead(frontier_);
   if (!head.ok()) {
     fprintf(stderr,

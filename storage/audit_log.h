@@ -70,6 +70,14 @@ class AuditLog {
   Status Record(const std::function<Status(Transaction&)>& change,
                 const std::vector<AuditEvent>& events);
 
+  // The operator's way out of a detected rollback or fork (a database
+  // restored from backup on purpose): records an "audit.rollback_accepted"
+  // entry naming what was detected, moves the HSM head to the database's
+  // tree, and lifts the refusal. Auditors see the gap in the log itself.
+  // FailedPrecondition when there is nothing to accept, or the refusal is of
+  // another kind (edited entries, another audit key).
+  Status AcceptRollback(AuditEvent event);
+
   // Empty when healthy; otherwise why changes are refused.
   std::string refusal() const;
   const std::string& origin() const { return origin_; }
@@ -98,6 +106,8 @@ class AuditLog {
         origin_(std::move(origin)),
         version_(std::move(version)) {}
   Status Load();
+  Status RecordLocked(const std::function<Status(Transaction&)>& change,
+                      const std::vector<AuditEvent>& events);
   Status CheckHead();
   Status WriteHead(const MerkleFrontier& f) const;
   std::string HeadLabel() const { return std::string(kAuditHeadLabel) + ":" + origin_; }
@@ -112,6 +122,7 @@ class AuditLog {
   mutable std::mutex mu_;
   MerkleFrontier frontier_;  // GUARDED_BY(mu_)
   std::string refusal_;      // GUARDED_BY(mu_)
+  bool rolled_back_ = false;  // GUARDED_BY(mu_): refusal_ may be accepted
 };
 
 }  // namespace authd::storage
