@@ -7,6 +7,8 @@
 #ifndef AUTHD_COMMON_STATUS_H_
 #define AUTHD_COMMON_STATUS_H_
 
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -89,16 +91,25 @@ class [[nodiscard]] StatusOr {
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
 
-  // REQUIRES: ok()
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
+  // REQUIRES: ok(). Aborts with the status message otherwise.
+  T& value() & { return (CheckOk(), *value_); }
+  const T& value() const& { return (CheckOk(), *value_); }
+  // By value, so `for (auto& x : F().value())` does not dangle.
+  T value() && { return (CheckOk(), std::move(*value_)); }
   T& operator*() & { return *value_; }
   const T& operator*() const& { return *value_; }
   T* operator->() { return &*value_; }
   const T* operator->() const { return &*value_; }
 
  private:
+  void CheckOk() const {
+    if (!value_) {
+      std::fprintf(stderr, "StatusOr::value() on error: %s\n",
+                   status_.message().c_str());
+      std::abort();
+    }
+  }
+
   std::optional<T> value_;
   Status status_;
 };

@@ -98,9 +98,13 @@ Status AuditLog::CheckHead() {
                  "audit key: " + verified.status().message();
       return Status::Ok();
     }
-    ASSIGN_OR_RETURN(std::vector<std::string> hashes,
-                     storage_->AuditLeafHashes(latest->size));
-    if (latest->size != size || RootFromLeafHashes(hashes) != latest->root ||
+    StatusOr<std::vector<std::string>> hashes =
+        storage_->AuditLeafHashes(latest->size);
+    if (!hashes.ok() && hashes.status().code() == StatusCode::kUnavailable) {
+      return hashes.status();
+    }
+    if (!hashes.ok() || latest->size != size ||
+        RootFromLeafHashes(*hashes) != latest->root ||
         frontier_.Root() != latest->root) {
       refusal_ = "the audit log in the database does not match its latest "
                  "signed checkpoint (entries edited or removed)";

@@ -10,9 +10,8 @@
 namespace authd::testing {
 
 std::string MakeTempDir(const std::string& prefix) {
-  std::string tmpl = (std::filesystem::temp_directory_path() /
-                      (prefix + "XXXXXX"))
-                         .string();
+  std::string tmpl =
+      (std::filesystem::temp_directory_path() / (prefix + "XXXXXX")).string();
   if (mkdtemp(tmpl.data()) == nullptr) {
     ADD_FAILURE() << "mkdtemp failed";
     abort();
