@@ -139,6 +139,7 @@ ttl_seconds = {ttl}
 
     # --- lifecycle -------------------------------------------------------
     def start(self, expect_ready=True, timeout=30):
+        offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([AUTHD, "--config", self.config], env=self.env,
                                      stdout=self.log, stderr=self.log)
@@ -146,8 +147,8 @@ ttl_seconds = {ttl}
             return
         deadline = time.time() + timeout
         while time.time() < deadline:
-            text = self.read_log()
-            if "event=ready" in text.split("event=stopping")[-1]:
+            text = self.read_log()[offset:]
+            if "event=ready" in text:
                 for line in reversed(text.splitlines()):
                     if "event=listening address=" in line:
                         self.port = int(line.rsplit(":", 1)[1])
@@ -181,7 +182,7 @@ ttl_seconds = {ttl}
 
     def read_log(self):
         with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
+            return f.read().decode("latin-1")
 
     # --- clients ---------------------------------------------------------
     def conn(self, source="127.0.0.1", timeout=30):

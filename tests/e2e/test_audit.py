@@ -1,0 +1,288 @@
+"""The audit log end to end: every change recorded, readable over the API with
+audit:read, exportable and verifiable offline by authctl with only the public
+key, refused after a database restore, and intact after kill -9."""
+import base64
+import concurrent.futures
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+import unittest
+import urllib.parse
+
+from harness import AUTHCTL, Daemon
+
+
+def offline(*args):
+    """authctl with no daemon reachable: a socket path that does not exist."""
+    return subprocess.run([AUTHCTL, "--socket", "/nonexistent/authd.sock", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+class AuditApiTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon()
+        cls.d.allow("127.0.0.0/8")
+        cls.owner = cls.d.create_credential("owner", "owner")
+        cls.auditor = cls.d.create_credential("auditor", "auditor")
+        keys = json.loads(cls.d.ctl("--json", "keys", "list").stdout)
+        cls.pem = os.path.join(cls.d.dir, "audit.pem")
+        with open(cls.pem, "w") as f:
+            f.write([k for k in keys if k["use"] == "audit"][0]["public_key_pem"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def bearer(self, cred, scope=None):
+        return {"Authorization": "Bearer " + self.d.access_token(cred, scope)}
+
+    def export(self, *extra):
+        path = os.path.join(self.d.dir, f"export-{time.monotonic_ns()}.jsonl")
+        self.d.ctl("audit", "export", "--output", path, *extra)
+        return path
+
+    def test_every_change_is_recorded_with_actor_and_reason(self):
+        d = self.d
+        r = d.http("POST", "/v1/admin/allowlist", {"cidr": "198.51.100.0/24", "reason": "CHG-1"},
+                   self.bearer(self.owner))
+        self.assertEqual(r.status, 201)
+        d.ctl("allowlist", "remove", "198.51.100.0/24", "--reason", "CHG-2")
+        cred = d.create_credential("viewer", "audited")
+        d.ctl("credential", "delete", cred["client_id"], "--reason", "offboarded")
+        entries = d.admin("GET", "/v1/admin/audit?limit=1000").json()["entries"]
+        actions = [e["action"] for e in entries]
+        self.assertEqual(actions[:4], ["key.create"] * 3 + ["roles.set"])
+        by = {(e["action"], e["target"]): e for e in entries}
+        add = by[("allowlist.add", "198.51.100.0/24")]
+        self.assertEqual(add["actor"], "client:" + self.owner["client_id"])
+        self.assertEqual(add["source"], "127.0.0.1")
+        self.assertEqual(add["reason"], "CHG-1")
+        rm = by[("allowlist.remove", "198.51.100.0/24")]
+        self.assertEqual(rm["actor"], "uid:%d" % os.getuid())
+        self.assertEqual(rm["source"], "unix")
+        self.assertEqual(rm["reason"], "CHG-2")
+        create = by[("credential.create", cred["client_id"])]
+        self.assertEqual(create["values"], {"name": "audited", "role": "viewer",
+                                            "expires_at": cred["expires_at"]})
+        delete = by[("credential.delete", cred["client_id"])]
+        self.assertEqual(delete["reason"], "offboarded")
+        self.assertEqual([e["seq"] for e in entries], list(range(len(entries))))
+        blob = json.dumps(entries) + d.read_log()
+        self.assertNotIn(cred["client_secret"], blob)
+        self.assertNotIn(cred["client_secret"][8:], blob)
+
+    def test_filters_and_pagination(self):
+        d = self.d
+        for i in range(5):
+            d.allow(f"10.9.{i}.0/24")
+        all_entries = d.admin("GET", "/v1/admin/audit?limit=1000").json()["entries"]
+        page = d.admin("GET", "/v1/admin/audit?limit=2").json()
+        self.assertEqual(len(page["entries"]), 2)
+        self.assertEqual(page["next_after_seq"], 1)
+        page2 = d.admin("GET", "/v1/admin/audit?limit=2&after_seq=1").json()
+        self.assertEqual(page2["entries"][0]["seq"], 2)
+        adds = d.admin("GET", "/v1/admin/audit?action=allowlist.add&limit=1000").json()["entries"]
+        self.assertTrue(adds and all(e["action"] == "allowlist.add" for e in adds))
+        t = d.admin("GET", "/v1/admin/audit?target=10.9.3.0%2F24").json()["entries"]
+        self.assertEqual(len(t), 1)
+        actor = d.admin("GET", "/v1/admin/audit?actor=system&limit=1000").json()["entries"]
+        self.assertEqual({e["actor"] for e in actor}, {"system"})
+        future = d.admin("GET", "/v1/admin/audit?since=2999-01-01T00:00:00Z").json()["entries"]
+        self.assertEqual(future, [])
+        past = d.admin("GET", "/v1/admin/audit?until=2000-01-01T00:00:00Z").json()["entries"]
+        self.assertEqual(past, [])
+        self.assertLessEqual(len(all_entries), 1000)
+        for bad in ("limit=0", "limit=1001", "after_seq=-1", "since=yesterday", "limit=x"):
+            self.assertEqual(d.admin("GET", "/v1/admin/audit?" + bad).status, 400, bad)
+
+    def test_audit_read_scope_over_tcp(self):
+        d = self.d
+        r = d.http("GET", "/v1/admin/audit", headers=self.bearer(self.auditor))
+        self.assertEqual(r.status, 200)
+        r = d.http("GET", "/v1/admin/audit/checkpoint", headers=self.bearer(self.owner, "admin:read"))
+        self.assertEqual(r.status, 403)
+        self.assertEqual(d.http("GET", "/v1/admin/audit").status, 401)
+        r = d.http("GET", "/v1/admin/audit/checkpoint", headers=self.bearer(self.auditor))
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.header("content-type").startswith("text/plain"))
+        self.assertIn("\n\n\u2014 ", r.body.decode())
+
+    def test_export_verifies_offline_and_tampering_fails(self):
+        d = self.d
+        d.allow("192.0.2.0/24")
+        path = self.export()
+        r = offline("audit", "verify", "--file", path, "--key", self.pem)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("audit verify OK: "), r.stdout)
+        self.assertEqual(len(r.stdout.strip().splitlines()), 1)
+        with open(path) as f:
+            lines = f.read().splitlines()
+
+        def verify_lines(ls, *extra):
+            p = path + ".t"
+            with open(p, "w") as f:
+                f.write("\n".join(ls) + "\n")
+            return offline("audit", "verify", "--file", p, "--key", self.pem, *extra)
+
+        e = json.loads(lines[5])
+        e["target"] = "0.0.0.0/0"
+        r = verify_lines(lines[:5] + [json.dumps(e)] + lines[6:])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("line 6", r.stderr)
+        r = verify_lines(lines[:3] + lines[4:])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("line 4", r.stderr)
+        # A key that did not sign the log.
+        other = os.path.join(d.dir, "other.pem")
+        subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout",
+                        "-out", other + ".key"], check=True)
+        subprocess.run(["openssl", "ec", "-in", other + ".key", "-pubout", "-out", other],
+                       check=True, capture_output=True)
+        r = offline("audit", "verify", "--file", path, "--key", other)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("checkpoint", r.stderr)
+        r = offline("audit", "verify", "--file", "/nonexistent", "--key", self.pem)
+        self.assertEqual(r.returncode, 1)
+
+    def test_kept_checkpoint_detects_truncation(self):
+        d = self.d
+        early = self.export()
+        kept = os.path.join(d.dir, "kept.note")
+        d.ctl("audit", "checkpoint", "--output", kept)
+        d.allow("192.0.2.128/25")
+        later = self.export()
+        r = offline("audit", "verify", "--file", later, "--key", self.pem, "--checkpoint", kept)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("consistent with the kept checkpoint", r.stdout)
+        later_kept = os.path.join(d.dir, "later.note")
+        d.ctl("audit", "checkpoint", "--output", later_kept)
+        r = offline("audit", "verify", "--file", early, "--key", self.pem, "--checkpoint", later_kept)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("truncated or rolled back", r.stderr)
+
+    def test_prove_and_verify_proof(self):
+        d = self.d
+        d.allow("203.0.113.0/24")
+        n = d.admin("GET", "/v1/admin/audit?action=allowlist.add&target=203.0.113.0%2F24").json()["entries"][0]["seq"]
+        proof = os.path.join(d.dir, "proof.txt")
+        d.ctl("audit", "prove", "--index", str(n), "--output", proof)
+        with open(proof) as f:
+            self.assertTrue(f.read().startswith("c2sp.org/tlog-proof@v1\n"))
+        r = offline("audit", "verify-proof", "--file", proof, "--key", self.pem)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("203.0.113.0/24", r.stdout)
+        with open(proof) as f:
+            text = f.read()
+        lines = text.split("\n")
+        lines[3] = base64.b64encode(b"\x00" * 32).decode()  # a proof hash
+        with open(proof, "w") as f:
+            f.write("\n".join(lines))
+        r = offline("audit", "verify-proof", "--file", proof, "--key", self.pem)
+        self.assertEqual(r.returncode, 1)
+        r = d.admin("GET", "/v1/admin/audit/proof?index=99999")
+        self.assertEqual(r.status, 400)
+        r = d.admin("GET", "/v1/admin/audit/consistency?from=1")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("hashes", r.json())
+
+    def test_csv_export(self):
+        path = self.export("--format", "csv")
+        with open(path) as f:
+            rows = f.read().splitlines()
+        self.assertEqual(rows[0].split(",")[:5], ["seq", "time", "actor", "source", "action"])
+        self.assertTrue(rows[1].startswith("0,"))
+
+
+class RollbackTest(unittest.TestCase):
+    def test_restored_database_refused_at_start(self):
+        with Daemon() as d:
+            d.allow("127.0.0.1")
+            cred = d.create_credential("viewer")
+            d.stop()
+            backup = os.path.join(d.dir, "backup.db")
+            db = sqlite3.connect(d.db)
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.close()
+            shutil.copy(d.db, backup)
+            d.start()
+            d.allow("192.0.2.0/24")
+            d.stop()
+            for suffix in ("-wal", "-shm"):
+                if os.path.exists(d.db + suffix):
+                    os.unlink(d.db + suffix)
+            shutil.copy(backup, d.db)
+            d.start()
+            self.assertIn("event=audit_rollback", d.read_log())
+            r = d.http("GET", "/readyz")
+            self.assertEqual(r.status, 503)
+            self.assertIn("behind the HSM", r.json()["audit"])
+            r = d.admin("POST", "/v1/admin/allowlist", {"cidr": "203.0.113.0/24"})
+            self.assertEqual(r.status, 503)
+            self.assertIn("behind the HSM", r.json()["message"])
+            # Tokens are still served: only changes are refused.
+            self.assertEqual(d.token(cred).status, 200)
+            d.stop()
+            r = subprocess.run([os.path.join(os.path.dirname(AUTHCTL), "authd"), "--config",
+                                d.config, "--accept-rollback"], env=d.env,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            d.start()
+            self.assertEqual(d.http("GET", "/readyz").status, 200)
+            self.assertEqual(d.admin("POST", "/v1/admin/allowlist", {"cidr": "203.0.113.0/24"}).status, 201)
+
+
+class CrashTest(unittest.TestCase):
+    def test_kill_9_during_changes_loses_no_acknowledged_change(self):
+        with Daemon() as d:
+            acknowledged = []
+            for round_no in range(4):
+                stop_at = time.time() + random.uniform(0.5, 1.2)
+
+                def writer(w):
+                    i = 0
+                    while time.time() < stop_at + 2:
+                        cidr = f"10.{round_no}.{w}.{i}/32"
+                        try:
+                            r = d.admin("POST", "/v1/admin/allowlist", {"cidr": cidr})
+                        except OSError:
+                            return
+                        if r.status == 201:
+                            acknowledged.append(cidr)
+                        i += 1
+
+                with concurrent.futures.ThreadPoolExecutor(4) as pool:
+                    futures = [pool.submit(writer, w) for w in range(4)]
+                    while time.time() < stop_at:
+                        time.sleep(0.01)
+                    d.proc.send_signal(signal.SIGKILL)
+                    d.proc.wait()
+                    for f in futures:
+                        f.result()
+                d.log.close()
+                d.start()
+            listed = {e["cidr"] for e in d.admin("GET", "/v1/admin/allowlist").json()}
+            self.assertGreater(len(acknowledged), 20)
+            missing = [c for c in acknowledged if c not in listed]
+            self.assertEqual(missing, [])
+            entries = d.admin("GET", "/v1/admin/audit?action=allowlist.add&limit=1000").json()["entries"]
+            targets = [e["target"] for e in entries]
+            self.assertEqual(len(targets), len(set(targets)))  # exactly one entry per change
+            self.assertEqual(set(targets), listed)
+            keys = json.loads(d.ctl("--json", "keys", "list").stdout)
+            pem = os.path.join(d.dir, "audit.pem")
+            with open(pem, "w") as f:
+                f.write([k for k in keys if k["use"] == "audit"][0]["public_key_pem"])
+            path = os.path.join(d.dir, "export.jsonl")
+            d.ctl("audit", "export", "--output", path)
+            r = offline("audit", "verify", "--file", path, "--key", pem)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
