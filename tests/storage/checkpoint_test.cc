@@ -311,8 +311,17 @@ TEST_F(CheckpointTest, OnlyStrictDerSignaturesAreAccepted) {
   std::string raw = hsm::EcdsaSignatureToRaw(der, 32);
   ASSERT_EQ(raw.size(), 64u);
   ASSERT_TRUE(key_.pub.VerifyEs256(body, raw));
+  // BER forms of the same (r, s): a long-form SEQUENCE length, and r with a
+  // redundant leading zero byte.
+  ASSERT_LT(static_cast<unsigned char>(der[1]), 0x80);
+  std::string long_length = "\x30\x81" + der.substr(1);
+  std::string padded_r = der;
+  padded_r[1] = static_cast<char>(padded_r[1] + 1);
+  padded_r[3] = static_cast<char>(padded_r[3] + 1);
+  padded_r.insert(4, 1, '\0');
   for (const std::string& sig :
-       {raw, der + std::string(1, '\0'), der.substr(0, der.size() - 1)}) {
+       {raw, der + std::string(1, '\0'), der.substr(0, der.size() - 1),
+        long_length, padded_r}) {
     EXPECT_FALSE(
         VerifySignedCheckpoint(FormatSignedNote(body, kOrigin, id, sig), "",
                                kOrigin, key_.pub)
