@@ -17,12 +17,15 @@ constexpr size_t kClientIdBytes = 16;
 
 std::vector<Role> DefaultRoles() {
   return {
-      {"owner", "Instance owner: manages credentials, the allowlist and keys.",
+      {"owner",
+       "Instance owner: manages credentials, the allowlist and keys.",
        {"admin:read", "admin:write", "audit:read", "data:read",
         "devices:control"}},
-      {"auditor", "Reads the configuration and the audit log.",
+      {"auditor",
+       "Reads the configuration and the audit log.",
        {"admin:read", "audit:read"}},
-      {"operator", "Reads site and device data and controls devices.",
+      {"operator",
+       "Reads site and device data and controls devices.",
        {"data:read", "devices:control"}},
       {"viewer", "Reads site and device data.", {"data:read"}},
   };
@@ -88,10 +91,12 @@ Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
   for (const std::string& label : created_keys) {
     storage::AuditEvent e{"system", "local", "key.create", label, {}, ""};
     if (label == hsm::kTokenKeyLabel) {
-      e.values = {{"use", "token"}, {"kid", keys_->Public(hsm::KeyUse::kToken).kid()},
+      e.values = {{"use", "token"},
+                  {"kid", keys_->Public(hsm::KeyUse::kToken).kid()},
                   {"algorithm", "ES256"}};
     } else if (label == hsm::kAuditKeyLabel) {
-      e.values = {{"use", "audit"}, {"kid", keys_->Public(hsm::KeyUse::kAudit).kid()},
+      e.values = {{"use", "audit"},
+                  {"kid", keys_->Public(hsm::KeyUse::kAudit).kid()},
                   {"algorithm", "ES256"}};
     } else {
       e.values = {{"use", "pepper"}, {"algorithm", "HMAC-SHA256"}};
@@ -109,8 +114,8 @@ Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
                    storage_->GetMeta("roles"));
   bool roles_changed = !recorded || *recorded != roles_text;
   if (roles_changed) {
-    events.push_back({"system", "local", "roles.set", "roles",
-                      {{"roles", roles_text}}, ""});
+    events.push_back(
+        {"system", "local", "roles.set", "roles", {{"roles", roles_text}}, ""});
   }
   if (events.empty()) return Status::Ok();
   std::lock_guard<std::mutex> lock(write_mu_);
@@ -216,22 +221,26 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
   c.created_at = now;
   c.expires_at = req.expires_at;
   c.created_by = actor.id;
-  ASSIGN_OR_RETURN(c.secret_mac, SecretMac(c.client_id, out.client_secret.view()));
+  ASSIGN_OR_RETURN(c.secret_mac,
+                   SecretMac(c.client_id, out.client_secret.view()));
   std::lock_guard<std::mutex> lock(write_mu_);
-  RETURN_IF_ERROR(Commit(
-      [&](storage::Transaction& tx) { return tx.InsertCredential(c); },
-      {"", "", "credential.create", c.client_id,
-       {{"name", c.name}, {"role", c.role},
-        {"expires_at", FormatRfc3339(c.expires_at)}},
-       req.reason},
-      actor));
+  RETURN_IF_ERROR(
+      Commit([&](storage::Transaction& tx) { return tx.InsertCredential(c); },
+             {"",
+              "",
+              "credential.create",
+              c.client_id,
+              {{"name", c.name},
+               {"role", c.role},
+               {"expires_at", FormatRfc3339(c.expires_at)}},
+              req.reason},
+             actor));
   c.secret_mac.clear();
   return out;
 }
 
 Status Access::DeleteCredential(const std::string& client_id,
-                                const Actor& actor,
-                                const std::string& reason) {
+                                const Actor& actor, const std::string& reason) {
   std::lock_guard<std::mutex> lock(write_mu_);
   std::map<std::string, std::string> values;
   auto snap = snapshot_.load();
@@ -264,9 +273,9 @@ StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
   ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
   storage::AllowlistEntry e{cidr.ToString(), clock_->NowSeconds(), actor.id};
   std::lock_guard<std::mutex> lock(write_mu_);
-  Status st = Commit(
-      [&](storage::Transaction& tx) { return tx.InsertAllowlist(e); },
-      {"", "", "allowlist.add", e.cidr, {}, reason}, actor);
+  Status st =
+      Commit([&](storage::Transaction& tx) { return tx.InsertAllowlist(e); },
+             {"", "", "allowlist.add", e.cidr, {}, reason}, actor);
   if (st.code() == StatusCode::kAlreadyExists) {
     return Status::AlreadyExists(e.cidr + " is already on the allowlist");
   }

@@ -80,11 +80,16 @@ Response App::Admin(const Request& req) const {
   const std::string& path = req.path;
   const std::string& m = req.method;
   bool is_write = m == "POST" || m == "DELETE";
-  bool is_audit = path == "/v1/admin/audit" || path.rfind("/v1/admin/audit/", 0) == 0;
+  bool is_audit =
+      path == "/v1/admin/audit" || path.rfind("/v1/admin/audit/", 0) == 0;
   const char* scope =
       is_audit ? "audit:read" : (is_write ? "admin:write" : "admin:read");
 
   Actor actor;
+  std::string bearer_client;
+  auto count = [&](AdminAction a) {
+    if (options_.metrics) options_.metrics->AdminChange(a);
+  };
   if (req.admin_socket) {
     actor.id = "uid:" + (req.peer_uid ? std::to_string(*req.peer_uid)
                                       : std::string("unknown"));
@@ -113,10 +118,11 @@ Response App::Admin(const Request& req) const {
                     scope + "\"");
     }
     actor.id = "client:" + who->client_id;
+    bearer_client = who->client_id;
     actor.address = req.client ? req.client->ToString() : "";
   }
   int64_t now = clock_->NowSeconds();
-  if (is_audit) return Audit(req);
+  if (is_audit) return Audit(req).WithClient(bearer_client);
   const std::string* reason_param = req.Query("reason");
   std::string reason = reason_param ? *reason_param : "";
   auto method_not_allowed = [](const char* allow) {
@@ -160,8 +166,7 @@ Response App::Admin(const Request& req) const {
     auto snap = access_->Current();
     return Response::Json(
         200, {{"version", options_.version},
-              {"ready", ready_.load() && keys_->Ready() &&
-                            audit_->refusal().empty()},
+              {"ready", IsReady()},
               {"audit", audit_->refusal().empty() ? "ok" : audit_->refusal()},
               {"audit_size", audit_->size()},
               {"credentials", snap->credentials.size()},
@@ -181,9 +186,9 @@ Response App::Admin(const Request& req) const {
     auto body = ParseObject(req, {"name", "role", "expires_at", "reason"});
     if (!body.ok()) return ErrorFor(body.status());
     NewCredential nc;
-    for (auto [field, out] : {std::pair{"name", &nc.name},
-                              std::pair{"role", &nc.role},
-                              std::pair{"reason", &nc.reason}}) {
+    for (auto [field, out] :
+         {std::pair{"name", &nc.name}, std::pair{"role", &nc.role},
+          std::pair{"reason", &nc.reason}}) {
       auto v = StringField(*body, field, std::string_view(field) != "reason");
       if (!v.ok()) return ErrorFor(v.status());
       *out = *v;
@@ -202,15 +207,18 @@ Response App::Admin(const Request& req) const {
     json out = CredentialJson(created->credential, now);
     out.erase("expired");
     out["client_secret"] = std::string(created->client_secret.view());
-    Response r = Response::Json(201, out);
-    r.headers.emplace_back("Cache-Control", "no-store");
-    return r;
+    count(AdminAction::kCredentialCreate);
+    return Response::Json(201, out)
+        .With("Cache-Control", "no-store")
+        .WithClient(bearer_client);
   }
   if (path.rfind(std::string(kCredentials) + "/", 0) == 0) {
     if (m != "DELETE") return method_not_allowed("DELETE");
     std::string id = path.substr(sizeof(kCredentials));
     Status st = access_->DeleteCredential(id, actor, reason);
-    return st.ok() ? Response::NoContent() : ErrorFor(st);
+    if (!st.ok()) return ErrorFor(st);
+    count(AdminAction::kCredentialDelete);
+    return Response::NoContent().WithClient(bearer_client);
   }
 
   if (path == kAllowlist) {
@@ -230,14 +238,17 @@ Response App::Admin(const Request& req) const {
     if (!why.ok()) return ErrorFor(why.status());
     auto added = access_->AddAllowlist(*cidr, actor, *why);
     if (!added.ok()) return ErrorFor(added.status());
-    return Response::Json(201, AllowlistJson(*added));
+    count(AdminAction::kAllowlistAdd);
+    return Response::Json(201, AllowlistJson(*added)).WithClient(bearer_client);
   }
   if (path.rfind(std::string(kAllowlist) + "/", 0) == 0) {
     if (m != "DELETE") return method_not_allowed("DELETE");
     // The CIDR's '/' arrives percent-decoded, so take the whole remainder.
-    Status st =
-        access_->RemoveAllowlist(path.substr(sizeof(kAllowlist)), actor, reason);
-    return st.ok() ? Response::NoContent() : ErrorFor(st);
+    Status st = access_->RemoveAllowlist(path.substr(sizeof(kAllowlist)), actor,
+                                         reason);
+    if (!st.ok()) return ErrorFor(st);
+    count(AdminAction::kAllowlistRemove);
+    return Response::NoContent().WithClient(bearer_client);
   }
   return Response::Error(404, "not_found", "no such endpoint: " + path);
 }

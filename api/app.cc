@@ -1,6 +1,7 @@
 #include "api/app.h"
 
 #include <sstream>
+#include <tuple>
 
 namespace authd::api {
 
@@ -48,6 +49,9 @@ std::optional<Response> App::Admit(Request& req) const {
                                 "an entry that is not an IP address");
   }
   if (!access_->Allowed(*req.client)) {
+    if (options_.metrics && EndpointFor(req.path) == Endpoint::kToken) {
+      options_.metrics->TokenFailed(TokenFailure::kAccessDenied);
+    }
     return Response::OAuthError(
         403, "access_denied",
         "source address " + req.client->ToString() +
@@ -56,11 +60,40 @@ std::optional<Response> App::Admit(Request& req) const {
   return std::nullopt;
 }
 
+bool App::IsReady() const {
+  return ready_.load() && keys_->Ready() && audit_->refusal().empty();
+}
+
+void App::Observe(const Request& req, int status, double seconds) const {
+  (void)status;
+  if (options_.metrics)
+    options_.metrics->Request(EndpointFor(req.path), seconds);
+}
+
+Response App::MetricsPage() const {
+  if (!options_.metrics)
+    return Response::Error(404, "not_found", "metrics are off");
+  Metrics::Gauges g;
+  g.ready = IsReady();
+  if (options_.hsm_sessions) {
+    std::tie(g.hsm_sessions_in_use, g.hsm_sessions_open) =
+        options_.hsm_sessions();
+  }
+  auto snap = access_->Current();
+  g.allowlist_entries = snap->allowlist.size();
+  g.credentials = snap->credentials.size();
+  g.audit_entries = audit_->size();
+  Response r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = options_.metrics->Render(g, options_.version);
+  return r;
+}
+
 Response App::Health(bool ready_check) const {
   if (!ready_check) return Response::Json(200, {{"status", "ok"}});
   bool hsm = keys_->Ready();
   std::string refusal = audit_->refusal();
-  bool ready = ready_.load() && hsm && refusal.empty();
+  bool ready = IsReady();
   nlohmann::json body = {{"ready", ready},
                          {"hsm", hsm ? "ok" : "unavailable"},
                          {"audit", refusal.empty() ? "ok" : refusal}};
@@ -82,6 +115,10 @@ Response App::Handle(const Request& req) const {
   if (p == "/.well-known/oauth-authorization-server") {
     if (!get) return Response::Error(405, "method_not_allowed", "use GET");
     return tokens_->Metadata();
+  }
+  if (p == "/metrics") {
+    if (!get) return Response::Error(405, "method_not_allowed", "use GET");
+    return MetricsPage();
   }
   if (p.rfind("/v1/admin/", 0) == 0) return Admin(req);
   return Response::Error(404, "not_found", "no such endpoint: " + p);

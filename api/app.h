@@ -17,6 +17,7 @@
 
 #include "api/access.h"
 #include "api/http.h"
+#include "api/metrics.h"
 #include "api/token_service.h"
 #include "common/ip_set.h"
 
@@ -25,6 +26,9 @@ namespace authd::api {
 struct AppOptions {
   std::vector<Cidr> trusted_proxies;
   std::string version;
+  Metrics* metrics = nullptr;
+  // Sessions in use and open, for /metrics; empty when not available.
+  std::function<std::pair<size_t, size_t>()> hsm_sessions;
 };
 
 class App {
@@ -37,6 +41,8 @@ class App {
   // its body (refused address). May fill req.client.
   std::optional<Response> Admit(Request& req) const;
   Response Handle(const Request& req) const;
+  // Called by the transport once a response was sent.
+  void Observe(const Request& req, int status, double seconds) const;
 
   // Flips /readyz; authd also consults the HSM's own readiness.
   void SetReady(bool ready) { ready_.store(ready); }
@@ -45,6 +51,8 @@ class App {
   Response Admin(const Request& req) const;
   Response Audit(const Request& req) const;
   Response Health(bool ready_check) const;
+  Response MetricsPage() const;
+  bool IsReady() const;
   // Resolves the address a TCP request is attributed to (RFC 7239 §5.2 style:
   // the right-most X-Forwarded-For entry that is not a trusted proxy).
   std::optional<IpAddress> ClientAddress(const Request& req) const;

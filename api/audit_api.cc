@@ -57,8 +57,8 @@ Response App::Audit(const Request& req) const {
     auto until = TimeParam(req, "until");
     auto after = UintParam(req, "after_seq");
     auto limit = UintParam(req, "limit");
-    for (const Status* st : {&since.status(), &until.status(),
-                             &after.status(), &limit.status()}) {
+    for (const Status* st :
+         {&since.status(), &until.status(), &after.status(), &limit.status()}) {
       if (!st->ok()) return Response::FromStatus(*st);
     }
     f.since_micros = *since;
@@ -69,9 +69,9 @@ Response App::Audit(const Request& req) const {
       return Response::Error(400, "invalid_request",
                              "limit must be between 1 and 1000");
     }
-    for (auto [name, out] : {std::pair{"action", &f.action},
-                             std::pair{"actor", &f.actor},
-                             std::pair{"target", &f.target}}) {
+    for (auto [name, out] :
+         {std::pair{"action", &f.action}, std::pair{"actor", &f.actor},
+          std::pair{"target", &f.target}}) {
       if (const std::string* v = req.Query(name)) *out = *v;
     }
     auto rows = audit_->List(f);
@@ -79,7 +79,8 @@ Response App::Audit(const Request& req) const {
     json entries = json::array();
     for (const auto& r : *rows) {
       auto e = storage::AuditEntryJson(r.leaf);
-      if (!e.ok()) return Response::FromStatus(Status::Internal(e.status().message()));
+      if (!e.ok())
+        return Response::FromStatus(Status::Internal(e.status().message()));
       entries.push_back(std::move(*e));
     }
     json next = rows->size() == f.limit ? json(rows->back().seq) : json();
@@ -95,15 +96,17 @@ Response App::Audit(const Request& req) const {
     r.body = *note;
     return r;
   }
-  if (path == "/v1/admin/audit/proof" || path == "/v1/admin/audit/consistency") {
+  if (path == "/v1/admin/audit/proof" ||
+      path == "/v1/admin/audit/consistency") {
     bool inclusion = path == "/v1/admin/audit/proof";
     auto a = UintParam(req, inclusion ? "index" : "from");
     auto b = UintParam(req, inclusion ? "size" : "to");
     if (!a.ok()) return Response::FromStatus(a.status());
     if (!b.ok()) return Response::FromStatus(b.status());
     if (!a->has_value()) {
-      return Response::Error(400, "invalid_request",
-                             inclusion ? "index is required" : "from is required");
+      return Response::Error(
+          400, "invalid_request",
+          inclusion ? "index is required" : "from is required");
     }
     uint64_t size = b->value_or(audit_->size());
     auto proof = inclusion ? audit_->InclusionProof(**a, size)

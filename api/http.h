@@ -45,9 +45,16 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string content_type = "application/json";
+  // For the access log only: the authenticated client, when known.
+  std::string log_client_id;
 
   static Response Json(int status, const nlohmann::json& body);
-  static Response NoContent() { return Response{204, {}, {}, {}}; }
+  static Response NoContent() {
+    Response r;
+    r.status = 204;
+    r.content_type.clear();
+    return r;
+  }
   // SPEC administration errors: {"error","message"}.
   static Response Error(int status, std::string_view error,
                         std::string_view message);
@@ -56,6 +63,10 @@ struct Response {
                              std::string_view description);
   // The HTTP status and error code for a Status (the one mapping).
   static Response FromStatus(const Status& st);
+  Response& WithClient(std::string client_id) {
+    log_client_id = std::move(client_id);
+    return *this;
+  }
   Response& With(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
     return *this;

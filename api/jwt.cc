@@ -19,7 +19,8 @@ StatusOr<VerifiedJwt> VerifyJwt(std::string_view token,
     return Status::Unauthenticated("access token " + std::string(why));
   };
   size_t dot1 = token.find('.');
-  size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  size_t dot2 =
+      dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos ||
       token.find('.', dot2 + 1) != std::string_view::npos) {
     return bad("is not a compact JWS");

@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/log.h"
+
 namespace authd::api {
 namespace {
 
@@ -28,8 +30,7 @@ StatusOr<ParsedListen> ParseListen(const std::string& text) {
     size_t close = text.find(']');
     if (close == std::string::npos || close + 1 >= text.size() ||
         text[close + 1] != ':') {
-      return Status::InvalidArgument("'" + text +
-                                     "' is not [IPv6]:port");
+      return Status::InvalidArgument("'" + text + "' is not [IPv6]:port");
     }
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
@@ -79,7 +80,8 @@ std::string FormatSockaddr(const sockaddr* sa) {
 StatusOr<int> BindTcp(const std::string& text, std::string* bound) {
   ASSIGN_OR_RETURN(ParsedListen l, ParseListen(text));
   int fd = socket(l.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::Unavailable("socket: " + std::string(strerror(errno)));
+  if (fd < 0)
+    return Status::Unavailable("socket: " + std::string(strerror(errno)));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (l.addr.ss_family == AF_INET6) {
@@ -107,7 +109,8 @@ StatusOr<int> BindUnix(const std::string& path) {
   addr.sun_family = AF_UNIX;
   memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::Unavailable("socket: " + std::string(strerror(errno)));
+  if (fd < 0)
+    return Status::Unavailable("socket: " + std::string(strerror(errno)));
   // A live socket means another authd owns it; a dead one is stale.
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
     close(fd);
@@ -164,22 +167,22 @@ MHD_Result CollectHeader(void* cls, MHD_ValueKind kind, const char* key,
   return MHD_YES;
 }
 
-void LogRequest(const Pending& p, int status) {
-  auto ms = std::chrono::duration<double, std::milli>(
-                std::chrono::steady_clock::now() - p.start)
-                .count();
+void LogRequest(const Pending& p, const Response& r, double ms) {
+  int status = r.status;
   std::string source =
       p.admin ? "socket"
               : (p.req.client ? p.req.client->ToString()
                               : (p.req.peer ? p.req.peer->ToString() : "-"));
-  fprintf(stderr,
-          "level=info event=request id=%s method=%s path=%s status=%d "
-          "latency_ms=%.3f source=%s\n",
-          p.req.request_id.c_str(), p.req.method.c_str(),
-          p.req.path.c_str(), status, ms, source.c_str());
+  Log(LogLevel::kInfo,
+      "event=request id=%s method=%s path=%s status=%d "
+      "latency_ms=%.3f source=%s client_id=%s",
+      p.req.request_id.c_str(), p.req.method.c_str(), p.req.path.c_str(),
+      status, ms, source.c_str(),
+      r.log_client_id.empty() ? "-" : r.log_client_id.c_str());
 }
 
-MHD_Result Queue(MHD_Connection* conn, const Response& r, Pending* p) {
+MHD_Result Queue(MHD_Connection* conn, const Response& r, Pending* p,
+                 const App* app) {
   MHD_Response* resp = MHD_create_response_from_buffer(
       r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
   if (resp == nullptr) return MHD_NO;
@@ -191,10 +194,14 @@ MHD_Result Queue(MHD_Connection* conn, const Response& r, Pending* p) {
   }
   MHD_add_response_header(resp, "X-Request-Id", p->req.request_id.c_str());
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-  MHD_Result ret = MHD_queue_response(conn, static_cast<unsigned>(r.status),
-                                      resp);
+  MHD_Result ret =
+      MHD_queue_response(conn, static_cast<unsigned>(r.status), resp);
   MHD_destroy_response(resp);
-  LogRequest(*p, r.status);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - p->start)
+          .count();
+  app->Observe(p->req, r.status, seconds);
+  LogRequest(*p, r, seconds * 1000);
   return ret;
 }
 
@@ -228,7 +235,7 @@ void OnMhdLog(void* /*cls*/, const char* fmt, va_list ap) noexcept {
   vsnprintf(buf, sizeof buf, fmt, ap);
   size_t n = strlen(buf);
   while (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
-  fprintf(stderr, "level=warn event=http msg=\"%s\"\n", buf);
+  Log(LogLevel::kWarn, "event=http msg=\"%s\"", buf);
 }
 
 }  // namespace
@@ -265,16 +272,17 @@ MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url,
                static_cast<unsigned long long>(++g_request_counter));
       p->req.request_id = id;
       int n = MHD_get_connection_values(
-          conn, static_cast<MHD_ValueKind>(MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND),
+          conn,
+          static_cast<MHD_ValueKind>(MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND),
           &CollectHeader, p);
-      const MHD_ConnectionInfo* info = MHD_get_connection_info(
-          conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+      const MHD_ConnectionInfo* info =
+          MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
       if (!l->admin && info && info->client_addr) {
         p->req.peer = IpAddress::FromSockaddr(info->client_addr);
       }
       if (l->admin) {
-        const MHD_ConnectionInfo* fdinfo = MHD_get_connection_info(
-            conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const MHD_ConnectionInfo* fdinfo =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         ucred cred{};
         socklen_t len = sizeof cred;
         if (fdinfo && getsockopt(fdinfo->connect_fd, SOL_SOCKET, SO_PEERCRED,
@@ -291,13 +299,13 @@ MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url,
         char* end = nullptr;
         unsigned long long len = strtoull(cl->c_str(), &end, 10);
         if (end == cl->c_str() || *end || len > opts.max_body_bytes) {
-          p->early = Response::Error(
-              413, "payload_too_large",
-              "request body exceeds " + std::to_string(opts.max_body_bytes) +
-                  " bytes");
+          p->early = Response::Error(413, "payload_too_large",
+                                     "request body exceeds " +
+                                         std::to_string(opts.max_body_bytes) +
+                                         " bytes");
         }
       }
-      if (p->early) return Queue(conn, *p->early, p);
+      if (p->early) return Queue(conn, *p->early, p, app);
       return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -313,19 +321,18 @@ MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url,
       return MHD_YES;
     }
     if (p->too_large) {
-      return Queue(conn,
-                   Response::Error(413, "payload_too_large",
-                                   "request body exceeds " +
-                                       std::to_string(opts.max_body_bytes) +
-                                       " bytes"),
-                   p);
+      return Queue(
+          conn,
+          Response::Error(413, "payload_too_large",
+                          "request body exceeds " +
+                              std::to_string(opts.max_body_bytes) + " bytes"),
+          p, app);
     }
-    return Queue(conn, app->Handle(p->req), p);
+    return Queue(conn, app->Handle(p->req), p, app);
   } catch (const std::exception& e) {
-    fprintf(stderr, "level=error event=http msg=\"handler failed: %s\"\n",
-            e.what());
+    Log(LogLevel::kError, "event=http msg=\"handler failed: %s\"", e.what());
   } catch (...) {
-    fprintf(stderr, "level=error event=http msg=\"handler failed\"\n");
+    Log(LogLevel::kError, "event=http msg=\"handler failed\"");
   }
   return MHD_NO;
 }
@@ -390,9 +397,8 @@ Status HttpServer::AddDaemon(int fd, bool admin) {
     }
   }
   o.push_back(opt(MHD_OPTION_END, 0));
-  l->daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &OnRequest,
-                               l.get(), MHD_OPTION_ARRAY, o.data(),
-                               MHD_OPTION_END);
+  l->daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &OnRequest, l.get(),
+                               MHD_OPTION_ARRAY, o.data(), MHD_OPTION_END);
   if (l->daemon == nullptr) {
     close(fd);
     return Status::Unavailable(

@@ -17,7 +17,12 @@ std::string ClientKey(std::string_view client_id, std::string_view address) {
 }  // namespace
 
 FailureLimiter::FailureLimiter(const Clock* clock, LimiterOptions options)
-    : clock_(clock), options_(options) {}
+    : clock_(clock),
+      options_(std::make_shared<const LimiterOptions>(options)) {}
+
+void FailureLimiter::SetOptions(LimiterOptions options) {
+  options_.store(std::make_shared<const LimiterOptions>(options));
+}
 
 FailureLimiter::Shard& FailureLimiter::ShardFor(const std::string& key) {
   return shards_[std::hash<std::string>{}(key) % kShards];
@@ -36,47 +41,47 @@ std::optional<int64_t> FailureLimiter::Peek(const std::string& key,
   return static_cast<int64_t>(std::ceil((1 - tokens) * refill));
 }
 
-void FailureLimiter::Take(const std::string& key, double burst,
-                          double refill) {
+void FailureLimiter::Take(const std::string& key, double burst, double refill) {
   Shard& shard = ShardFor(key);
   int64_t now = clock_->NowSeconds();
   std::lock_guard<std::mutex> lock(shard.mu);
   auto it = shard.buckets.find(key);
   if (it == shard.buckets.end()) {
-    size_t cap = std::max<size_t>(1, options_.max_entries / kShards);
+    size_t cap = std::max<size_t>(1, options_.load()->max_entries / kShards);
     while (shard.buckets.size() >= cap) {
       shard.buckets.erase(shard.lru.back());
       shard.lru.pop_back();
     }
     shard.lru.push_front(key);
-    it = shard.buckets.emplace(key, Bucket{burst, now, shard.lru.begin()})
-             .first;
+    it =
+        shard.buckets.emplace(key, Bucket{burst, now, shard.lru.begin()}).first;
   } else {
     shard.lru.splice(shard.lru.begin(), shard.lru, it->second.lru);
   }
   Bucket& b = it->second;
-  b.tokens = std::min(burst, b.tokens + static_cast<double>(now - b.updated) /
-                                            refill);
+  b.tokens =
+      std::min(burst, b.tokens + static_cast<double>(now - b.updated) / refill);
   b.tokens = std::max(0.0, b.tokens - 1);
   b.updated = now;
 }
 
 std::optional<int64_t> FailureLimiter::Check(std::string_view client_id,
                                              std::string_view address) {
-  auto a = Peek(AddressKey(address), options_.address_burst,
-                options_.address_refill_seconds);
-  auto c = Peek(ClientKey(client_id, address), options_.client_burst,
-                options_.client_refill_seconds);
+  std::shared_ptr<const LimiterOptions> o = options_.load();
+  auto a =
+      Peek(AddressKey(address), o->address_burst, o->address_refill_seconds);
+  auto c = Peek(ClientKey(client_id, address), o->client_burst,
+                o->client_refill_seconds);
   if (a && c) return std::max(*a, *c);
   return a ? a : c;
 }
 
 void FailureLimiter::RecordFailure(std::string_view client_id,
                                    std::string_view address) {
-  Take(AddressKey(address), options_.address_burst,
-       options_.address_refill_seconds);
-  Take(ClientKey(client_id, address), options_.client_burst,
-       options_.client_refill_seconds);
+  std::shared_ptr<const LimiterOptions> o = options_.load();
+  Take(AddressKey(address), o->address_burst, o->address_refill_seconds);
+  Take(ClientKey(client_id, address), o->client_burst,
+       o->client_refill_seconds);
 }
 
 void FailureLimiter::RecordSuccess(std::string_view client_id,

@@ -13,6 +13,8 @@
 #define AUTHD_API_RATE_LIMITER_H_
 
 #include <array>
+#include <atomic>
+#include <memory>
 #include <cstdint>
 #include <list>
 #include <mutex>
@@ -36,6 +38,8 @@ struct LimiterOptions {
 class FailureLimiter {
  public:
   FailureLimiter(const Clock* clock, LimiterOptions options);
+  // Replaces the limits (config reload); existing buckets keep their state.
+  void SetOptions(LimiterOptions options);
 
   // Seconds to wait when the request must be refused now, else nullopt.
   std::optional<int64_t> Check(std::string_view client_id,
@@ -64,7 +68,7 @@ class FailureLimiter {
   void Take(const std::string& key, double burst, double refill);
 
   const Clock* clock_;
-  LimiterOptions options_;
+  std::atomic<std::shared_ptr<const LimiterOptions>> options_;
   std::array<Shard, kShards> shards_;
 };
 

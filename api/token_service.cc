@@ -73,29 +73,40 @@ bool Principal::Has(std::string_view scope) const {
 
 TokenService::TokenService(const hsm::KeyOps* keys, const Access* access,
                            FailureLimiter* limiter, const Clock* clock,
-                           TokenOptions options)
+                           TokenOptions options, Metrics* metrics)
     : keys_(keys),
       access_(access),
       limiter_(limiter),
       clock_(clock),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      metrics_(metrics) {}
+
+Response TokenService::Failed(TokenFailure why, Response r) const {
+  if (metrics_) metrics_->TokenFailed(why);
+  return r;
+}
 
 Response TokenService::Token(const Request& req) const {
   if (req.method != "POST") {
-    return Response::OAuthError(405, "invalid_request",
-                                "use POST for the token endpoint")
-        .With("Allow", "POST");
+    return Failed(TokenFailure::kInvalidRequest,
+                  Response::OAuthError(405, "invalid_request",
+                                       "use POST for the token endpoint")
+                      .With("Allow", "POST"));
   }
   if (!ContentTypeIsForm(req.Header("content-type"))) {
-    return Response::OAuthError(
-        400, "invalid_request",
-        "Content-Type must be application/x-www-form-urlencoded");
+    return Failed(
+        TokenFailure::kInvalidRequest,
+        Response::OAuthError(
+            400, "invalid_request",
+            "Content-Type must be application/x-www-form-urlencoded"));
   }
   auto form = ParseForm(req.body.view());
   if (!form) {
-    return Response::OAuthError(
-        400, "invalid_request",
-        "body is not valid form encoding or repeats a parameter");
+    return Failed(
+        TokenFailure::kInvalidRequest,
+        Response::OAuthError(
+            400, "invalid_request",
+            "body is not valid form encoding or repeats a parameter"));
   }
   auto field = [&](const char* name) -> const SecureString* {
     auto it = form->find(name);
@@ -103,13 +114,15 @@ Response TokenService::Token(const Request& req) const {
   };
   const SecureString* grant = field("grant_type");
   if (grant == nullptr) {
-    return Response::OAuthError(400, "invalid_request",
-                                "grant_type is required");
+    return Failed(
+        TokenFailure::kInvalidRequest,
+        Response::OAuthError(400, "invalid_request", "grant_type is required"));
   }
   if (grant->view() != "client_credentials") {
-    return Response::OAuthError(400, "unsupported_grant_type",
-                                "only grant_type=client_credentials is "
-                                "supported");
+    return Failed(TokenFailure::kUnsupportedGrantType,
+                  Response::OAuthError(400, "unsupported_grant_type",
+                                       "only grant_type=client_credentials is "
+                                       "supported"));
   }
   SecureString client_id, secret;
   const std::string* auth = req.Header("authorization");
@@ -117,17 +130,20 @@ Response TokenService::Token(const Request& req) const {
   const SecureString* post_secret = field("client_secret");
   if (auth != nullptr && (post_id || post_secret)) {
     // RFC 6749 §2.3: a client must not use more than one method.
-    return Response::OAuthError(400, "invalid_request",
-                                "use either HTTP Basic or client_secret in "
-                                "the body, not both");
+    return Failed(
+        TokenFailure::kInvalidRequest,
+        Response::OAuthError(400, "invalid_request",
+                             "use either HTTP Basic or client_secret in "
+                             "the body, not both"));
   }
   if (auth != nullptr) {
-    if (!ParseBasic(*auth, &client_id, &secret)) return InvalidClient();
+    if (!ParseBasic(*auth, &client_id, &secret))
+      return Failed(TokenFailure::kInvalidClient, InvalidClient());
   } else if (post_id && post_secret) {
     client_id = *post_id;
     secret = *post_secret;
   } else {
-    return InvalidClient();
+    return Failed(TokenFailure::kInvalidClient, InvalidClient());
   }
   std::vector<std::string> requested;
   if (const SecureString* scope = field("scope")) {
@@ -136,35 +152,41 @@ Response TokenService::Token(const Request& req) const {
 
   std::string address = req.client ? req.client->ToString() : "local";
   if (auto wait = limiter_->Check(client_id.view(), address)) {
-    return Response::OAuthError(429, "too_many_requests",
-                                "too many failed attempts; retry later")
-        .With("Retry-After", std::to_string(*wait));
+    return Failed(TokenFailure::kRateLimited,
+                  Response::OAuthError(429, "too_many_requests",
+                                       "too many failed attempts; retry later")
+                      .With("Retry-After", std::to_string(*wait)));
   }
   StatusOr<storage::Credential> cred =
       access_->Authenticate(client_id.view(), secret.view());
   if (!cred.ok()) {
     if (cred.status().code() != StatusCode::kUnauthenticated) {
-      return Response::OAuthError(503, "temporarily_unavailable",
-                                  "the HSM is unavailable; retry later")
-          .With("Retry-After", "5");
+      return Failed(TokenFailure::kUnavailable,
+                    Response::OAuthError(503, "temporarily_unavailable",
+                                         "the HSM is unavailable; retry later")
+                        .With("Retry-After", "5"));
     }
     limiter_->RecordFailure(client_id.view(), address);
-    return InvalidClient();
+    return Failed(TokenFailure::kInvalidClient, InvalidClient());
   }
   limiter_->RecordSuccess(client_id.view(), address);
 
   const Role* role = access_->FindRole(cred->role);
   if (role == nullptr) {
-    return Response::OAuthError(400, "invalid_scope",
-                                "the credential's role no longer exists");
+    return Failed(
+        TokenFailure::kInvalidScope,
+        Response::OAuthError(400, "invalid_scope",
+                             "the credential's role no longer exists"));
   }
   std::vector<std::string> scopes = role->scopes;
   if (!requested.empty()) {
     for (const auto& s : requested) {
       if (std::find(scopes.begin(), scopes.end(), s) == scopes.end()) {
-        return Response::OAuthError(400, "invalid_scope",
-                                    "scope '" + s + "' is not granted to role " +
-                                        role->name);
+        return Failed(
+            TokenFailure::kInvalidScope,
+            Response::OAuthError(
+                400, "invalid_scope",
+                "scope '" + s + "' is not granted to role " + role->name));
       }
     }
     scopes = requested;
@@ -181,8 +203,9 @@ Response TokenService::Issue(const storage::Credential& cred,
     return Response::OAuthError(503, "temporarily_unavailable",
                                 "random source failed; retry later");
   }
-  nlohmann::json header = {
-      {"alg", "ES256"}, {"typ", "at+jwt"}, {"kid", keys_->Public(hsm::KeyUse::kToken).kid()}};
+  nlohmann::json header = {{"alg", "ES256"},
+                           {"typ", "at+jwt"},
+                           {"kid", keys_->Public(hsm::KeyUse::kToken).kid()}};
   nlohmann::json claims = {
       {"iss", options_.issuer},
       {"sub", cred.client_id},
@@ -191,23 +214,26 @@ Response TokenService::Issue(const storage::Credential& cred,
       {"iat", now},
       {"nbf", now},
       {"exp", exp},
-      {"jti", Base64UrlEncode(std::string_view(
-                  reinterpret_cast<char*>(jti), sizeof jti))},
+      {"jti", Base64UrlEncode(
+                  std::string_view(reinterpret_cast<char*>(jti), sizeof jti))},
       {"scope", JoinScopes(scopes)},
       {"role", cred.role},
   };
   StatusOr<std::string> jwt = SignJwt(*keys_, header, claims);
   if (!jwt.ok()) {
-    return Response::OAuthError(503, "temporarily_unavailable",
-                                "the HSM is unavailable; retry later")
-        .With("Retry-After", "5");
+    return Failed(TokenFailure::kUnavailable,
+                  Response::OAuthError(503, "temporarily_unavailable",
+                                       "the HSM is unavailable; retry later")
+                      .With("Retry-After", "5"));
   }
+  if (metrics_) metrics_->TokenIssued();
   return Response::Json(200, {{"access_token", *jwt},
                               {"token_type", "Bearer"},
                               {"expires_in", exp - now},
                               {"scope", JoinScopes(scopes)}})
       .With("Cache-Control", "no-store")
-      .With("Pragma", "no-cache");
+      .With("Pragma", "no-cache")
+      .WithClient(cred.client_id);
 }
 
 StatusOr<Principal> TokenService::VerifyBearer(std::string_view token) const {
@@ -216,8 +242,7 @@ StatusOr<Principal> TokenService::VerifyBearer(std::string_view token) const {
   const nlohmann::json& c = jwt.claims;
   int64_t now = clock_->NowSeconds();
   auto num = [&](const char* k) -> int64_t {
-    return c.contains(k) && c[k].is_number_integer() ? c[k].get<int64_t>()
-                                                     : -1;
+    return c.contains(k) && c[k].is_number_integer() ? c[k].get<int64_t>() : -1;
   };
   auto str = [&](const char* k) -> std::string {
     return c.contains(k) && c[k].is_string() ? c[k].get<std::string>() : "";
@@ -229,8 +254,9 @@ StatusOr<Principal> TokenService::VerifyBearer(std::string_view token) const {
     return Status::Unauthenticated("access token is not valid yet");
   }
   if (str("iss") != options_.issuer || str("aud") != options_.audience) {
-    return Status::Unauthenticated("access token was issued for another "
-                                   "issuer or audience");
+    return Status::Unauthenticated(
+        "access token was issued for another "
+        "issuer or audience");
   }
   Principal p;
   p.client_id = str("client_id");
@@ -247,9 +273,8 @@ StatusOr<Principal> TokenService::VerifyBearer(std::string_view token) const {
 
 Response TokenService::Jwks() const {
   const hsm::PublicKey& k = keys_->Public(hsm::KeyUse::kToken);
-  nlohmann::json key = {{"kty", "EC"},      {"crv", "P-256"},
-                        {"x", k.jwk_x()},   {"y", k.jwk_y()},
-                        {"kid", k.kid()},   {"use", "sig"},
+  nlohmann::json key = {{"kty", "EC"},    {"crv", "P-256"}, {"x", k.jwk_x()},
+                        {"y", k.jwk_y()}, {"kid", k.kid()}, {"use", "sig"},
                         {"alg", "ES256"}};
   return Response::Json(200, {{"keys", nlohmann::json::array({key})}})
       .With("Cache-Control", "public, max-age=300");
@@ -258,25 +283,24 @@ Response TokenService::Jwks() const {
 Response TokenService::Metadata() const {
   const std::string& iss = options_.issuer;
   return Response::Json(
-      200,
-      {{"issuer", iss},
-       {"token_endpoint", iss + "/v1/auth/token"},
-       {"jwks_uri", iss + "/.well-known/jwks.json"},
-       {"grant_types_supported", {"client_credentials"}},
-       {"token_endpoint_auth_methods_supported",
-        {"client_secret_basic", "client_secret_post"}},
-       {"response_types_supported", nlohmann::json::array()},
-       {"scopes_supported", [&] {
-          std::vector<std::string> all;
-          for (const Role& r : access_->roles()) {
-            for (const auto& s : r.scopes) {
-              if (std::find(all.begin(), all.end(), s) == all.end()) {
-                all.push_back(s);
-              }
-            }
-          }
-          return all;
-        }()}});
+      200, {{"issuer", iss},
+            {"token_endpoint", iss + "/v1/auth/token"},
+            {"jwks_uri", iss + "/.well-known/jwks.json"},
+            {"grant_types_supported", {"client_credentials"}},
+            {"token_endpoint_auth_methods_supported",
+             {"client_secret_basic", "client_secret_post"}},
+            {"response_types_supported", nlohmann::json::array()},
+            {"scopes_supported", [&] {
+               std::vector<std::string> all;
+               for (const Role& r : access_->roles()) {
+                 for (const auto& s : r.scopes) {
+                   if (std::find(all.begin(), all.end(), s) == all.end()) {
+                     all.push_back(s);
+                   }
+                 }
+               }
+               return all;
+             }()}});
 }
 
 }  // namespace authd::api

@@ -14,6 +14,7 @@
 
 #include "api/access.h"
 #include "api/http.h"
+#include "api/metrics.h"
 #include "api/rate_limiter.h"
 #include "common/clock.h"
 #include "hsm/key_ops.h"
@@ -38,7 +39,7 @@ class TokenService {
  public:
   TokenService(const hsm::KeyOps* keys, const Access* access,
                FailureLimiter* limiter, const Clock* clock,
-               TokenOptions options);
+               TokenOptions options, Metrics* metrics = nullptr);
 
   Response Token(const Request& req) const;
   Response Jwks() const;
@@ -51,12 +52,15 @@ class TokenService {
  private:
   Response Issue(const storage::Credential& cred,
                  const std::vector<std::string>& scopes) const;
+  // Counts the failure and passes the response through.
+  Response Failed(TokenFailure why, Response r) const;
 
   const hsm::KeyOps* keys_;
   const Access* access_;
   FailureLimiter* limiter_;
   const Clock* clock_;
   const TokenOptions options_;
+  Metrics* metrics_;
 };
 
 }  // namespace authd::api

@@ -3,14 +3,13 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "authd/admin_client.h"
 #include "common/clock.h"
@@ -64,19 +63,22 @@ int Usage(const std::string& why) {
 std::optional<int64_t> ParseDuration(const std::string& s) {
   if (s.empty()) return std::nullopt;
   char unit = s.back();
-  std::string digits = isdigit(static_cast<unsigned char>(unit))
-                           ? s
-                           : s.substr(0, s.size() - 1);
+  std::string digits =
+      isdigit(static_cast<unsigned char>(unit)) ? s : s.substr(0, s.size() - 1);
   if (digits.empty() || digits.size() > 9 ||
       digits.find_first_not_of("0123456789") != std::string::npos) {
     return std::nullopt;
   }
   int64_t n = std::stoll(digits);
   switch (unit) {
-    case 'd': return n * 86400;
-    case 'h': return n * 3600;
-    case 'm': return n * 60;
-    case 's': return n;
+    case 'd':
+      return n * 86400;
+    case 'h':
+      return n * 3600;
+    case 'm':
+      return n * 60;
+    case 's':
+      return n;
     default:
       return isdigit(static_cast<unsigned char>(unit)) ? std::optional(n)
                                                        : std::nullopt;
@@ -88,7 +90,8 @@ void PrintTable(const std::vector<std::string>& header,
   std::vector<size_t> width(header.size());
   for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
   for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    for (size_t i = 0; i < r.size(); ++i)
+      width[i] = std::max(width[i], r[i].size());
   }
   auto line = [&](const std::vector<std::string>& r) {
     std::string out;
@@ -140,15 +143,16 @@ class Ctl {
 
  private:
   // Sends one request; on success stores the JSON answer in *out.
-  int Call(const std::string& method, const std::string& path,
-           const json& body, json* out) {
+  int Call(const std::string& method, const std::string& path, const json& body,
+           json* out) {
     StatusOr<HttpReply> r = AdminRequest(a_.socket, method, path,
                                          body.is_null() ? "" : body.dump());
     if (!r.ok()) {
       fprintf(stderr, "authctl: %s\n", r.status().message().c_str());
       return 1;
     }
-    json parsed = r->body.empty() ? json() : json::parse(r->body, nullptr, false);
+    json parsed =
+        r->body.empty() ? json() : json::parse(r->body, nullptr, false);
     if (r->status >= 300) {
       std::string msg = parsed.is_object() && parsed.contains("message")
                             ? Str(parsed, "message")
@@ -168,7 +172,8 @@ class Ctl {
 
   int CredentialCreate() {
     auto name = Flag("name"), role = Flag("role");
-    if (!name || !role) return Usage("credential create needs --name and --role");
+    if (!name || !role)
+      return Usage("credential create needs --name and --role");
     std::string expires;
     if (auto at = Flag("expires-at")) {
       expires = *at;
@@ -211,8 +216,9 @@ class Ctl {
                       Str(c, "expires_at") + (expired ? " EXPIRED" : ""),
                       Str(c, "created_by")});
     }
-    PrintTable({"CLIENT_ID", "NAME", "ROLE", "CREATED", "EXPIRES", "CREATED_BY"},
-               rows);
+    PrintTable(
+        {"CLIENT_ID", "NAME", "ROLE", "CREATED", "EXPIRES", "CREATED_BY"},
+        rows);
     return 0;
   }
 
@@ -232,7 +238,8 @@ class Ctl {
     if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
     std::vector<std::vector<std::string>> rows;
     for (const auto& e : out) {
-      rows.push_back({Str(e, "cidr"), Str(e, "created_at"), Str(e, "created_by")});
+      rows.push_back(
+          {Str(e, "cidr"), Str(e, "created_at"), Str(e, "created_by")});
     }
     PrintTable({"CIDR", "CREATED", "CREATED_BY"}, rows);
     return 0;
@@ -271,8 +278,8 @@ class Ctl {
     if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
     std::vector<std::vector<std::string>> rows;
     for (const auto& k : out) {
-      rows.push_back({Str(k, "use"), Str(k, "kid"), Str(k, "algorithm"),
-                      Str(k, "state")});
+      rows.push_back(
+          {Str(k, "use"), Str(k, "kid"), Str(k, "algorithm"), Str(k, "state")});
     }
     PrintTable({"USE", "KID", "ALGORITHM", "STATE"}, rows);
     return 0;
@@ -360,8 +367,9 @@ class Ctl {
     if (auto since = Flag("since")) query = "&since=" + UrlEncode(*since);
     std::string out;
     if (format == "csv") {
-      out = "seq,time,actor,source,action,target,values,reason,result,"
-            "software_version,leaf\n";
+      out =
+          "seq,time,actor,source,action,target,values,reason,result,"
+          "software_version,leaf\n";
     }
     std::optional<uint64_t> after;
     for (;;) {
@@ -397,9 +405,9 @@ class Ctl {
 
   static std::string CsvRow(const json& e) {
     std::string row;
-    for (const char* k : {"seq", "time", "actor", "source", "action", "target",
-                          "values", "reason", "result", "software_version",
-                          "leaf"}) {
+    for (const char* k :
+         {"seq", "time", "actor", "source", "action", "target", "values",
+          "reason", "result", "software_version", "leaf"}) {
       const json& v = e[k];
       row += (row.empty() ? "" : ",") +
              CsvField(v.is_string() ? v.get<std::string>() : v.dump());
@@ -428,7 +436,8 @@ class Ctl {
       if (!kept) return rc;
     }
     auto result = storage::VerifyExport(
-        *text, *key, kept ? std::optional<std::string_view>(*kept) : std::nullopt);
+        *text, *key,
+        kept ? std::optional<std::string_view>(*kept) : std::nullopt);
     if (!result.ok()) {
       fprintf(stderr, "authctl: audit verify FAILED: %s\n",
               result.status().message().c_str());
@@ -462,10 +471,11 @@ class Ctl {
     for (const auto& h : proof["hashes"]) {
       hashes.push_back(Base64Decode(h.get<std::string>()).value_or(""));
     }
-    std::string leaf = Base64Decode(proof["leaf"].get<std::string>()).value_or("");
-    return Emit(storage::FormatTlogProof(proof["index"].get<uint64_t>(), leaf,
-                                         hashes,
-                                         proof["checkpoint"].get<std::string>()));
+    std::string leaf =
+        Base64Decode(proof["leaf"].get<std::string>()).value_or("");
+    return Emit(
+        storage::FormatTlogProof(proof["index"].get<uint64_t>(), leaf, hashes,
+                                 proof["checkpoint"].get<std::string>()));
   }
 
   int AuditVerifyProof() {
@@ -498,9 +508,9 @@ class Ctl {
 int main(int argc, char** argv) {
   authd::Args args;
   static const char* kValued[] = {
-      "name",   "role",  "expires-in", "expires-at", "reason",     "socket",
-      "since",  "output", "format",    "file",       "key",        "checkpoint",
-      "index"};
+      "name",   "role",       "expires-in", "expires-at", "reason",
+      "socket", "since",      "output",     "format",     "file",
+      "key",    "checkpoint", "index"};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--json") {

@@ -76,12 +76,12 @@ const toml::table* Section(const toml::table& root, const char* name,
 
 Status LoadServer(const toml::table& t, Config* c) {
   const std::string p = "server.";
-  RETURN_IF_ERROR(CheckKeys(
-      t, p,
-      {"listen", "tls_cert", "tls_key", "admin_socket", "trusted_proxies",
-       "threads", "max_body_bytes", "max_header_bytes",
-       "connection_timeout_seconds", "max_connections",
-       "max_connections_per_address"}));
+  RETURN_IF_ERROR(
+      CheckKeys(t, p,
+                {"listen", "tls_cert", "tls_key", "admin_socket",
+                 "trusted_proxies", "threads", "max_body_bytes",
+                 "max_header_bytes", "connection_timeout_seconds",
+                 "max_connections", "max_connections_per_address"}));
   RETURN_IF_ERROR(GetStrings(t, p, "listen", &c->server.listen));
   for (const auto& l : c->server.listen) {
     Status st = api::ValidateListenAddress(l);
@@ -101,14 +101,14 @@ Status LoadServer(const toml::table& t, Config* c) {
     c->trusted_proxies.push_back(*cidr);
   }
   RETURN_IF_ERROR(GetInt(t, p, "threads", &c->server.threads, 1, 256));
-  RETURN_IF_ERROR(GetInt(t, p, "max_body_bytes", &c->server.max_body_bytes,
-                         256, 1 << 20));
-  RETURN_IF_ERROR(GetInt(t, p, "max_header_bytes",
-                         &c->server.max_header_bytes, 4096, 1 << 20));
+  RETURN_IF_ERROR(
+      GetInt(t, p, "max_body_bytes", &c->server.max_body_bytes, 256, 1 << 20));
+  RETURN_IF_ERROR(GetInt(t, p, "max_header_bytes", &c->server.max_header_bytes,
+                         4096, 1 << 20));
   RETURN_IF_ERROR(GetInt(t, p, "connection_timeout_seconds",
                          &c->server.connection_timeout_seconds, 1, 3600));
-  RETURN_IF_ERROR(GetInt(t, p, "max_connections", &c->server.max_connections,
-                         1, 100000));
+  RETURN_IF_ERROR(
+      GetInt(t, p, "max_connections", &c->server.max_connections, 1, 100000));
   return GetInt(t, p, "max_connections_per_address",
                 &c->server.max_connections_per_address, 1, 100000);
 }
@@ -140,17 +140,17 @@ Status LoadTokens(const toml::table& t, Config* c) {
 
 Status LoadRateLimit(const toml::table& t, Config* c) {
   const std::string p = "rate_limit.";
-  RETURN_IF_ERROR(CheckKeys(
-      t, p,
-      {"client_failures", "client_window_seconds", "address_failures",
-       "address_window_seconds", "max_tracked"}));
+  RETURN_IF_ERROR(
+      CheckKeys(t, p,
+                {"client_failures", "client_window_seconds", "address_failures",
+                 "address_window_seconds", "max_tracked"}));
   int64_t cf = 5, cw = 900, af = 20, aw = 900;
   RETURN_IF_ERROR(GetInt(t, p, "client_failures", &cf, 1, 1000000));
   RETURN_IF_ERROR(GetInt(t, p, "client_window_seconds", &cw, 1, 86400));
   RETURN_IF_ERROR(GetInt(t, p, "address_failures", &af, 1, 1000000));
   RETURN_IF_ERROR(GetInt(t, p, "address_window_seconds", &aw, 1, 86400));
-  RETURN_IF_ERROR(GetInt(t, p, "max_tracked", &c->limiter.max_entries, 16,
-                         10000000));
+  RETURN_IF_ERROR(
+      GetInt(t, p, "max_tracked", &c->limiter.max_entries, 16, 10000000));
   c->limiter.client_burst = static_cast<double>(cf);
   c->limiter.client_refill_seconds = static_cast<double>(cw) / cf;
   c->limiter.address_burst = static_cast<double>(af);
@@ -168,7 +168,8 @@ Status LoadRoles(const toml::table& t, Config* c) {
     api::Role role{name, "", {}};
     RETURN_IF_ERROR(GetString(*r, p, "description", &role.description, true));
     RETURN_IF_ERROR(GetStrings(*r, p, "scopes", &role.scopes));
-    if (role.scopes.empty()) return Bad(p + "scopes", "must list at least one scope");
+    if (role.scopes.empty())
+      return Bad(p + "scopes", "must list at least one scope");
     for (const auto& s : role.scopes) {
       if (s.empty() || s.find_first_of(" \t\"\\") != std::string::npos) {
         return Bad(p + "scopes", "'" + s + "' is not a valid scope token");
@@ -195,9 +196,9 @@ StatusOr<Config> LoadConfig(const std::string& path) {
     msg << ": " << e.description();
     return Status::InvalidArgument(msg.str());
   }
-  RETURN_IF_ERROR(CheckKeys(
-      root, "",
-      {"server", "storage", "hsm", "tokens", "roles", "rate_limit", "audit"}));
+  RETURN_IF_ERROR(CheckKeys(root, "",
+                            {"server", "storage", "hsm", "tokens", "roles",
+                             "rate_limit", "audit", "log"}));
   Config c;
   c.server.threads = std::max(2u, std::thread::hardware_concurrency());
   c.tokens.ttl_seconds = 600;
@@ -210,7 +211,8 @@ StatusOr<Config> LoadConfig(const std::string& path) {
   RETURN_IF_ERROR(st);
   if (storage == nullptr) return Bad("storage.path", "is required");
   RETURN_IF_ERROR(CheckKeys(*storage, "storage.", {"path"}));
-  RETURN_IF_ERROR(GetString(*storage, "storage.", "path", &c.storage_path, true));
+  RETURN_IF_ERROR(
+      GetString(*storage, "storage.", "path", &c.storage_path, true));
   const toml::table* hsm = Section(root, "hsm", &st);
   RETURN_IF_ERROR(st);
   if (hsm == nullptr) return Bad("hsm.token", "is required");
@@ -228,6 +230,15 @@ StatusOr<Config> LoadConfig(const std::string& path) {
   }
   RETURN_IF_ERROR(st);
   if (c.roles.empty()) c.roles = api::DefaultRoles();
+  if (const toml::table* t = Section(root, "log", &st)) {
+    RETURN_IF_ERROR(CheckKeys(*t, "log.", {"level"}));
+    std::string level = "info";
+    RETURN_IF_ERROR(GetString(*t, "log.", "level", &level));
+    std::optional<LogLevel> parsed = ParseLogLevel(level);
+    if (!parsed) return Bad("log.level", "must be debug, info, warn or error");
+    c.log_level = *parsed;
+  }
+  RETURN_IF_ERROR(st);
   if (const toml::table* t = Section(root, "audit", &st)) {
     RETURN_IF_ERROR(CheckKeys(*t, "audit.", {"origin"}));
     RETURN_IF_ERROR(GetString(*t, "audit.", "origin", &c.audit_origin));
@@ -236,7 +247,8 @@ StatusOr<Config> LoadConfig(const std::string& path) {
   if (c.audit_origin.empty()) {
     // C2SP tlog-checkpoint: a schema-less URL; the issuer's host plus a path.
     std::string host = c.tokens.issuer;
-    if (size_t p = host.find("://"); p != std::string::npos) host.erase(0, p + 3);
+    if (size_t p = host.find("://"); p != std::string::npos)
+      host.erase(0, p + 3);
     while (!host.empty() && host.back() == '/') host.pop_back();
     c.audit_origin = host + "/authd-audit";
   }
@@ -248,6 +260,51 @@ StatusOr<Config> LoadConfig(const std::string& path) {
   }
   if (c.hsm_sessions == 0) c.hsm_sessions = c.server.threads + 2;
   return c;
+}
+
+std::vector<std::string> KeysNeedingRestart(const Config& a, const Config& b) {
+  std::vector<std::string> out;
+  auto check = [&](bool same, const char* key) {
+    if (!same) out.push_back(key);
+  };
+  auto cidrs = [](const std::vector<Cidr>& v) {
+    std::vector<std::string> s;
+    for (const auto& c : v) s.push_back(c.ToString());
+    return s;
+  };
+  auto roles = [](const std::vector<api::Role>& v) {
+    std::vector<std::string> s;
+    for (const auto& r : v) {
+      std::string line = r.name + "|" + r.description;
+      for (const auto& x : r.scopes) line += "|" + x;
+      s.push_back(line);
+    }
+    return s;
+  };
+  const api::ServerOptions &sa = a.server, &sb = b.server;
+  check(sa.listen == sb.listen, "server.listen");
+  check(a.tls_cert == b.tls_cert && a.tls_key == b.tls_key, "server.tls_cert");
+  check(sa.admin_socket == sb.admin_socket, "server.admin_socket");
+  check(cidrs(a.trusted_proxies) == cidrs(b.trusted_proxies),
+        "server.trusted_proxies");
+  check(sa.threads == sb.threads && sa.max_body_bytes == sb.max_body_bytes &&
+            sa.max_header_bytes == sb.max_header_bytes &&
+            sa.connection_timeout_seconds == sb.connection_timeout_seconds &&
+            sa.max_connections == sb.max_connections &&
+            sa.max_connections_per_address == sb.max_connections_per_address,
+        "server limits");
+  check(a.storage_path == b.storage_path, "storage.path");
+  check(a.hsm_module == b.hsm_module && a.hsm_token == b.hsm_token &&
+            a.hsm_pin_file == b.hsm_pin_file &&
+            a.hsm_sessions == b.hsm_sessions,
+        "hsm");
+  check(a.tokens.issuer == b.tokens.issuer &&
+            a.tokens.audience == b.tokens.audience &&
+            a.tokens.ttl_seconds == b.tokens.ttl_seconds,
+        "tokens");
+  check(roles(a.roles) == roles(b.roles), "roles");
+  check(a.audit_origin == b.audit_origin, "audit.origin");
+  return out;
 }
 
 }  // namespace authd

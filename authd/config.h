@@ -12,6 +12,7 @@
 #include "api/rate_limiter.h"
 #include "api/token_service.h"
 #include "common/cidr.h"
+#include "common/log.h"
 #include "common/status.h"
 
 namespace authd {
@@ -30,7 +31,13 @@ struct Config {
   std::string audit_origin;
   api::LimiterOptions limiter;
   std::vector<api::Role> roles;
+  LogLevel log_level = LogLevel::kInfo;
 };
+
+// Keys whose change a SIGHUP cannot apply (listeners, TLS, storage, HSM,
+// tokens, roles, audit): authd keeps the running values and names them.
+std::vector<std::string> KeysNeedingRestart(const Config& running,
+                                            const Config& fresh);
 
 StatusOr<Config> LoadConfig(const std::string& path);
 

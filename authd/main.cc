@@ -16,12 +16,15 @@
 
 #include "api/access.h"
 #include "api/app.h"
+#include "api/metrics.h"
 #include "api/mhd_server.h"
 #include "api/rate_limiter.h"
 #include "api/token_service.h"
+#include "authd/admin_client.h"
 #include "authd/config.h"
 #include "authd/version.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/secure.h"
 #include "hsm/pkcs11_key_ops.h"
 #include "storage/audit_log.h"
@@ -50,8 +53,8 @@ StatusOr<SecureString> ReadFileFor(const std::string& key,
   struct stat st {};
   fstat(fd, &st);
   if (st.st_mode & S_IROTH) {
-    fprintf(stderr, "level=warn event=config msg=\"%s %s is world-readable\"\n",
-            key.c_str(), path.c_str());
+    Log(LogLevel::kWarn, "event=config msg=\"%s %s is world-readable\"",
+        key.c_str(), path.c_str());
   }
   SecureString data;
   char buf[4096];
@@ -69,6 +72,11 @@ StatusOr<SecureString> ReadFileFor(const std::string& key,
   return data;
 }
 
+int WaitForSignals(const std::string& config_path, const Config& c,
+                   const api::App& app, api::FailureLimiter& limiter,
+                   const hsm::Pkcs11KeyOps& hsm, const storage::AuditLog& audit,
+                   api::HttpServer& server);
+
 int Fail(const Status& st) {
   fprintf(stderr, "authd: %s\n", st.message().c_str());
   return 1;
@@ -78,8 +86,10 @@ int Run(const std::string& config_path, bool accept_rollback) {
   StatusOr<Config> config = LoadConfig(config_path);
   if (!config.ok()) return Fail(config.status());
   Config& c = *config;
+  SetLogLevel(c.log_level);
 
-  StatusOr<SecureString> pin = ReadFileFor("hsm.pin_file", c.hsm_pin_file, true);
+  StatusOr<SecureString> pin =
+      ReadFileFor("hsm.pin_file", c.hsm_pin_file, true);
   if (!pin.ok()) return Fail(pin.status());
   if (!c.tls_cert.empty()) {
     auto cert = ReadFileFor("server.tls_cert", c.tls_cert, false);
@@ -92,23 +102,26 @@ int Run(const std::string& config_path, bool accept_rollback) {
   hsm::HsmOptions hsm_opts{c.hsm_module, c.hsm_token, std::move(*pin),
                            c.hsm_sessions};
   std::vector<std::string> created;
-  auto keys = hsm::Pkcs11KeyOps::Create(std::move(hsm_opts), &created);
-  if (!keys.ok()) return Fail(keys.status());
+  auto hsm_keys = hsm::Pkcs11KeyOps::Create(std::move(hsm_opts), &created);
+  if (!hsm_keys.ok()) return Fail(hsm_keys.status());
+  api::Metrics metrics;
+  api::InstrumentedKeyOps instrumented(hsm_keys->get(), &metrics);
+  const hsm::KeyOps* keys = &instrumented;
   for (const auto& label : created) {
-    fprintf(stderr, "level=info event=key_created label=%s\n", label.c_str());
+    Log(LogLevel::kInfo, "event=key_created label=%s", label.c_str());
   }
 
   auto storage = storage::SqliteStorage::Open(c.storage_path);
   if (!storage.ok()) return Fail(storage.status());
   const Clock& clock = SystemClock::Get();
-  auto audit = storage::AuditLog::Open(storage->get(), keys->get(), &clock,
+  auto audit = storage::AuditLog::Open(storage->get(), keys, &clock,
                                        c.audit_origin, kVersion);
   if (!audit.ok()) return Fail(audit.status());
   if (std::string why = (*audit)->refusal(); !why.empty()) {
-    fprintf(stderr,
-            "level=error event=audit_rollback msg=\"refusing admin changes: "
-            "%s\"\n",
-            why.c_str());
+    Log(LogLevel::kError,
+        "event=audit_rollback msg=\"refusing admin changes: "
+        "%s\"",
+        why.c_str());
   }
   if (accept_rollback) {
     Status st = (*audit)->AcceptRollback(
@@ -119,57 +132,120 @@ int Run(const std::string& config_path, bool accept_rollback) {
             "the database (recorded as audit.rollback_accepted)\n");
     return 0;
   }
-  auto access = api::Access::Create(storage->get(), audit->get(), keys->get(),
-                                    &clock, c.roles);
+  auto access =
+      api::Access::Create(storage->get(), audit->get(), keys, &clock, c.roles);
   if (!access.ok()) return Fail(access.status());
   if (Status st = (*access)->RecordStartup(created); !st.ok()) {
     if ((*audit)->refusal().empty()) return Fail(st);
-    fprintf(stderr, "level=warn event=audit msg=\"start-up changes not recorded: %s\"\n",
-            st.message().c_str());
+    Log(LogLevel::kWarn,
+        "event=audit msg=\"start-up changes not recorded: %s\"",
+        st.message().c_str());
   }
   api::FailureLimiter limiter(&clock, c.limiter);
-  api::TokenService tokens(keys->get(), access->get(), &limiter, &clock,
-                           c.tokens);
-  api::App app(access->get(), audit->get(), &tokens, keys->get(), &clock,
-               {c.trusted_proxies, kVersion});
+  api::TokenService tokens(keys, access->get(), &limiter, &clock, c.tokens,
+                           &metrics);
+  api::App app(access->get(), audit->get(), &tokens, keys, &clock,
+               {c.trusted_proxies, kVersion, &metrics,
+                [k = hsm_keys->get()] { return k->SessionStats(); }});
 
   if (c.tls_cert.empty() && !c.server.listen.empty()) {
-    fprintf(stderr,
-            "level=warn event=config msg=\"TLS is off: tokens and secrets "
-            "cross the network in clear text\"\n");
+    Log(LogLevel::kWarn,
+        "event=config msg=\"TLS is off: tokens and secrets "
+        "cross the network in clear text\"");
   }
   auto server = api::HttpServer::Start(c.server, &app);
   if (!server.ok()) return Fail(server.status());
   for (const auto& addr : (*server)->bound()) {
-    fprintf(stderr, "level=info event=listening address=%s\n", addr.c_str());
+    Log(LogLevel::kInfo, "event=listening address=%s", addr.c_str());
   }
   if (!c.server.admin_socket.empty()) {
-    fprintf(stderr, "level=info event=listening admin_socket=%s\n",
-            c.server.admin_socket.c_str());
+    Log(LogLevel::kInfo, "event=listening admin_socket=%s",
+        c.server.admin_socket.c_str());
   }
-  fprintf(stderr, "level=info event=ready version=%s token_kid=%s\n", kVersion,
-          (*keys)->Public(hsm::KeyUse::kToken).kid().c_str());
-  sd_notify(0, "READY=1\nSTATUS=serving");
+  Log(LogLevel::kInfo, "event=ready version=%s token_kid=%s", kVersion,
+      keys->Public(hsm::KeyUse::kToken).kid().c_str());
+  sd_notify(0, "READY=1");
+  return WaitForSignals(config_path, c, app, limiter, *hsm_keys->get(), **audit,
+                        **server);
+}
 
+// The one-line state systemd shows in `systemctl status`.
+std::string StatusLine(const api::App& app, const hsm::Pkcs11KeyOps& hsm,
+                       const storage::AuditLog& audit) {
+  if (!hsm.Ready()) return "degraded: HSM unavailable: " + hsm.NotReadyReason();
+  if (!audit.refusal().empty()) {
+    return "degraded: refusing changes: " + audit.refusal();
+  }
+  (void)app;
+  return "serving; audit log at " + std::to_string(audit.size()) + " entries";
+}
+
+// SIGHUP: re-read the config; apply what can change live (log level, rate
+// limits), name what needs a restart, keep everything on error.
+void Reload(const std::string& path, const Config& running,
+            api::FailureLimiter& limiter) {
+  StatusOr<Config> fresh = LoadConfig(path);
+  if (!fresh.ok()) {
+    Log(LogLevel::kError,
+        "event=reload msg=\"%s; keeping the running configuration\"",
+        fresh.status().message().c_str());
+    return;
+  }
+  SetLogLevel(fresh->log_level);
+  limiter.SetOptions(fresh->limiter);
+  std::string pending;
+  for (const auto& k : KeysNeedingRestart(running, *fresh)) {
+    pending += (pending.empty() ? "" : ", ") + k;
+  }
+  Log(LogLevel::kInfo,
+      "event=reload msg=\"applied log.level and rate_limit%s%s\"",
+      pending.empty() ? "" : "; restart to apply: ", pending.c_str());
+}
+
+int WaitForSignals(const std::string& config_path, const Config& c,
+                   const api::App& app, api::FailureLimiter& limiter,
+                   const hsm::Pkcs11KeyOps& hsm, const storage::AuditLog& audit,
+                   api::HttpServer& server) {
+  // The watchdog is fed only after a request through the real HTTP stack
+  // (the admin socket's /healthz) succeeds, so a stuck event loop starves it.
+  uint64_t watchdog_usec = 0;
+  bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+  int64_t tick_ms =
+      watchdog ? static_cast<int64_t>(watchdog_usec / 3000) : 2000;
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
+  std::string last_status;
   for (;;) {
-    int sig = 0;
-    sigwait(&set, &sig);
+    std::string status = StatusLine(app, hsm, audit);
+    if (status != last_status) {
+      sd_notifyf(0, "STATUS=%s", status.c_str());
+      last_status = status;
+    }
+    if (watchdog) {
+      bool alive = c.server.admin_socket.empty() || [&] {
+        auto r = AdminRequest(c.server.admin_socket, "GET", "/healthz");
+        return r.ok() && r->status == 200;
+      }();
+      if (alive) sd_notify(0, "WATCHDOG=1");
+    }
+    timespec timeout{tick_ms / 1000, (tick_ms % 1000) * 1000000};
+    int sig = sigtimedwait(&set, nullptr, &timeout);
+    if (sig < 0) continue;  // timeout or EINTR
     if (sig == SIGHUP) {
-      fprintf(stderr,
-              "level=warn event=signal msg=\"SIGHUP: configuration reload is "
-              "not supported yet; restart to apply changes\"\n");
+      sd_notify(0, "RELOADING=1");
+      Reload(config_path, c, limiter);
+      sd_notify(0, "READY=1");
       continue;
     }
     break;
   }
-  sd_notify(0, "STOPPING=1");
-  fprintf(stderr, "level=info event=stopping\n");
-  (*server)->Stop();
+  sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+  Log(LogLevel::kInfo, "event=stopping");
+  server.Stop();
+  Log(LogLevel::kInfo, "event=stopped");
   return 0;
 }
 

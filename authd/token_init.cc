@@ -31,10 +31,14 @@ int main(int argc, char** argv) {
   std::string module = "softhsm2", label = "authd", so_file, pin_file;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--module") module = v;
-    else if (k == "--label") label = v;
-    else if (k == "--so-pin-file") so_file = v;
-    else if (k == "--pin-file") pin_file = v;
+    if (k == "--module")
+      module = v;
+    else if (k == "--label")
+      label = v;
+    else if (k == "--so-pin-file")
+      so_file = v;
+    else if (k == "--pin-file")
+      pin_file = v;
     else {
       fprintf(stderr, "authd-token-init: unknown option %s\n", k.c_str());
       return 2;

@@ -71,7 +71,8 @@ std::optional<int64_t> ParseRfc3339(std::string_view s) {
       !ParseDigits(s, 17, 2, &second)) {
     return std::nullopt;
   }
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30,
+                                  31, 31, 30, 31, 30, 31};
   if (month < 1 || month > 12 || day < 1) return std::nullopt;
   int max_day = kDays[month - 1] + (month == 2 && IsLeap(year) ? 1 : 0);
   if (day > max_day || hour > 23 || minute > 59 || second > 60) {

@@ -135,9 +135,9 @@ std::optional<std::map<std::string, SecureString>> ParseForm(
     }
     size_t eq = pair.find('=');
     auto name = FormUrlDecode(pair.substr(0, eq));
-    auto value = FormUrlDecode(eq == std::string_view::npos
-                                   ? std::string_view()
-                                   : pair.substr(eq + 1));
+    auto value =
+        FormUrlDecode(eq == std::string_view::npos ? std::string_view()
+                                                   : pair.substr(eq + 1));
     if (!name || !value) return std::nullopt;
     auto [it, inserted] =
         out.emplace(std::string(name->view()), std::move(*value));

@@ -21,32 +21,58 @@ using UriPtr = std::unique_ptr<P11KitUri, Deleter<p11_kit_uri_free>>;
 
 const char* RvName(CK_RV rv) {
   switch (rv) {
-    case CKR_OK: return "CKR_OK";
-    case CKR_GENERAL_ERROR: return "CKR_GENERAL_ERROR";
-    case CKR_FUNCTION_FAILED: return "CKR_FUNCTION_FAILED";
-    case CKR_ARGUMENTS_BAD: return "CKR_ARGUMENTS_BAD";
-    case CKR_DEVICE_ERROR: return "CKR_DEVICE_ERROR";
-    case CKR_DEVICE_MEMORY: return "CKR_DEVICE_MEMORY";
-    case CKR_DEVICE_REMOVED: return "CKR_DEVICE_REMOVED";
-    case CKR_TOKEN_NOT_PRESENT: return "CKR_TOKEN_NOT_PRESENT";
-    case CKR_TOKEN_NOT_RECOGNIZED: return "CKR_TOKEN_NOT_RECOGNIZED";
-    case CKR_SESSION_CLOSED: return "CKR_SESSION_CLOSED";
-    case CKR_SESSION_HANDLE_INVALID: return "CKR_SESSION_HANDLE_INVALID";
-    case CKR_USER_NOT_LOGGED_IN: return "CKR_USER_NOT_LOGGED_IN";
-    case CKR_PIN_INCORRECT: return "CKR_PIN_INCORRECT";
-    case CKR_PIN_LOCKED: return "CKR_PIN_LOCKED";
-    case CKR_PIN_LEN_RANGE: return "CKR_PIN_LEN_RANGE";
-    case CKR_MECHANISM_INVALID: return "CKR_MECHANISM_INVALID";
-    case CKR_KEY_HANDLE_INVALID: return "CKR_KEY_HANDLE_INVALID";
-    case CKR_OBJECT_HANDLE_INVALID: return "CKR_OBJECT_HANDLE_INVALID";
-    case CKR_ATTRIBUTE_TYPE_INVALID: return "CKR_ATTRIBUTE_TYPE_INVALID";
-    case CKR_ATTRIBUTE_SENSITIVE: return "CKR_ATTRIBUTE_SENSITIVE";
-    case CKR_TEMPLATE_INCONSISTENT: return "CKR_TEMPLATE_INCONSISTENT";
-    case CKR_CRYPTOKI_NOT_INITIALIZED: return "CKR_CRYPTOKI_NOT_INITIALIZED";
-    case CKR_SESSION_COUNT: return "CKR_SESSION_COUNT";
-    case CKR_TOKEN_WRITE_PROTECTED: return "CKR_TOKEN_WRITE_PROTECTED";
-    case CKR_BUFFER_TOO_SMALL: return "CKR_BUFFER_TOO_SMALL";
-    default: return nullptr;
+    case CKR_OK:
+      return "CKR_OK";
+    case CKR_GENERAL_ERROR:
+      return "CKR_GENERAL_ERROR";
+    case CKR_FUNCTION_FAILED:
+      return "CKR_FUNCTION_FAILED";
+    case CKR_ARGUMENTS_BAD:
+      return "CKR_ARGUMENTS_BAD";
+    case CKR_DEVICE_ERROR:
+      return "CKR_DEVICE_ERROR";
+    case CKR_DEVICE_MEMORY:
+      return "CKR_DEVICE_MEMORY";
+    case CKR_DEVICE_REMOVED:
+      return "CKR_DEVICE_REMOVED";
+    case CKR_TOKEN_NOT_PRESENT:
+      return "CKR_TOKEN_NOT_PRESENT";
+    case CKR_TOKEN_NOT_RECOGNIZED:
+      return "CKR_TOKEN_NOT_RECOGNIZED";
+    case CKR_SESSION_CLOSED:
+      return "CKR_SESSION_CLOSED";
+    case CKR_SESSION_HANDLE_INVALID:
+      return "CKR_SESSION_HANDLE_INVALID";
+    case CKR_USER_NOT_LOGGED_IN:
+      return "CKR_USER_NOT_LOGGED_IN";
+    case CKR_PIN_INCORRECT:
+      return "CKR_PIN_INCORRECT";
+    case CKR_PIN_LOCKED:
+      return "CKR_PIN_LOCKED";
+    case CKR_PIN_LEN_RANGE:
+      return "CKR_PIN_LEN_RANGE";
+    case CKR_MECHANISM_INVALID:
+      return "CKR_MECHANISM_INVALID";
+    case CKR_KEY_HANDLE_INVALID:
+      return "CKR_KEY_HANDLE_INVALID";
+    case CKR_OBJECT_HANDLE_INVALID:
+      return "CKR_OBJECT_HANDLE_INVALID";
+    case CKR_ATTRIBUTE_TYPE_INVALID:
+      return "CKR_ATTRIBUTE_TYPE_INVALID";
+    case CKR_ATTRIBUTE_SENSITIVE:
+      return "CKR_ATTRIBUTE_SENSITIVE";
+    case CKR_TEMPLATE_INCONSISTENT:
+      return "CKR_TEMPLATE_INCONSISTENT";
+    case CKR_CRYPTOKI_NOT_INITIALIZED:
+      return "CKR_CRYPTOKI_NOT_INITIALIZED";
+    case CKR_SESSION_COUNT:
+      return "CKR_SESSION_COUNT";
+    case CKR_TOKEN_WRITE_PROTECTED:
+      return "CKR_TOKEN_WRITE_PROTECTED";
+    case CKR_BUFFER_TOO_SMALL:
+      return "CKR_BUFFER_TOO_SMALL";
+    default:
+      return nullptr;
   }
 }
 
@@ -107,9 +133,9 @@ StatusOr<std::unique_ptr<Module>> Module::Load(
     chosen = p11_kit_module_load(name_or_path.c_str(), 0);
     if (chosen == nullptr) {
       const char* why = p11_kit_message();
-      return Status::InvalidArgument(
-          "cannot load PKCS#11 module " + name_or_path + ": " +
-          (why ? why : "unknown error"));
+      return Status::InvalidArgument("cannot load PKCS#11 module " +
+                                     name_or_path + ": " +
+                                     (why ? why : "unknown error"));
     }
   } else {
     CK_FUNCTION_LIST** all = p11_kit_modules_load(nullptr, 0);
@@ -148,8 +174,8 @@ Module::~Module() {
 
 StatusOr<CK_SLOT_ID> Module::FindSlot(const std::string& token_uri) const {
   UriPtr uri(p11_kit_uri_new());
-  int r = p11_kit_uri_parse(token_uri.c_str(), P11_KIT_URI_FOR_TOKEN,
-                            uri.get());
+  int r =
+      p11_kit_uri_parse(token_uri.c_str(), P11_KIT_URI_FOR_TOKEN, uri.get());
   if (r != P11_KIT_URI_OK) {
     return Status::InvalidArgument("hsm.token is not a valid PKCS#11 URI: " +
                                    std::string(p11_kit_uri_message(r)));

@@ -2,7 +2,10 @@
 
 #include <openssl/sha.h>
 
+#include <cstdio>
 #include <cstring>
+
+#include "common/log.h"
 
 namespace authd::hsm {
 namespace {
@@ -21,8 +24,7 @@ CK_ATTRIBUTE Bool(CK_ATTRIBUTE_TYPE type, bool v) {
 }
 
 // Returns the one object with `label` and `cls`, or CK_INVALID_HANDLE.
-StatusOr<CK_OBJECT_HANDLE> FindObject(CK_FUNCTION_LIST* fn,
-                                      CK_SESSION_HANDLE h,
+StatusOr<CK_OBJECT_HANDLE> FindObject(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
                                       const std::string& label,
                                       CK_OBJECT_CLASS cls) {
   CK_ATTRIBUTE tmpl[] = {Attr(CKA_CLASS, &cls, sizeof cls),
@@ -35,8 +37,8 @@ StatusOr<CK_OBJECT_HANDLE> FindObject(CK_FUNCTION_LIST* fn,
   fn->C_FindObjectsFinal(h);
   if (rv != CKR_OK) return RvToStatus(rv, "C_FindObjects");
   if (count > 1) {
-    return Status::FailedPrecondition("HSM holds more than one object labelled " +
-                                      label);
+    return Status::FailedPrecondition(
+        "HSM holds more than one object labelled " + label);
   }
   return count == 1 ? found[0] : CK_INVALID_HANDLE;
 }
@@ -62,10 +64,9 @@ Status GenerateEcPair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
       Bool(CKA_SIGN, true),
   };
   CK_OBJECT_HANDLE pub_h, priv_h;
-  return RvToStatus(
-      fn->C_GenerateKeyPair(h, &mech, pub, std::size(pub), priv,
-                            std::size(priv), &pub_h, &priv_h),
-      "C_GenerateKeyPair");
+  return RvToStatus(fn->C_GenerateKeyPair(h, &mech, pub, std::size(pub), priv,
+                                          std::size(priv), &pub_h, &priv_h),
+                    "C_GenerateKeyPair");
 }
 
 Status GeneratePepper(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
@@ -87,9 +88,8 @@ Status GeneratePepper(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
       Bool(CKA_VERIFY, true),
   };
   CK_OBJECT_HANDLE key;
-  return RvToStatus(
-      fn->C_GenerateKey(h, &mech, tmpl, std::size(tmpl), &key),
-      "C_GenerateKey");
+  return RvToStatus(fn->C_GenerateKey(h, &mech, tmpl, std::size(tmpl), &key),
+                    "C_GenerateKey");
 }
 
 // Reads CKA_EC_POINT of the public key `label`. Tokens return it DER-wrapped
@@ -132,8 +132,7 @@ CK_RV FindAll(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
 
 std::string Sha256(std::string_view data) {
   unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         out);
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
   return std::string(reinterpret_cast<char*>(out), sizeof out);
 }
 
@@ -144,6 +143,12 @@ Pkcs11KeyOps::Pkcs11KeyOps(std::unique_ptr<Module> module, CK_SLOT_ID slot,
     : module_(std::move(module)), slot_(slot), options_(std::move(options)) {}
 
 Pkcs11KeyOps::~Pkcs11KeyOps() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
   std::lock_guard<std::mutex> lock(mu_);
   idle_.clear();  // sessions close before the module is finalized
 }
@@ -158,64 +163,83 @@ StatusOr<std::unique_ptr<Pkcs11KeyOps>> Pkcs11KeyOps::Create(
       new Pkcs11KeyOps(std::move(module), slot, std::move(options)));
   ASSIGN_OR_RETURN(Session s, Session::Open(ops->module_->fn(), slot));
   RETURN_IF_ERROR(ops->Login(s.handle()));
-  RETURN_IF_ERROR(ops->EnsureKeys(s.handle(), created));
+  std::vector<std::string> made;
+  auto keys = std::make_shared<Keys>();
+  RETURN_IF_ERROR(ops->FindKeys(s.handle(), &made, keys.get(),
+                                &ops->token_public_, &ops->audit_public_));
+  if (created) *created = made;
+  ops->keys_.store(std::move(keys));
   ops->open_ = 1;
   ops->idle_.push_back(std::move(s));
+  ops->supervisor_ = std::thread([p = ops.get()] { p->Supervise(); });
   return ops;
 }
 
 Status Pkcs11KeyOps::Login(CK_SESSION_HANDLE h) const {
+  if (pin_rejected_) {
+    return Status::PermissionDenied(
+        "the HSM rejected the PIN earlier; not trying again");
+  }
   CK_RV rv = module_->fn()->C_Login(
       h, CKU_USER,
       reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(options_.pin.data())),
       options_.pin.size());
   if (rv == CKR_USER_ALREADY_LOGGED_IN) return Status::Ok();
+  if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED) pin_rejected_ = true;
   return RvToStatus(rv, "C_Login");
 }
 
-Status Pkcs11KeyOps::EnsureKeys(CK_SESSION_HANDLE h,
-                                std::vector<std::string>* created) {
+Status Pkcs11KeyOps::FindKeys(CK_SESSION_HANDLE h,
+                              std::vector<std::string>* created, Keys* keys,
+                              std::optional<PublicKey>* token,
+                              std::optional<PublicKey>* audit) {
   CK_FUNCTION_LIST* fn = module_->fn();
-  auto ensure_pair = [&](const std::string& label,
-                         CK_OBJECT_HANDLE* priv) -> Status {
-    ASSIGN_OR_RETURN(*priv, FindObject(fn, h, label, CKO_PRIVATE_KEY));
-    if (*priv != CK_INVALID_HANDLE) return Status::Ok();
-    RETURN_IF_ERROR(GenerateEcPair(fn, h, label));
-    if (created) created->push_back(label);
-    ASSIGN_OR_RETURN(*priv, FindObject(fn, h, label, CKO_PRIVATE_KEY));
+  auto find = [&](const char* label, CK_OBJECT_CLASS cls, auto generate,
+                  CK_OBJECT_HANDLE* out) -> Status {
+    ASSIGN_OR_RETURN(*out, FindObject(fn, h, label, cls));
+    if (*out != CK_INVALID_HANDLE) return Status::Ok();
+    if (created == nullptr) {
+      return Status::FailedPrecondition(std::string("HSM key ") + label +
+                                        " has disappeared");
+    }
+    RETURN_IF_ERROR(generate(fn, h, label));
+    created->push_back(label);
+    ASSIGN_OR_RETURN(*out, FindObject(fn, h, label, cls));
     return Status::Ok();
   };
-  RETURN_IF_ERROR(ensure_pair(kTokenKeyLabel, &keys_.token_private));
-  RETURN_IF_ERROR(ensure_pair(kAuditKeyLabel, &keys_.audit_private));
-  ASSIGN_OR_RETURN(keys_.pepper, FindObject(fn, h, kPepperLabel, CKO_SECRET_KEY));
-  if (keys_.pepper == CK_INVALID_HANDLE) {
-    RETURN_IF_ERROR(GeneratePepper(fn, h, kPepperLabel));
-    if (created) created->push_back(kPepperLabel);
-    ASSIGN_OR_RETURN(keys_.pepper,
-                     FindObject(fn, h, kPepperLabel, CKO_SECRET_KEY));
-  }
-  ASSIGN_OR_RETURN(PublicKey token, ReadPublicKey(fn, h, kTokenKeyLabel));
-  ASSIGN_OR_RETURN(PublicKey audit, ReadPublicKey(fn, h, kAuditKeyLabel));
-  token_public_.emplace(std::move(token));
-  audit_public_.emplace(std::move(audit));
+  RETURN_IF_ERROR(find(kTokenKeyLabel, CKO_PRIVATE_KEY, GenerateEcPair,
+                       &keys->token_private));
+  RETURN_IF_ERROR(find(kAuditKeyLabel, CKO_PRIVATE_KEY, GenerateEcPair,
+                       &keys->audit_private));
+  RETURN_IF_ERROR(
+      find(kPepperLabel, CKO_SECRET_KEY, GeneratePepper, &keys->pepper));
+  ASSIGN_OR_RETURN(PublicKey t, ReadPublicKey(fn, h, kTokenKeyLabel));
+  ASSIGN_OR_RETURN(PublicKey a, ReadPublicKey(fn, h, kAuditKeyLabel));
+  token->emplace(std::move(t));
+  audit->emplace(std::move(a));
   return Status::Ok();
 }
 
 StatusOr<Session> Pkcs11KeyOps::TakeSession() const {
   {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock,
-             [&] { return !idle_.empty() || open_ < options_.max_sessions; });
+    bool got = cv_.wait_for(lock, options_.op_timeout, [&] {
+      return !idle_.empty() || open_ < options_.max_sessions;
+    });
+    if (!got) return Status::Unavailable("no HSM session became free in time");
     if (!idle_.empty()) {
       Session s = std::move(idle_.back());
       idle_.pop_back();
+      leased_[s.handle()] = Clock::now();
       return s;
     }
     ++open_;
   }
-  StatusOr<Session> s = Session::Open(module_->fn(), slot_);
-  if (!s.ok()) {
-    std::lock_guard<std::mutex> lock(mu_);
+  StatusOr<Session> s = Session::Open(module_->fn(), slot_.load());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (s.ok()) {
+    leased_[s->handle()] = Clock::now();
+  } else {
     --open_;
     cv_.notify_one();
   }
@@ -224,34 +248,132 @@ StatusOr<Session> Pkcs11KeyOps::TakeSession() const {
 
 void Pkcs11KeyOps::ReturnSession(Session s) const {
   std::lock_guard<std::mutex> lock(mu_);
+  leased_.erase(s.handle());
   if (s.valid()) {
     idle_.push_back(std::move(s));
   } else {
     --open_;
   }
-  cv_.notify_one();
+  cv_.notify_all();
 }
 
 Status Pkcs11KeyOps::WithSession(
     const std::function<CK_RV(CK_SESSION_HANDLE, const Keys&)>& op,
     std::string_view what) const {
+  if (!ready_.load()) {
+    return Status::Unavailable("HSM unavailable: " + NotReadyReason());
+  }
   CK_RV rv = CKR_OK;
   for (int attempt = 0; attempt < 2; ++attempt) {
     ASSIGN_OR_RETURN(Session s, TakeSession());
-    rv = op(s.handle(), keys_);
+    std::shared_ptr<const Keys> keys = keys_.load();
+    rv = op(s.handle(), *keys);
     if (rv == CKR_USER_NOT_LOGGED_IN && Login(s.handle()).ok()) {
-      rv = op(s.handle(), keys_);
+      rv = op(s.handle(), *keys);
     }
     if (!IsSessionLost(rv)) {
       ReturnSession(std::move(s));
-      ready_.store(true);
       return RvToStatus(rv, what);
     }
+    CK_SESSION_HANDLE h = s.handle();
     s.Close();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      leased_.erase(h);
+    }
     ReturnSession(std::move(s));
   }
-  ready_.store(false);
-  return RvToStatus(rv, what);
+  Status st = RvToStatus(rv, what);
+  MarkUnready(st.message());
+  return st;
+}
+
+std::pair<size_t, size_t> Pkcs11KeyOps::SessionStats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {leased_.size(), open_};
+}
+
+std::string Pkcs11KeyOps::NotReadyReason() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return not_ready_;
+}
+
+void Pkcs11KeyOps::MarkUnready(const std::string& why) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!ready_.load()) return;
+    not_ready_ = why;
+    ready_.store(false);
+  }
+  Log(LogLevel::kError, "event=hsm_unready msg=\"%s\"", why.c_str());
+  cv_.notify_all();
+}
+
+bool Pkcs11KeyOps::HasHungCall(Clock::time_point now) const {
+  for (const auto& [h, since] : leased_) {
+    if (now - since > options_.op_timeout) return true;
+  }
+  return false;
+}
+
+void Pkcs11KeyOps::Supervise() {
+  using std::chrono::milliseconds;
+  milliseconds backoff{100};
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, ready_.load() ? milliseconds(250) : backoff);
+    if (stop_) break;
+    bool hung = HasHungCall(Clock::now());
+    if (ready_.load()) {
+      if (hung) {
+        lock.unlock();
+        MarkUnready("an HSM call has not returned within " +
+                    std::to_string(options_.op_timeout.count()) + " ms");
+        lock.lock();
+      }
+      backoff = milliseconds(100);
+      continue;
+    }
+    if (pin_rejected_ || hung) continue;  // wait: retrying cannot help now
+    lock.unlock();
+    Status st = Recover();
+    lock.lock();
+    if (st.ok()) {
+      not_ready_.clear();
+      ready_.store(true);
+      backoff = milliseconds(100);
+      Log(LogLevel::kInfo, "event=hsm_ready msg=\"HSM recovered\"");
+    } else {
+      not_ready_ = st.message();
+      backoff = std::min(backoff * 2, milliseconds(5000));
+      Log(LogLevel::kWarn, "event=hsm_recover msg=\"%s\" retry_ms=%lld",
+          st.message().c_str(), static_cast<long long>(backoff.count()));
+    }
+  }
+}
+
+Status Pkcs11KeyOps::Recover() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ -= idle_.size();
+    idle_.clear();  // closes them: they may belong to a dead login
+  }
+  ASSIGN_OR_RETURN(Session s, Session::Open(module_->fn(), slot_.load()));
+  RETURN_IF_ERROR(Login(s.handle()));
+  auto keys = std::make_shared<Keys>();
+  std::optional<PublicKey> token, audit;
+  RETURN_IF_ERROR(FindKeys(s.handle(), nullptr, keys.get(), &token, &audit));
+  if (token->kid() != token_public_->kid() ||
+      audit->kid() != audit_public_->kid()) {
+    return Status::FailedPrecondition(
+        "the HSM now holds different keys (token kid " + token->kid() +
+        "); refusing to serve with them");
+  }
+  keys_.store(std::move(keys));
+  std::lock_guard<std::mutex> lock(mu_);
+  ++open_;
+  idle_.push_back(std::move(s));
+  return Status::Ok();
 }
 
 StatusOr<std::string> Pkcs11KeyOps::SignEs256(KeyUse use,
@@ -262,8 +384,8 @@ StatusOr<std::string> Pkcs11KeyOps::SignEs256(KeyUse use,
   Status st = WithSession(
       [&](CK_SESSION_HANDLE h, const Keys& keys) -> CK_RV {
         CK_MECHANISM mech{CKM_ECDSA, nullptr, 0};
-        CK_OBJECT_HANDLE key = use == KeyUse::kToken ? keys.token_private
-                                                     : keys.audit_private;
+        CK_OBJECT_HANDLE key =
+            use == KeyUse::kToken ? keys.token_private : keys.audit_private;
         CK_RV rv = fn->C_SignInit(h, &mech, key);
         if (rv != CKR_OK) return rv;
         CK_ULONG len = sig.size();
@@ -276,7 +398,8 @@ StatusOr<std::string> Pkcs11KeyOps::SignEs256(KeyUse use,
       "C_Sign");
   if (!st.ok()) return st;
   std::string raw = EcdsaSignatureToRaw(sig, 32);
-  if (raw.empty()) return Status::Internal("HSM returned a malformed signature");
+  if (raw.empty())
+    return Status::Internal("HSM returned a malformed signature");
   return raw;
 }
 
@@ -305,8 +428,8 @@ StatusOr<std::string> Pkcs11KeyOps::Random(size_t n) const {
   CK_FUNCTION_LIST* fn = module_->fn();
   Status st = WithSession(
       [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
-        return fn->C_GenerateRandom(
-            h, reinterpret_cast<CK_BYTE*>(out.data()), out.size());
+        return fn->C_GenerateRandom(h, reinterpret_cast<CK_BYTE*>(out.data()),
+                                    out.size());
       },
       "C_GenerateRandom");
   if (!st.ok()) return st;

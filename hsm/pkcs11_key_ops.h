@@ -5,10 +5,22 @@
 // CKA_PRIVATE, CKA_SENSITIVE, not CKA_EXTRACTABLE). Operations lease a
 // session from a pool, so concurrent callers sign in parallel; a session lost
 // to the HSM is dropped and the call retried once on a fresh one.
+//
+// Faults: when the HSM is lost (session closed or invalid, logged out, device
+// error or removed, token absent) or a call has not returned within
+// op_timeout, the object turns unready: calls fail at once with Unavailable,
+// and a supervisor thread reopens a session, logs in again and checks the
+// keys are the same ones (same kid) with exponential backoff, then turns
+// ready again. It never repeats C_Login after CKR_PIN_INCORRECT or
+// CKR_PIN_LOCKED, which would burn the token's retry counter: it stays
+// unready and says so.
 #ifndef AUTHD_HSM_PKCS11_KEY_OPS_H_
 #define AUTHD_HSM_PKCS11_KEY_OPS_H_
 
 #include <atomic>
+#include <chrono>
+#include <map>
+#include <thread>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -28,6 +40,7 @@ struct HsmOptions {
   std::string token_uri;  // RFC 7512
   SecureString pin;
   size_t max_sessions = 8;
+  std::chrono::milliseconds op_timeout{5000};
 };
 
 class Pkcs11KeyOps final : public KeyOps {
@@ -46,6 +59,10 @@ class Pkcs11KeyOps final : public KeyOps {
   StatusOr<std::string> Random(size_t n) const override;
   const PublicKey& Public(KeyUse use) const override;
   bool Ready() const override { return ready_.load(); }
+  // Why the HSM is unusable; empty when ready.
+  std::string NotReadyReason() const;
+  // Sessions leased now, and open in all.
+  std::pair<size_t, size_t> SessionStats() const;
   StatusOr<std::vector<std::string>> ReadData(
       const std::string& label) const override;
   Status WriteData(const std::string& label,
@@ -62,8 +79,18 @@ class Pkcs11KeyOps final : public KeyOps {
     CK_OBJECT_HANDLE pepper = CK_INVALID_HANDLE;
   };
 
+  using Clock = std::chrono::steady_clock;
+
   Pkcs11KeyOps(std::unique_ptr<Module> module, CK_SLOT_ID slot,
                HsmOptions options);
+
+  // Marks the HSM unusable and wakes the supervisor.
+  void MarkUnready(const std::string& why) const;
+  // Supervisor: watches for hung calls and recovers after faults.
+  void Supervise();
+  // One recovery attempt: fresh session, login, same keys.
+  Status Recover();
+  bool HasHungCall(Clock::time_point now) const;
 
   // Runs `op` on a leased session. A session lost to the HSM is closed, the
   // login restored, and `op` tried once more on a new session.
@@ -73,19 +100,30 @@ class Pkcs11KeyOps final : public KeyOps {
   StatusOr<Session> TakeSession() const;
   void ReturnSession(Session s) const;
   Status Login(CK_SESSION_HANDLE h) const;
-  Status EnsureKeys(CK_SESSION_HANDLE h, std::vector<std::string>* created);
+  // Finds (creating when `created` is given) the keys; fills `keys` and the
+  // public keys' kids.
+  Status FindKeys(CK_SESSION_HANDLE h, std::vector<std::string>* created,
+                  Keys* keys, std::optional<PublicKey>* token,
+                  std::optional<PublicKey>* audit);
 
   std::unique_ptr<Module> module_;
-  CK_SLOT_ID slot_;
+  std::atomic<CK_SLOT_ID> slot_;
   HsmOptions options_;
-  Keys keys_;
-  std::optional<PublicKey> token_public_, audit_public_;
+  // Object handles are not cached across a re-login: recovery swaps them.
+  std::atomic<std::shared_ptr<const Keys>> keys_;
+  std::optional<PublicKey> token_public_, audit_public_;  // fixed at Create
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   mutable std::vector<Session> idle_;  // GUARDED_BY(mu_)
   mutable size_t open_ = 0;            // GUARDED_BY(mu_)
+  // Start time of each leased session's current call. GUARDED_BY(mu_)
+  mutable std::map<CK_SESSION_HANDLE, Clock::time_point> leased_;
+  mutable std::string not_ready_;  // GUARDED_BY(mu_)
   mutable std::atomic<bool> ready_{true};
+  mutable std::atomic<bool> pin_rejected_{false};
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::thread supervisor_;
 };
 
 }  // namespace authd::hsm

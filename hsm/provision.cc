@@ -18,8 +18,8 @@ Status InitToken(const std::string& module_name, const std::string& label,
   }
   CK_FUNCTION_LIST* fn = module->fn();
   CK_ULONG count = 0;
-  RETURN_IF_ERROR(RvToStatus(fn->C_GetSlotList(CK_TRUE, nullptr, &count),
-                             "C_GetSlotList"));
+  RETURN_IF_ERROR(
+      RvToStatus(fn->C_GetSlotList(CK_TRUE, nullptr, &count), "C_GetSlotList"));
   std::vector<CK_SLOT_ID> slots(count);
   RETURN_IF_ERROR(RvToStatus(fn->C_GetSlotList(CK_TRUE, slots.data(), &count),
                              "C_GetSlotList"));

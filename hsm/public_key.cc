@@ -31,8 +31,7 @@ using BldPtr = std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD_free>>;
 
 std::string Sha256(std::string_view data) {
   unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         out);
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
   return std::string(reinterpret_cast<char*>(out), sizeof out);
 }
 

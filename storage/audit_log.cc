@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "common/encoding.h"
+#include "common/log.h"
 #include "storage/audit.pb.h"
 #include "storage/checkpoint.h"
 
@@ -66,9 +67,8 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Storage* storage,
                                                    const Clock* clock,
                                                    std::string origin,
                                                    std::string version) {
-  std::unique_ptr<AuditLog> log(new AuditLog(storage, keys, clock,
-                                             std::move(origin),
-                                             std::move(version)));
+  std::unique_ptr<AuditLog> log(new AuditLog(
+      storage, keys, clock, std::move(origin), std::move(version)));
   RETURN_IF_ERROR(log->Load());
   return log;
 }
@@ -78,7 +78,8 @@ Status AuditLog::Load() {
   ASSIGN_OR_RETURN(std::optional<std::string> stored_origin,
                    storage_->GetMeta(kOriginKey));
   if (stored_origin) origin_ = *stored_origin;
-  ASSIGN_OR_RETURN(std::optional<std::string> f, storage_->GetMeta(kFrontierKey));
+  ASSIGN_OR_RETURN(std::optional<std::string> f,
+                   storage_->GetMeta(kFrontierKey));
   if (f) {
     ASSIGN_OR_RETURN(frontier_, MerkleFrontier::Parse(*f));
   }
@@ -94,8 +95,10 @@ Status AuditLog::CheckHead() {
   if (latest) {
     auto verified = VerifySignedCheckpoint(latest->note, origin_, origin_, key);
     if (!verified.ok()) {
-      refusal_ = "the latest audit checkpoint does not verify with this HSM's "
-                 "audit key: " + verified.status().message();
+      refusal_ =
+          "the latest audit checkpoint does not verify with this HSM's "
+          "audit key: " +
+          verified.status().message();
       return Status::Ok();
     }
     StatusOr<std::vector<std::string>> hashes =
@@ -106,8 +109,9 @@ Status AuditLog::CheckHead() {
     if (!hashes.ok() || latest->size != size ||
         RootFromLeafHashes(*hashes) != latest->root ||
         frontier_.Root() != latest->root) {
-      refusal_ = "the audit log in the database does not match its latest "
-                 "signed checkpoint (entries edited or removed)";
+      refusal_ =
+          "the audit log in the database does not match its latest "
+          "signed checkpoint (entries edited or removed)";
       return Status::Ok();
     }
   } else if (size != 0) {
@@ -145,23 +149,25 @@ Status AuditLog::CheckHead() {
                    storage_->GetCheckpoint(head_size));
   if (head_size > 0 && (!at || at->root != *head_root)) {
     rolled_back_ = true;
-    refusal_ = "the audit log in the database diverges from the one the HSM "
-               "recorded at size " + std::to_string(head_size) +
-               " (forked or replaced database?)";
+    refusal_ =
+        "the audit log in the database diverges from the one the HSM "
+        "recorded at size " +
+        std::to_string(head_size) + " (forked or replaced database?)";
     return Status::Ok();
   }
   return head_size < size ? WriteHead(frontier_) : Status::Ok();
 }
 
 Status AuditLog::WriteHead(const MerkleFrontier& f) const {
-  return keys_->WriteData(HeadLabel(), std::to_string(f.size()) + " " +
-                                               Base64Encode(f.Root()));
+  return keys_->WriteData(
+      HeadLabel(), std::to_string(f.size()) + " " + Base64Encode(f.Root()));
 }
 
 StatusOr<std::string> AuditLog::SignCheckpoint(uint64_t size,
                                                const std::string& root) const {
   std::string body = CheckpointBody({origin_, size, root});
-  ASSIGN_OR_RETURN(std::string raw, keys_->SignEs256(hsm::KeyUse::kAudit, body));
+  ASSIGN_OR_RETURN(std::string raw,
+                   keys_->SignEs256(hsm::KeyUse::kAudit, body));
   std::string der = hsm::EcdsaRawToDer(raw);
   if (der.empty()) return Status::Internal("cannot encode the audit signature");
   const hsm::PublicKey& key = keys_->Public(hsm::KeyUse::kAudit);
@@ -180,8 +186,9 @@ Status AuditLog::Record(const std::function<Status(Transaction&)>& change,
 Status AuditLog::AcceptRollback(AuditEvent event) {
   std::lock_guard<std::mutex> lock(mu_);
   if (refusal_.empty()) {
-    return Status::FailedPrecondition("the audit log is consistent with the "
-                                      "HSM; there is nothing to accept");
+    return Status::FailedPrecondition(
+        "the audit log is consistent with the "
+        "HSM; there is nothing to accept");
   }
   if (!rolled_back_) {
     return Status::FailedPrecondition("cannot accept this state: " + refusal_);
@@ -189,17 +196,16 @@ Status AuditLog::AcceptRollback(AuditEvent event) {
   event.action = "audit.rollback_accepted";
   event.target = "audit";
   event.values["refusal"] = refusal_;
-  RETURN_IF_ERROR(RecordLocked([](Transaction&) { return Status::Ok(); },
-                               {event}));
+  RETURN_IF_ERROR(
+      RecordLocked([](Transaction&) { return Status::Ok(); }, {event}));
   refusal_.clear();
   rolled_back_ = false;
   return Status::Ok();
 }
 
 // REQUIRES: mu_ held.
-Status AuditLog::RecordLocked(
-    const std::function<Status(Transaction&)>& change,
-    const std::vector<AuditEvent>& events) {
+Status AuditLog::RecordLocked(const std::function<Status(Transaction&)>& change,
+                              const std::vector<AuditEvent>& events) {
   MerkleFrontier next = frontier_;
   int64_t now_micros = clock_->NowMicros();
   Status st = storage_->Write([&](Transaction& tx) -> Status {
@@ -240,10 +246,10 @@ Status AuditLog::RecordLocked(
   // After an accepted rollback the head moves back to the restored tree.
   Status head = WriteHead(frontier_);
   if (!head.ok()) {
-    fprintf(stderr,
-            "level=warn event=audit_head msg=\"cannot advance the HSM audit "
-            "head: %s\"\n",
-            head.message().c_str());
+    Log(LogLevel::kWarn,
+        "event=audit_head msg=\"cannot advance the HSM audit "
+        "head: %s\"",
+        head.message().c_str());
   }
   return Status::Ok();
 }

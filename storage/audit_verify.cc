@@ -73,7 +73,8 @@ StatusOr<ExportSummary> VerifyExport(
     if (!j.contains("leaf") || !j["leaf"].is_string()) {
       return LineError(line_no, "entry has no \"leaf\"");
     }
-    std::optional<std::string> leaf = Base64Decode(j["leaf"].get<std::string>());
+    std::optional<std::string> leaf =
+        Base64Decode(j["leaf"].get<std::string>());
     if (!leaf) return LineError(line_no, "\"leaf\" is not base64");
     StatusOr<nlohmann::json> decoded = AuditEntryJson(*leaf);
     if (!decoded.ok()) return LineError(line_no, decoded.status().message());
@@ -84,10 +85,10 @@ StatusOr<ExportSummary> VerifyExport(
     }
     uint64_t seq = (*decoded)["seq"].get<uint64_t>();
     if (seq != tree.size()) {
-      return LineError(line_no,
-                       "expected seq " + std::to_string(tree.size()) +
-                           ", found " + std::to_string(seq) +
-                           " (entries missing, duplicated or reordered)");
+      return LineError(
+          line_no, "expected seq " + std::to_string(tree.size()) + ", found " +
+                       std::to_string(seq) +
+                       " (entries missing, duplicated or reordered)");
     }
     tree.Append(LeafHash(*leaf));
     if (earlier && tree.size() == earlier->size) earlier_root = tree.Root();
@@ -112,8 +113,8 @@ StatusOr<ExportSummary> VerifyExport(
   if (earlier) {
     if (earlier->origin != cp.origin) {
       return Status::InvalidArgument("the kept checkpoint is for log '" +
-                                     earlier->origin + "', not '" +
-                                     cp.origin + "'");
+                                     earlier->origin + "', not '" + cp.origin +
+                                     "'");
     }
     if (earlier->size > tree.size()) {
       return Status::InvalidArgument(
@@ -145,9 +146,9 @@ StatusOr<Checkpoint> VerifyProofFile(std::string_view proof_text,
     return Status::InvalidArgument("the entry's seq is not the proof's index");
   }
   std::string origin = NoteOrigin(proof.signed_checkpoint);
-  ASSIGN_OR_RETURN(Checkpoint c,
-                   VerifyTlogProof(proof_text, LeafHash(proof.extra), origin,
-                                   origin, key));
+  ASSIGN_OR_RETURN(
+      Checkpoint c,
+      VerifyTlogProof(proof_text, LeafHash(proof.extra), origin, origin, key));
   if (leaf) *leaf = proof.extra;
   return c;
 }

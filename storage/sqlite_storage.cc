@@ -1,8 +1,8 @@
 #include "storage/sqlite_storage.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -177,7 +177,8 @@ class SqliteTransaction final : public Transaction {
 
   Status PutCheckpoint(const StoredCheckpoint& c) override {
     ASSIGN_OR_RETURN(
-        Stmt s, Prepare(db_, "INSERT INTO audit_checkpoints VALUES (?1, ?2, ?3)"));
+        Stmt s,
+        Prepare(db_, "INSERT INTO audit_checkpoints VALUES (?1, ?2, ?3)"));
     sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(c.size));
     BindBlob(s.get(), 2, c.root);
     BindText(s.get(), 3, c.note);
@@ -243,10 +244,10 @@ Status SqliteStorage::Migrate() {
   int version = sqlite3_column_int(s.get(), 0);
   s.reset();
   if (version > SchemaVersion()) {
-    return Status::FailedPrecondition(
-        "database schema version " + std::to_string(version) +
-        " is newer than this authd supports (" +
-        std::to_string(SchemaVersion()) + ")");
+    return Status::FailedPrecondition("database schema version " +
+                                      std::to_string(version) +
+                                      " is newer than this authd supports (" +
+                                      std::to_string(SchemaVersion()) + ")");
   }
   for (int v = version; v < SchemaVersion(); ++v) {
     RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "begin migration"));
@@ -324,8 +325,8 @@ StatusOr<std::vector<AuditRecord>> SqliteStorage::ListAudit(
               "time_micros <= ?3 AND (?4 = '' OR action = ?4) AND "
               "(?5 = '' OR actor = ?5) AND (?6 = '' OR target = ?6) "
               "ORDER BY seq LIMIT ?7"));
-  sqlite3_bind_int64(s.get(), 1,
-                     f.after_seq ? static_cast<sqlite3_int64>(*f.after_seq) : -1);
+  sqlite3_bind_int64(
+      s.get(), 1, f.after_seq ? static_cast<sqlite3_int64>(*f.after_seq) : -1);
   sqlite3_bind_int64(s.get(), 2, f.since_micros.value_or(INT64_MIN));
   sqlite3_bind_int64(s.get(), 3, f.until_micros.value_or(INT64_MAX));
   BindText(s.get(), 4, f.action);
@@ -377,25 +378,26 @@ StatusOr<std::vector<std::string>> SqliteStorage::AuditLeafHashes(
 StatusOr<std::optional<StoredCheckpoint>> SqliteStorage::GetCheckpoint(
     std::optional<uint64_t> size) {
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(
-      Stmt s, Prepare(db_, size ? "SELECT size, root, note FROM "
-                                  "audit_checkpoints WHERE size = ?1"
-                                : "SELECT size, root, note FROM "
-                                  "audit_checkpoints ORDER BY size DESC "
-                                  "LIMIT 1"));
+  ASSIGN_OR_RETURN(Stmt s,
+                   Prepare(db_, size ? "SELECT size, root, note FROM "
+                                       "audit_checkpoints WHERE size = ?1"
+                                     : "SELECT size, root, note FROM "
+                                       "audit_checkpoints ORDER BY size DESC "
+                                       "LIMIT 1"));
   if (size) sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(*size));
   int rc = sqlite3_step(s.get());
   if (rc == SQLITE_DONE) return std::optional<StoredCheckpoint>();
   if (rc != SQLITE_ROW) return SqlStatus(db_, rc, "read checkpoint");
-  return std::optional<StoredCheckpoint>(StoredCheckpoint{
-      static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0)),
-      ColumnText(s.get(), 1), ColumnText(s.get(), 2)});
+  return std::optional<StoredCheckpoint>(
+      StoredCheckpoint{static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0)),
+                       ColumnText(s.get(), 1), ColumnText(s.get(), 2)});
 }
 
 StatusOr<std::optional<std::string>> SqliteStorage::GetMeta(
     const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(Stmt s, Prepare(db_, "SELECT value FROM meta WHERE key = ?1"));
+  ASSIGN_OR_RETURN(Stmt s,
+                   Prepare(db_, "SELECT value FROM meta WHERE key = ?1"));
   BindText(s.get(), 1, key);
   int rc = sqlite3_step(s.get());
   if (rc == SQLITE_DONE) return std::optional<std::string>();

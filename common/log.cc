@@ -1,0 +1,40 @@
+#include "common/log.h"
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+
+namespace authd {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+constexpr const char* kNames[] = {"debug", "info", "warn", "error"};
+
+}  // namespace
+
+void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
+
+bool LogEnabled(LogLevel level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
+
+std::optional<LogLevel> ParseLogLevel(std::string_view name) {
+  for (int i = 0; i < 4; ++i) {
+    if (name == kNames[i]) return static_cast<LogLevel>(i);
+  }
+  return std::nullopt;
+}
+
+void Log(LogLevel level, const char* fmt, ...) {
+  if (!LogEnabled(level)) return;
+  char line[2048];
+  int n =
+      snprintf(line, sizeof line, "level=%s ", kNames[static_cast<int>(level)]);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line + n, sizeof line - static_cast<size_t>(n) - 1, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "%s\n", line);
+}
+
+}  // namespace authd

@@ -1,0 +1,26 @@
+// One structured line per event on stderr (journald takes it from there):
+// "level=info event=... key=value ...". The level threshold is global and
+// set from the config at start; filtering is one relaxed atomic load.
+// Callers never pass secrets, PINs or tokens. Thread-safe: each line is one
+// stdio call, which locks the stream.
+#ifndef AUTHD_COMMON_LOG_H_
+#define AUTHD_COMMON_LOG_H_
+
+#include <optional>
+#include <string_view>
+
+namespace authd {
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+void SetLogLevel(LogLevel level);
+bool LogEnabled(LogLevel level);
+std::optional<LogLevel> ParseLogLevel(std::string_view name);
+
+// printf-style; `fmt` starts after the level, e.g. "event=ready kid=%s".
+void Log(LogLevel level, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+}  // namespace authd
+
+#endif  // AUTHD_COMMON_LOG_H_
