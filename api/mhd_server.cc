@@ -173,7 +173,9 @@ void LogRequest(const Pending& p, const Response& r, double ms) {
       p.admin ? "socket"
               : (p.req.client ? p.req.client->ToString()
                               : (p.req.peer ? p.req.peer->ToString() : "-"));
-  Log(LogLevel::kInfo,
+  // Health probes (load balancers, the systemd watchdog) log at debug.
+  bool probe = p.req.path == "/healthz" || p.req.path == "/readyz";
+  Log(probe ? LogLevel::kDebug : LogLevel::kInfo,
       "event=request id=%s method=%s path=%s status=%d "
       "latency_ms=%.3f source=%s client_id=%s",
       p.req.request_id.c_str(), p.req.method.c_str(), p.req.path.c_str(),

@@ -235,7 +235,7 @@ StatusOr<Config> LoadConfig(const std::string& path) {
     std::string level = "info";
     RETURN_IF_ERROR(GetString(*t, "log.", "level", &level));
     std::optional<LogLevel> parsed = ParseLogLevel(level);
-    if (!parsed) return Bad("log.level", "must be debug, info, warn or error");
+    if (!parsed) return Bad("log.level", "must be debug, info, notice, warn or error");
     c.log_level = *parsed;
   }
   RETURN_IF_ERROR(st);

@@ -108,7 +108,7 @@ int Run(const std::string& config_path, bool accept_rollback) {
   api::InstrumentedKeyOps instrumented(hsm_keys->get(), &metrics);
   const hsm::KeyOps* keys = &instrumented;
   for (const auto& label : created) {
-    Log(LogLevel::kInfo, "event=key_created label=%s", label.c_str());
+    Log(LogLevel::kNotice, "event=key_created label=%s", label.c_str());
   }
 
   auto storage = storage::SqliteStorage::Open(c.storage_path);
@@ -156,13 +156,13 @@ int Run(const std::string& config_path, bool accept_rollback) {
   auto server = api::HttpServer::Start(c.server, &app);
   if (!server.ok()) return Fail(server.status());
   for (const auto& addr : (*server)->bound()) {
-    Log(LogLevel::kInfo, "event=listening address=%s", addr.c_str());
+    Log(LogLevel::kNotice, "event=listening address=%s", addr.c_str());
   }
   if (!c.server.admin_socket.empty()) {
-    Log(LogLevel::kInfo, "event=listening admin_socket=%s",
+    Log(LogLevel::kNotice, "event=listening admin_socket=%s",
         c.server.admin_socket.c_str());
   }
-  Log(LogLevel::kInfo, "event=ready version=%s token_kid=%s", kVersion,
+  Log(LogLevel::kNotice, "event=ready version=%s token_kid=%s", kVersion,
       keys->Public(hsm::KeyUse::kToken).kid().c_str());
   sd_notify(0, "READY=1");
   return WaitForSignals(config_path, c, app, limiter, *hsm_keys->get(), **audit,
@@ -197,7 +197,7 @@ void Reload(const std::string& path, const Config& running,
   for (const auto& k : KeysNeedingRestart(running, *fresh)) {
     pending += (pending.empty() ? "" : ", ") + k;
   }
-  Log(LogLevel::kInfo,
+  Log(LogLevel::kNotice,
       "event=reload msg=\"applied log.level and rate_limit%s%s\"",
       pending.empty() ? "" : "; restart to apply: ", pending.c_str());
 }
@@ -243,9 +243,9 @@ int WaitForSignals(const std::string& config_path, const Config& c,
     break;
   }
   sd_notify(0, "STOPPING=1\nSTATUS=stopping");
-  Log(LogLevel::kInfo, "event=stopping");
+  Log(LogLevel::kNotice, "event=stopping");
   server.Stop();
-  Log(LogLevel::kInfo, "event=stopped");
+  Log(LogLevel::kNotice, "event=stopped");
   return 0;
 }
 

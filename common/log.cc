@@ -8,18 +8,23 @@ namespace authd {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
-constexpr const char* kNames[] = {"debug", "info", "warn", "error"};
+constexpr const char* kNames[] = {"debug", "info", "notice", "warn", "error"};
 
 }  // namespace
 
 void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 
 bool LogEnabled(LogLevel level) {
-  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+  int threshold = g_level.load(std::memory_order_relaxed);
+  // Lifecycle events show at every threshold below error.
+  if (level == LogLevel::kNotice && threshold <= static_cast<int>(LogLevel::kWarn)) {
+    return true;
+  }
+  return static_cast<int>(level) >= threshold;
 }
 
 std::optional<LogLevel> ParseLogLevel(std::string_view name) {
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 5; ++i) {
     if (name == kNames[i]) return static_cast<LogLevel>(i);
   }
   return std::nullopt;

@@ -11,7 +11,9 @@
 
 namespace authd {
 
-enum class LogLevel { kDebug, kInfo, kWarn, kError };
+// kNotice: lifecycle events (listening, ready, reload, stopping) that stay
+// visible at level=warn.
+enum class LogLevel { kDebug, kInfo, kNotice, kWarn, kError };
 
 void SetLogLevel(LogLevel level);
 bool LogEnabled(LogLevel level);

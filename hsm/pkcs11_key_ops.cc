@@ -342,7 +342,7 @@ void Pkcs11KeyOps::Supervise() {
       not_ready_.clear();
       ready_.store(true);
       backoff = milliseconds(100);
-      Log(LogLevel::kInfo, "event=hsm_ready msg=\"HSM recovered\"");
+      Log(LogLevel::kNotice, "event=hsm_ready msg=\"HSM recovered\"");
     } else {
       not_ready_ = st.message();
       backoff = std::min(backoff * 2, milliseconds(5000));

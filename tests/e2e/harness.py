@@ -87,6 +87,8 @@ class Daemon:
         os.makedirs(os.path.join(self.dir, "tokens"))
         with open(self.env["SOFTHSM2_CONF"], "w") as f:
             f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
+        os.chmod(self.dir, 0o700)
+        old_umask = os.umask(0o077)
         self.pin_file = os.path.join(self.dir, "pin")
         with open(self.pin_file, "w") as f:
             f.write(secrets.token_hex(8) + "\n")
@@ -98,6 +100,7 @@ class Daemon:
         if pin is not None:
             with open(self.pin_file, "w") as f:
                 f.write(pin)
+        os.umask(old_umask)
         self.tls = tls
         tls_lines = ""
         if tls:
