@@ -62,7 +62,12 @@ Status ValidateCredentialName(std::string_view name) {
     if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
       return Status::InvalidArgument("name is not valid UTF-8");
     }
-    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+    // Controls, and the invisible format characters that can disguise a
+    // name in a listing (bidi overrides, zero-width, line separators).
+    bool invisible = (cp >= 0x200b && cp <= 0x200f) ||
+                     (cp >= 0x2028 && cp <= 0x202e) ||
+                     (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || invisible) {
       return Status::InvalidArgument(
           "name must contain only printable characters");
     }
@@ -139,7 +144,10 @@ Status Access::Reload() {
   auto snap = std::make_shared<Snapshot>();
   ASSIGN_OR_RETURN(std::vector<storage::Credential> creds,
                    storage_->ListCredentials());
-  for (auto& c : creds) snap->credentials.emplace(c.client_id, std::move(c));
+  for (auto& c : creds) {
+    snap->newest_first.push_back(c.client_id);
+    snap->credentials.emplace(c.client_id, std::move(c));
+  }
   ASSIGN_OR_RETURN(snap->allowlist, storage_->ListAllowlist());
   std::vector<Cidr> cidrs;
   cidrs.reserve(snap->allowlist.size());
@@ -256,15 +264,11 @@ Status Access::DeleteCredential(const std::string& client_id,
 std::vector<storage::Credential> Access::ListCredentials() const {
   std::shared_ptr<const Snapshot> snap = snapshot_.load();
   std::vector<storage::Credential> out;
-  out.reserve(snap->credentials.size());
-  for (const auto& [id, c] : snap->credentials) {
-    out.push_back(c);
+  out.reserve(snap->newest_first.size());
+  for (const std::string& id : snap->newest_first) {
+    out.push_back(snap->credentials.at(id));
     out.back().secret_mac.clear();
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.created_at != b.created_at ? a.created_at > b.created_at
-                                        : a.client_id < b.client_id;
-  });
   return out;
 }
 

@@ -60,6 +60,7 @@ class Access {
  public:
   struct Snapshot {
     std::unordered_map<std::string, storage::Credential> credentials;
+    std::vector<std::string> newest_first;  // client_ids, as storage lists them
     std::vector<storage::AllowlistEntry> allowlist;
     IpSet allow;
   };
@@ -97,7 +98,8 @@ class Access {
   std::vector<storage::Credential> ListCredentials() const;
 
   StatusOr<storage::AllowlistEntry> AddAllowlist(
-      std::string_view cidr, const Actor& actor, const std::string& reason = "");
+      std::string_view cidr, const Actor& actor,
+      const std::string& reason = "");
   Status RemoveAllowlist(std::string_view cidr, const Actor& actor,
                          const std::string& reason = "");
   bool Allowed(const IpAddress& addr) const {

@@ -4,12 +4,11 @@
 #define AUTHD_API_HTTP_H_
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/cidr.h"
 #include "common/secure.h"
@@ -19,12 +18,12 @@ namespace authd::api {
 
 struct Request {
   std::string method;
-  std::string path;                           // percent-decoded
-  std::map<std::string, std::string> query;   // decoded
-  std::map<std::string, std::string> headers; // names lower-cased
-  SecureString body;                          // may carry secrets
+  std::string path;                            // percent-decoded
+  std::map<std::string, std::string> query;    // decoded
+  std::map<std::string, std::string> headers;  // names lower-cased
+  SecureString body;                           // may carry secrets
   // Transport facts.
-  bool admin_socket = false;     // came over the Unix admin socket
+  bool admin_socket = false;         // came over the Unix admin socket
   std::optional<unsigned> peer_uid;  // SO_PEERCRED on the admin socket
   std::optional<IpAddress> peer;     // direct TCP peer
   std::optional<IpAddress> client;   // after trusted X-Forwarded-For

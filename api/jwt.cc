@@ -35,8 +35,13 @@ StatusOr<VerifiedJwt> VerifyJwt(std::string_view token,
   if (!out.header.is_object() || !out.claims.is_object()) {
     return bad("is not JSON");
   }
-  if (out.header.value("alg", "") != "ES256") return bad("has the wrong alg");
-  if (out.header.value("kid", "") != key.kid()) {
+  auto header_string = [&](const char* name) {
+    const auto it = out.header.find(name);
+    return it != out.header.end() && it->is_string() ? it->get<std::string>()
+                                                     : std::string();
+  };
+  if (header_string("alg") != "ES256") return bad("has the wrong alg");
+  if (header_string("kid") != key.kid()) {
     return bad("was not signed by a current key");
   }
   if (!key.VerifyEs256(token.substr(0, dot2), *sig)) {

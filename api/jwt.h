@@ -4,10 +4,9 @@
 #ifndef AUTHD_API_JWT_H_
 #define AUTHD_API_JWT_H_
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "hsm/key_ops.h"

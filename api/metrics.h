@@ -44,7 +44,17 @@ enum class TokenFailure {
   kCount
 };
 
-enum class Endpoint { kToken, kJwks, kMetadata, kHealth, kMetrics, kAdmin, kAudit, kOther, kCount };
+enum class Endpoint {
+  kToken,
+  kJwks,
+  kMetadata,
+  kHealth,
+  kMetrics,
+  kAdmin,
+  kAudit,
+  kOther,
+  kCount
+};
 Endpoint EndpointFor(std::string_view path);
 
 enum class AdminAction {

@@ -41,10 +41,17 @@ StatusOr<ParsedListen> ParseListen(const std::string& text) {
     }
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
+    if (host.find(':') != std::string::npos) {
+      return Status::InvalidArgument("'" + text +
+                                     "': write IPv6 addresses as [addr]:port");
+    }
   }
-  char* end = nullptr;
-  long p = port.empty() ? -1 : strtol(port.c_str(), &end, 10);
-  if (p < 0 || p > 65535 || (end && *end)) {
+  long p = -1;
+  if (!port.empty() && port.size() <= 5 &&
+      port.find_first_not_of("0123456789") == std::string::npos) {
+    p = strtol(port.c_str(), nullptr, 10);
+  }
+  if (p < 0 || p > 65535) {
     return Status::InvalidArgument("'" + text + "' has an invalid port");
   }
   ParsedListen out;

@@ -14,9 +14,9 @@
 
 #include <array>
 #include <atomic>
-#include <memory>
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>

@@ -115,7 +115,9 @@ Status LoadServer(const toml::table& t, Config* c) {
 
 Status LoadHsm(const toml::table& t, Config* c) {
   const std::string p = "hsm.";
-  RETURN_IF_ERROR(CheckKeys(t, p, {"module", "token", "pin_file", "sessions"}));
+  RETURN_IF_ERROR(CheckKeys(
+      t, p, {"module", "token", "pin_file", "sessions", "timeout_ms"}));
+  RETURN_IF_ERROR(GetInt(t, p, "timeout_ms", &c->hsm_timeout_ms, 100, 600000));
   RETURN_IF_ERROR(GetString(t, p, "module", &c->hsm_module));
   RETURN_IF_ERROR(GetString(t, p, "token", &c->hsm_token, true));
   if (c->hsm_token.rfind("pkcs11:", 0) != 0) {
@@ -235,7 +237,8 @@ StatusOr<Config> LoadConfig(const std::string& path) {
     std::string level = "info";
     RETURN_IF_ERROR(GetString(*t, "log.", "level", &level));
     std::optional<LogLevel> parsed = ParseLogLevel(level);
-    if (!parsed) return Bad("log.level", "must be debug, info, notice, warn or error");
+    if (!parsed)
+      return Bad("log.level", "must be debug, info, notice, warn or error");
     c.log_level = *parsed;
   }
   RETURN_IF_ERROR(st);
@@ -296,7 +299,8 @@ std::vector<std::string> KeysNeedingRestart(const Config& a, const Config& b) {
   check(a.storage_path == b.storage_path, "storage.path");
   check(a.hsm_module == b.hsm_module && a.hsm_token == b.hsm_token &&
             a.hsm_pin_file == b.hsm_pin_file &&
-            a.hsm_sessions == b.hsm_sessions,
+            a.hsm_sessions == b.hsm_sessions &&
+            a.hsm_timeout_ms == b.hsm_timeout_ms,
         "hsm");
   check(a.tokens.issuer == b.tokens.issuer &&
             a.tokens.audience == b.tokens.audience &&

@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -100,7 +101,8 @@ int Run(const std::string& config_path, bool accept_rollback) {
     c.server.tls_key_pem = std::move(*key);
   }
   hsm::HsmOptions hsm_opts{c.hsm_module, c.hsm_token, std::move(*pin),
-                           c.hsm_sessions};
+                           c.hsm_sessions,
+                           std::chrono::milliseconds(c.hsm_timeout_ms)};
   std::vector<std::string> created;
   auto hsm_keys = hsm::Pkcs11KeyOps::Create(std::move(hsm_opts), &created);
   if (!hsm_keys.ok()) return Fail(hsm_keys.status());

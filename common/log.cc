@@ -17,7 +17,8 @@ void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 bool LogEnabled(LogLevel level) {
   int threshold = g_level.load(std::memory_order_relaxed);
   // Lifecycle events show at every threshold below error.
-  if (level == LogLevel::kNotice && threshold <= static_cast<int>(LogLevel::kWarn)) {
+  if (level == LogLevel::kNotice &&
+      threshold <= static_cast<int>(LogLevel::kWarn)) {
     return true;
   }
   return static_cast<int>(level) >= threshold;

@@ -32,9 +32,8 @@ struct CleansingAllocator {
 
 // Small-string optimisation keeps short values inside the object itself, where
 // the allocator never sees them; the destructor wipes that part too.
-class SecureString
-    : public std::basic_string<char, std::char_traits<char>,
-                               CleansingAllocator<char>> {
+class SecureString : public std::basic_string<char, std::char_traits<char>,
+                                              CleansingAllocator<char>> {
  public:
   using Base =
       std::basic_string<char, std::char_traits<char>, CleansingAllocator<char>>;

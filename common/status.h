@@ -119,10 +119,10 @@ class [[nodiscard]] StatusOr {
 #define AUTHD_CONCAT_INNER(a, b) a##b
 #define AUTHD_CONCAT(a, b) AUTHD_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)              \
-  do {                                     \
-    ::authd::Status _st = (expr);          \
-    if (!_st.ok()) return _st;             \
+#define RETURN_IF_ERROR(expr)     \
+  do {                            \
+    ::authd::Status _st = (expr); \
+    if (!_st.ok()) return _st;    \
   } while (0)
 
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

@@ -5,8 +5,8 @@
 #define AUTHD_HSM_KEY_OPS_H_
 
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "hsm/public_key.h"

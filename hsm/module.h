@@ -27,7 +27,8 @@ class Module {
   // `name_or_path` is a p11-kit module name ("softhsm2") or a path to a
   // PKCS#11 library (anything containing '/'). Loads in p11-kit's managed
   // mode and initializes the module.
-  static StatusOr<std::unique_ptr<Module>> Load(const std::string& name_or_path);
+  static StatusOr<std::unique_ptr<Module>> Load(
+      const std::string& name_or_path);
 
   // Copying would finalize the module twice.
   Module(const Module&) = delete;

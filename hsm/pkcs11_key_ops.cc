@@ -162,7 +162,7 @@ StatusOr<std::unique_ptr<Pkcs11KeyOps>> Pkcs11KeyOps::Create(
   std::unique_ptr<Pkcs11KeyOps> ops(
       new Pkcs11KeyOps(std::move(module), slot, std::move(options)));
   ASSIGN_OR_RETURN(Session s, Session::Open(ops->module_->fn(), slot));
-  RETURN_IF_ERROR(ops->Login(s.handle()));
+  RETURN_IF_ERROR(ops->Login(s.handle(), /*verify_pin=*/true));
   std::vector<std::string> made;
   auto keys = std::make_shared<Keys>();
   RETURN_IF_ERROR(ops->FindKeys(s.handle(), &made, keys.get(),
@@ -175,24 +175,41 @@ StatusOr<std::unique_ptr<Pkcs11KeyOps>> Pkcs11KeyOps::Create(
   return ops;
 }
 
-Status Pkcs11KeyOps::Login(CK_SESSION_HANDLE h) const {
+Status Pkcs11KeyOps::Login(CK_SESSION_HANDLE h, bool verify_pin) const {
   if (pin_rejected_) {
     return Status::PermissionDenied(
         "the HSM rejected the PIN earlier; not trying again");
   }
-  CK_RV rv = module_->fn()->C_Login(
-      h, CKU_USER,
-      reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(options_.pin.data())),
-      options_.pin.size());
+  CK_FUNCTION_LIST* fn = module_->fn();
+  auto login = [&] {
+    return fn->C_Login(
+        h, CKU_USER,
+        reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(options_.pin.data())),
+        options_.pin.size());
+  };
+  CK_RV rv = login();
+  if (rv == CKR_USER_ALREADY_LOGGED_IN && verify_pin) {
+    // Login state is per process: another user of the token logged in, so
+    // this PIN was never checked. Log out and in again to check it; other
+    // users re-login on CKR_USER_NOT_LOGGED_IN.
+    fn->C_Logout(h);
+    rv = login();
+  }
   if (rv == CKR_USER_ALREADY_LOGGED_IN) return Status::Ok();
-  if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED) pin_rejected_ = true;
-  return RvToStatus(rv, "C_Login");
+  Status st = RvToStatus(rv, "C_Login");
+  if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED) {
+    pin_rejected_ = true;
+    MarkUnready(st.message() +
+                "; not logging in again (that would burn the PIN's retry "
+                "counter): fix the PIN and restart authd");
+  }
+  return st;
 }
 
 Status Pkcs11KeyOps::FindKeys(CK_SESSION_HANDLE h,
                               std::vector<std::string>* created, Keys* keys,
                               std::optional<PublicKey>* token,
-                              std::optional<PublicKey>* audit) {
+                              std::optional<PublicKey>* audit) const {
   CK_FUNCTION_LIST* fn = module_->fn();
   auto find = [&](const char* label, CK_OBJECT_CLASS cls, auto generate,
                   CK_OBJECT_HANDLE* out) -> Status {
@@ -246,14 +263,17 @@ StatusOr<Session> Pkcs11KeyOps::TakeSession() const {
   return s;
 }
 
-void Pkcs11KeyOps::ReturnSession(Session s) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  leased_.erase(s.handle());
-  if (s.valid()) {
-    idle_.push_back(std::move(s));
-  } else {
-    --open_;
+void Pkcs11KeyOps::ReturnSession(Session s, bool keep) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    leased_.erase(s.handle());
+    if (keep) {
+      idle_.push_back(std::move(s));
+    } else {
+      --open_;
+    }
   }
+  s.Close();  // no-op when kept (moved from)
   cv_.notify_all();
 }
 
@@ -265,27 +285,57 @@ Status Pkcs11KeyOps::WithSession(
   }
   CK_RV rv = CKR_OK;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    ASSIGN_OR_RETURN(Session s, TakeSession());
+    StatusOr<Session> taken = TakeSession();
+    if (!taken.ok()) {
+      // No session could be opened (device gone, token absent) or none came
+      // free in time (calls hung): the HSM is unusable for now.
+      if (taken.status().code() == StatusCode::kUnavailable) {
+        MarkUnready(taken.status().message());
+      }
+      return taken.status();
+    }
+    Session s = std::move(taken).value();
     std::shared_ptr<const Keys> keys = keys_.load();
     rv = op(s.handle(), *keys);
     if (rv == CKR_USER_NOT_LOGGED_IN && Login(s.handle()).ok()) {
-      rv = op(s.handle(), *keys);
+      rv = CKR_KEY_HANDLE_INVALID;  // handles die with the old login
+    }
+    if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID) {
+      // Object handles do not survive a logout (ours, or another user's of
+      // this process, which also hides private objects until a login): log
+      // in if needed, find the keys again and retry once.
+      if (Login(s.handle()).ok()) {
+        if (auto fresh = RefreshKeys(s.handle()); fresh.ok()) {
+          rv = op(s.handle(), **fresh);
+        }
+      }
     }
     if (!IsSessionLost(rv)) {
-      ReturnSession(std::move(s));
+      // A session that saw an error may hold a half-finished operation
+      // (CKR_OPERATION_ACTIVE next time): close it rather than pool it.
+      ReturnSession(std::move(s), /*keep=*/rv == CKR_OK);
       return RvToStatus(rv, what);
     }
-    CK_SESSION_HANDLE h = s.handle();
-    s.Close();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      leased_.erase(h);
-    }
-    ReturnSession(std::move(s));
+    ReturnSession(std::move(s), /*keep=*/false);
   }
   Status st = RvToStatus(rv, what);
   MarkUnready(st.message());
   return st;
+}
+
+StatusOr<std::shared_ptr<const Pkcs11KeyOps::Keys>> Pkcs11KeyOps::RefreshKeys(
+    CK_SESSION_HANDLE h) const {
+  auto keys = std::make_shared<Keys>();
+  std::optional<PublicKey> token, audit;
+  RETURN_IF_ERROR(FindKeys(h, nullptr, keys.get(), &token, &audit));
+  if (token->kid() != token_public_->kid() ||
+      audit->kid() != audit_public_->kid()) {
+    return Status::FailedPrecondition(
+        "the HSM now holds different keys (token kid " + token->kid() +
+        "); refusing to serve with them");
+  }
+  keys_.store(keys);
+  return std::shared_ptr<const Keys>(std::move(keys));
 }
 
 std::pair<size_t, size_t> Pkcs11KeyOps::SessionStats() const {
@@ -360,16 +410,7 @@ Status Pkcs11KeyOps::Recover() {
   }
   ASSIGN_OR_RETURN(Session s, Session::Open(module_->fn(), slot_.load()));
   RETURN_IF_ERROR(Login(s.handle()));
-  auto keys = std::make_shared<Keys>();
-  std::optional<PublicKey> token, audit;
-  RETURN_IF_ERROR(FindKeys(s.handle(), nullptr, keys.get(), &token, &audit));
-  if (token->kid() != token_public_->kid() ||
-      audit->kid() != audit_public_->kid()) {
-    return Status::FailedPrecondition(
-        "the HSM now holds different keys (token kid " + token->kid() +
-        "); refusing to serve with them");
-  }
-  keys_.store(std::move(keys));
+  RETURN_IF_ERROR(RefreshKeys(s.handle()).status());
   std::lock_guard<std::mutex> lock(mu_);
   ++open_;
   idle_.push_back(std::move(s));
@@ -447,6 +488,9 @@ StatusOr<std::vector<std::string>> Pkcs11KeyOps::ReadData(
   Status st = WithSession(
       [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
         values.clear();
+        // Private objects are invisible to a session that is not logged in,
+        // which would make the head look absent: make sure first.
+        if (!Login(h).ok()) return CKR_USER_NOT_LOGGED_IN;
         std::vector<CK_OBJECT_HANDLE> objs;
         CK_RV rv = FindAll(fn, h, label, CKO_DATA, &objs);
         for (CK_OBJECT_HANDLE obj : objs) {
@@ -474,6 +518,7 @@ Status Pkcs11KeyOps::WriteData(const std::string& label,
   CK_FUNCTION_LIST* fn = module_->fn();
   return WithSession(
       [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
+        if (!Login(h).ok()) return CKR_USER_NOT_LOGGED_IN;
         std::vector<CK_OBJECT_HANDLE> old;
         CK_RV rv = FindAll(fn, h, label, CKO_DATA, &old);
         if (rv != CKR_OK) return rv;

@@ -19,14 +19,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <map>
-#include <thread>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/secure.h"
@@ -98,19 +98,24 @@ class Pkcs11KeyOps final : public KeyOps {
       const std::function<CK_RV(CK_SESSION_HANDLE, const Keys&)>& op,
       std::string_view what) const;
   StatusOr<Session> TakeSession() const;
-  void ReturnSession(Session s) const;
-  Status Login(CK_SESSION_HANDLE h) const;
+  // Back to the pool when `keep`, else closed.
+  void ReturnSession(Session s, bool keep) const;
+  // `verify_pin`: also check the PIN when the process is already logged in.
+  Status Login(CK_SESSION_HANDLE h, bool verify_pin = false) const;
+  // Finds the keys anew (handles die with a login), checks they are the
+  // same keys (same kids) and publishes them.
+  StatusOr<std::shared_ptr<const Keys>> RefreshKeys(CK_SESSION_HANDLE h) const;
   // Finds (creating when `created` is given) the keys; fills `keys` and the
   // public keys' kids.
   Status FindKeys(CK_SESSION_HANDLE h, std::vector<std::string>* created,
                   Keys* keys, std::optional<PublicKey>* token,
-                  std::optional<PublicKey>* audit);
+                  std::optional<PublicKey>* audit) const;
 
   std::unique_ptr<Module> module_;
   std::atomic<CK_SLOT_ID> slot_;
   HsmOptions options_;
   // Object handles are not cached across a re-login: recovery swaps them.
-  std::atomic<std::shared_ptr<const Keys>> keys_;
+  mutable std::atomic<std::shared_ptr<const Keys>> keys_;
   std::optional<PublicKey> token_public_, audit_public_;  // fixed at Create
 
   mutable std::mutex mu_;

@@ -212,6 +212,7 @@ StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(
     return Status::Unavailable("cannot open database " + path + ": " +
                                strerror(errno));
   }
+  fchmod(fd, 0600);  // also tighten a file that existed before
   ::close(fd);
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
@@ -308,7 +309,12 @@ Status SqliteStorage::Write(const std::function<Status(Transaction&)>& fn) {
   std::lock_guard<std::mutex> lock(mu_);
   RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "begin"));
   SqliteTransaction tx(db_);
-  Status st = fn(tx);
+  Status st;
+  try {
+    st = fn(tx);
+  } catch (const std::exception& e) {
+    st = Status::Internal(std::string("transaction failed: ") + e.what());
+  }
   if (st.ok()) st = Exec(db_, "COMMIT", "commit");
   if (!st.ok()) Exec(db_, "ROLLBACK", "rollback").ok();
   return st;

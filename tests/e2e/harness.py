@@ -78,12 +78,14 @@ class Daemon:
     """One authd process. Use as a context manager or call stop()."""
 
     def __init__(self, config_extra="", tokens_extra="", server_extra="",
-                 ttl=600, start=True, module="softhsm2", pin=None, tls=False):
+                 ttl=600, start=True, module="softhsm2", pin=None, tls=False,
+                 env=None, hsm_extra=""):
         self.dir = tempfile.mkdtemp(prefix="authd-e2e-")
         self.socket = os.path.join(self.dir, "admin.sock")
         self.db = os.path.join(self.dir, "authd.db")
         self.log_path = os.path.join(self.dir, "authd.log")
-        self.env = dict(os.environ, SOFTHSM2_CONF=os.path.join(self.dir, "softhsm2.conf"))
+        self.env = dict(os.environ, SOFTHSM2_CONF=os.path.join(self.dir, "softhsm2.conf"),
+                        **(env or {}))
         os.makedirs(os.path.join(self.dir, "tokens"))
         with open(self.env["SOFTHSM2_CONF"], "w") as f:
             f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
@@ -127,7 +129,7 @@ path = "{self.db}"
 module = "{module}"
 token = "pkcs11:token=authd"
 pin_file = "{self.pin_file}"
-
+{hsm_extra}
 [tokens]
 issuer = "{self.issuer}"
 audience = "{self.audience}"

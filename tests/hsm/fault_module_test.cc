@@ -1,0 +1,298 @@
+// Pkcs11KeyOps over libauthd_fault_pkcs11.so (tests/testing/fault_pkcs11),
+// which forwards to SoftHSM2 and fails the calls its plan file names. Loaded
+// by path, through the same Module::Load as a production module.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hsm/pkcs11_key_ops.h"
+#include "testing/softhsm_token.h"
+
+namespace authd::hsm {
+namespace {
+
+using authd::testing::SoftHsmToken;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// <dir of this binary>/../lib/libauthd_fault_pkcs11.so, as the build lays it
+// out.
+std::string FaultModulePath() {
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe");
+  return (exe.parent_path().parent_path() / "lib" / "libauthd_fault_pkcs11.so")
+      .string();
+}
+
+// Each test gets its own Pkcs11KeyOps, so one left broken by a fault cannot
+// fail the tests after it.
+class FaultModuleTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    SoftHsmToken::Get();  // sets SOFTHSM2_CONF for the real module
+    std::string dir = authd::testing::MakeTempDir("authd-fault-");
+    control_ = new std::string(dir + "/plan");
+    stats_ = new std::string(dir + "/stats");
+    // Read by the module when it is loaded, so set before any Create.
+    setenv("AUTHD_FAULT_CONTROL", control_->c_str(), 1);
+    setenv("AUTHD_FAULT_STATS", stats_->c_str(), 1);
+  }
+
+  void SetUp() override {
+    ClearPlan();
+    auto ops = Pkcs11KeyOps::Create(Options());
+    ASSERT_TRUE(ops.ok()) << ops.status().message();
+    ops_ = std::move(ops).value();
+  }
+  void TearDown() override {
+    ClearPlan();
+    ops_.reset();
+  }
+
+  static HsmOptions Options() {
+    const SoftHsmToken& token = SoftHsmToken::Get();
+    return {FaultModulePath(), token.uri(), SecureString(token.pin), 4};
+  }
+
+  // Replaces the plan atomically, so the module never reads half of it.
+  static void WritePlan(const std::string& text) {
+    std::string tmp = *control_ + ".tmp";
+    std::ofstream(tmp) << text;
+    ASSERT_EQ(rename(tmp.c_str(), control_->c_str()), 0);
+  }
+  static void ClearPlan() { std::filesystem::remove(*control_); }
+
+  static std::map<std::string, unsigned long> Stats() {
+    std::map<std::string, unsigned long> out;
+    std::ifstream in(*stats_);
+    std::string name;
+    unsigned long n;
+    while (in >> name >> n) out[name] = n;
+    return out;
+  }
+  static unsigned long Calls(const std::string& fn) { return Stats()[fn]; }
+
+  // After a fault the key ops may need a moment (its recovery) before calls
+  // succeed again; polls until a signature comes back or 10 s pass.
+  bool WaitUsable() {
+    auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < deadline) {
+      if (ops_->SignEs256(KeyUse::kToken, "probe").ok()) return true;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return false;
+  }
+
+  bool SignsAndVerifies(const std::string& data) {
+    auto sig = ops_->SignEs256(KeyUse::kToken, data);
+    if (!sig.ok()) {
+      ADD_FAILURE() << sig.status().message();
+      return false;
+    }
+    return ops_->Public(KeyUse::kToken).VerifyEs256(data, *sig);
+  }
+
+  static inline std::string* control_ = nullptr;
+  static inline std::string* stats_ = nullptr;
+  std::unique_ptr<Pkcs11KeyOps> ops_;
+};
+
+TEST_F(FaultModuleTest, CallsGoThroughTheModule) {
+  auto before = Stats();
+  EXPECT_EQ(before.size(), 13u);  // every consulted function, called or not
+  EXPECT_GE(before["C_GetSlotList"], 1u);
+  EXPECT_GE(before["C_Login"], 1u);
+  EXPECT_GE(before["C_OpenSession"], 1u);
+  ASSERT_TRUE(SignsAndVerifies("hello"));
+  auto after = Stats();
+  EXPECT_EQ(after["C_SignInit"], before["C_SignInit"] + 1);
+  EXPECT_EQ(after["C_Sign"], before["C_Sign"] + 1);
+  EXPECT_EQ(after["C_Login"], before["C_Login"]);
+  EXPECT_EQ(after["C_OpenSession"], before["C_OpenSession"]);
+}
+
+TEST_F(FaultModuleTest, DeviceErrorFailsUntilThePlanIsRemoved) {
+  WritePlan("C_Sign CKR_DEVICE_ERROR\n");
+  auto sig = ops_->SignEs256(KeyUse::kToken, "x");
+  ASSERT_FALSE(sig.ok());
+  EXPECT_EQ(sig.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(sig.status().message().find("CKR_DEVICE_ERROR"), std::string::npos)
+      << sig.status().message();
+
+  ClearPlan();
+  ASSERT_TRUE(WaitUsable());
+  EXPECT_TRUE(SignsAndVerifies("after the fault"));
+}
+
+TEST_F(FaultModuleTest, OneLostSessionIsAbsorbedByARetry) {
+  auto before = Stats();
+  WritePlan("C_Sign CKR_SESSION_HANDLE_INVALID 1\n");
+  EXPECT_TRUE(SignsAndVerifies("retried"));
+  auto after = Stats();
+  EXPECT_EQ(after["C_Sign"], before["C_Sign"] + 2);  // the failure, the retry
+  EXPECT_EQ(after["C_OpenSession"], before["C_OpenSession"] + 1);
+  // The count is used up: the next call passes at the first try.
+  EXPECT_TRUE(SignsAndVerifies("again"));
+  EXPECT_EQ(Calls("C_Sign"), before["C_Sign"] + 3);
+}
+
+TEST_F(FaultModuleTest, LogoutIsFollowedByANewLogin) {
+  unsigned long logins = Calls("C_Login");
+  WritePlan("LOGOUT\n");
+  auto sig = ops_->SignEs256(KeyUse::kToken, "after restart");
+  ASSERT_TRUE(sig.ok()) << sig.status().message();
+  EXPECT_TRUE(ops_->Public(KeyUse::kToken).VerifyEs256("after restart", *sig));
+  EXPECT_GT(Calls("C_Login"), logins);
+  // LOGOUT fires once per plan version.
+  unsigned long opens = Calls("C_OpenSession");
+  EXPECT_TRUE(SignsAndVerifies("still logged in"));
+  EXPECT_EQ(Calls("C_OpenSession"), opens);
+}
+
+TEST_F(FaultModuleTest, HangDelaysTheCallThenForwardsIt) {
+  WritePlan("C_Sign HANG 300\n");
+  auto start = Clock::now();
+  EXPECT_TRUE(SignsAndVerifies("slow"));
+  EXPECT_GE(Clock::now() - start, milliseconds(300));
+}
+
+TEST_F(FaultModuleTest, HangHoldsNoLockOverOtherCalls) {
+  WritePlan("C_Sign HANG 3000 1\n");
+  unsigned long signs = Calls("C_Sign");
+  std::atomic<bool> slow_done{false};
+  std::thread slow([&] {
+    EXPECT_TRUE(ops_->SignEs256(KeyUse::kToken, "slow").ok());
+    slow_done = true;
+  });
+  auto deadline = Clock::now() + std::chrono::seconds(2);
+  while (Calls("C_Sign") == signs && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_GT(Calls("C_Sign"), signs) << "the slow C_Sign never arrived";
+  // The hang is used up; this call must not wait for the sleeping one.
+  auto random = ops_->Random(16);
+  EXPECT_TRUE(random.ok()) << random.status().message();
+  EXPECT_FALSE(slow_done.load());
+  slow.join();
+}
+
+TEST_F(FaultModuleTest, CountedFailuresRunOutThenCallsPass) {
+  unsigned long before = Calls("C_GenerateRandom");
+  WritePlan("C_GenerateRandom CKR_FUNCTION_FAILED 2\n");
+  auto first = ops_->Random(8);
+  ASSERT_FALSE(first.ok());
+  EXPECT_NE(first.status().message().find("CKR_FUNCTION_FAILED"),
+            std::string::npos);
+  // Not a lost session, so no retry: each call uses up one failure.
+  EXPECT_EQ(Calls("C_GenerateRandom"), before + 1);
+  EXPECT_FALSE(ops_->Random(8).ok());
+  EXPECT_TRUE(ops_->Random(8).ok());
+  EXPECT_EQ(Calls("C_GenerateRandom"), before + 3);
+}
+
+TEST_F(FaultModuleTest, AnEditedPlanIsReadAgainWithFreshCounts) {
+  std::ofstream(*control_) << "C_GenerateRandom CKR_FUNCTION_FAILED 1\n";
+  EXPECT_FALSE(ops_->Random(8).ok());
+  EXPECT_TRUE(ops_->Random(8).ok());
+  // Rewritten in place: a new size tells the module (same-size edits within
+  // one clock tick need WritePlan's rename).
+  std::ofstream(*control_) << "C_GenerateRandom CKR_FUNCTION_FAILED 2\n";
+  EXPECT_FALSE(ops_->Random(8).ok());
+  EXPECT_FALSE(ops_->Random(8).ok());
+  EXPECT_TRUE(ops_->Random(8).ok());
+}
+
+TEST_F(FaultModuleTest, WildcardAndHexCodes) {
+  WritePlan("* CKR_TOKEN_NOT_PRESENT\n");
+  auto r = ops_->Random(8);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("CKR_TOKEN_NOT_PRESENT"),
+            std::string::npos)
+      << r.status().message();
+
+  ClearPlan();
+  ASSERT_TRUE(WaitUsable());
+  WritePlan("# hex for CKR_DEVICE_ERROR\nC_GenerateRandom 0x30\n");
+  r = ops_->Random(8);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("CKR_DEVICE_ERROR"), std::string::npos)
+      << r.status().message();
+}
+
+// A rejected PIN must not be tried again: each try burns one of the token's
+// few retries before CKR_PIN_LOCKED.
+TEST_F(FaultModuleTest, RejectedPinIsNotRetried) {
+  unsigned long logins = Calls("C_Login");
+  WritePlan("LOGOUT\nC_Login CKR_PIN_INCORRECT\n");
+  EXPECT_FALSE(ops_->SignEs256(KeyUse::kToken, "a").ok());
+  EXPECT_FALSE(ops_->SignEs256(KeyUse::kToken, "b").ok());
+  // An absence can only be watched for: give a background recovery time to
+  // (wrongly) try again.
+  std::this_thread::sleep_for(milliseconds(600));
+  EXPECT_EQ(Calls("C_Login"), logins + 1);
+}
+
+// After an HSM restart, private data objects are invisible until the next
+// login; ReadData may fail, but must not report them absent (the audit
+// log's head lives there).
+TEST_F(FaultModuleTest, ReadDataAfterLogoutDoesNotReportObjectsAbsent) {
+  ASSERT_TRUE(ops_->WriteData("authd-fault-test", "v1").ok());
+  WritePlan("LOGOUT\n");
+  auto values = ops_->ReadData("authd-fault-test");
+  if (values.ok()) {
+    EXPECT_EQ(*values, std::vector<std::string>{"v1"});
+  }
+}
+
+// The module's own contract, below Pkcs11KeyOps: LOGOUT ends every session
+// and the login, as an HSM restart would, and a new session can log in again.
+TEST_F(FaultModuleTest, LogoutEndsSessionsAndLoginAtTheModule) {
+  ops_.reset();
+  auto module = Module::Load(FaultModulePath());
+  ASSERT_TRUE(module.ok()) << module.status().message();
+  CK_FUNCTION_LIST* fn = (*module)->fn();
+  auto slot = (*module)->FindSlot(SoftHsmToken::Get().uri());
+  ASSERT_TRUE(slot.ok()) << slot.status().message();
+  const std::string& pin = SoftHsmToken::Get().pin;
+  auto login = [&](CK_SESSION_HANDLE h) {
+    return fn->C_Login(
+        h, CKU_USER,
+        reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin.data())),
+        pin.size());
+  };
+  auto old = Session::Open(fn, *slot);
+  ASSERT_TRUE(old.ok());
+  ASSERT_EQ(login(old->handle()), CKR_OK);
+  CK_SESSION_INFO info;
+  ASSERT_EQ(fn->C_GetSessionInfo(old->handle(), &info), CKR_OK);
+  EXPECT_EQ(info.state, CKS_RW_USER_FUNCTIONS);
+
+  WritePlan("LOGOUT\n");
+  auto fresh = Session::Open(fn, *slot);  // a consulted call: LOGOUT fires
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fn->C_GetSessionInfo(old->handle(), &info),
+            CKR_SESSION_HANDLE_INVALID);
+  ASSERT_EQ(fn->C_GetSessionInfo(fresh->handle(), &info), CKR_OK);
+  EXPECT_EQ(info.state, CKS_RW_PUBLIC_SESSION);
+  EXPECT_EQ(login(fresh->handle()), CKR_OK);
+  ASSERT_EQ(fn->C_GetSessionInfo(fresh->handle(), &info), CKR_OK);
+  EXPECT_EQ(info.state, CKS_RW_USER_FUNCTIONS);
+  // Once per plan version: a second session keeps the login.
+  auto third = Session::Open(fn, *slot);
+  ASSERT_TRUE(third.ok());
+  ASSERT_EQ(fn->C_GetSessionInfo(fresh->handle(), &info), CKR_OK);
+  EXPECT_EQ(info.state, CKS_RW_USER_FUNCTIONS);
+}
+
+}  // namespace
+}  // namespace authd::hsm
