@@ -7,16 +7,11 @@
 #include <cstring>
 #include <vector>
 
+#include "common/deleter.h"
+
 namespace authd::hsm {
 namespace {
 
-template <auto F>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const noexcept {
-    F(p);
-  }
-};
 using UriPtr = std::unique_ptr<P11KitUri, Deleter<p11_kit_uri_free>>;
 
 const char* RvName(CK_RV rv) {

@@ -10,18 +10,12 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "common/deleter.h"
 #include "common/encoding.h"
 
 namespace authd::hsm {
 namespace {
 
-template <auto F>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const noexcept {
-    F(p);
-  }
-};
 using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
 using SigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
 using CtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;

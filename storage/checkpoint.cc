@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "common/deleter.h"
 #include "common/encoding.h"
 #include "storage/merkle.h"
 
@@ -23,13 +24,6 @@ constexpr size_t kMaxProofHashes = 64;
 constexpr std::string_view kEmDashSpace = "\xE2\x80\x94 ";  // U+2014, U+0020
 constexpr size_t kKeyIdSize = 4;
 
-template <auto F>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const noexcept {
-    F(p);
-  }
-};
 using SigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
 
 // Quotes untrusted text for an error message, cut to a readable length.

@@ -104,6 +104,17 @@ std::string ColumnText(sqlite3_stmt* s, int i) {
   return p ? std::string(static_cast<const char*>(p), n) : std::string();
 }
 
+// Steps `s` to the end, mapping each row with `row`.
+template <typename F>
+auto Rows(sqlite3* db, sqlite3_stmt* s, std::string_view what, F row)
+    -> StatusOr<std::vector<decltype(row(s))>> {
+  std::vector<decltype(row(s))> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.push_back(row(s));
+  RETURN_IF_ERROR(SqlStatus(db, rc, what));
+  return out;
+}
+
 Status Exec(sqlite3* db, const char* sql, std::string_view what) {
   return SqlStatus(db, sqlite3_exec(db, sql, nullptr, nullptr, nullptr), what);
 }
@@ -273,21 +284,15 @@ StatusOr<std::vector<Credential>> SqliteStorage::ListCredentials() {
                            "SELECT client_id, name, role, secret_mac, "
                            "created_at, expires_at, created_by FROM "
                            "credentials ORDER BY created_at DESC, rowid DESC"));
-  std::vector<Credential> out;
-  int rc;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-    Credential c;
-    c.client_id = ColumnText(s.get(), 0);
-    c.name = ColumnText(s.get(), 1);
-    c.role = ColumnText(s.get(), 2);
-    c.secret_mac = ColumnText(s.get(), 3);
-    c.created_at = sqlite3_column_int64(s.get(), 4);
-    c.expires_at = sqlite3_column_int64(s.get(), 5);
-    c.created_by = ColumnText(s.get(), 6);
-    out.push_back(std::move(c));
-  }
-  RETURN_IF_ERROR(SqlStatus(db_, rc, "list credentials"));
-  return out;
+  return Rows(db_, s.get(), "list credentials", [](sqlite3_stmt* r) {
+    return Credential{ColumnText(r, 0),
+                      ColumnText(r, 1),
+                      ColumnText(r, 2),
+                      ColumnText(r, 3),
+                      sqlite3_column_int64(r, 4),
+                      sqlite3_column_int64(r, 5),
+                      ColumnText(r, 6)};
+  });
 }
 
 StatusOr<std::vector<AllowlistEntry>> SqliteStorage::ListAllowlist() {
@@ -295,14 +300,10 @@ StatusOr<std::vector<AllowlistEntry>> SqliteStorage::ListAllowlist() {
   ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
                                    "SELECT cidr, created_at, created_by FROM "
                                    "allowlist ORDER BY created_at, rowid"));
-  std::vector<AllowlistEntry> out;
-  int rc;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-    out.push_back({ColumnText(s.get(), 0), sqlite3_column_int64(s.get(), 1),
-                   ColumnText(s.get(), 2)});
-  }
-  RETURN_IF_ERROR(SqlStatus(db_, rc, "list allowlist"));
-  return out;
+  return Rows(db_, s.get(), "list allowlist", [](sqlite3_stmt* r) {
+    return AllowlistEntry{ColumnText(r, 0), sqlite3_column_int64(r, 1),
+                          ColumnText(r, 2)};
+  });
 }
 
 Status SqliteStorage::Write(const std::function<Status(Transaction&)>& fn) {
@@ -339,21 +340,15 @@ StatusOr<std::vector<AuditRecord>> SqliteStorage::ListAudit(
   BindText(s.get(), 5, f.actor);
   BindText(s.get(), 6, f.target);
   sqlite3_bind_int64(s.get(), 7, static_cast<sqlite3_int64>(f.limit));
-  std::vector<AuditRecord> out;
-  int rc;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-    AuditRecord r;
-    r.seq = static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0));
-    r.leaf = ColumnText(s.get(), 1);
-    r.leaf_hash = ColumnText(s.get(), 2);
-    r.time_micros = sqlite3_column_int64(s.get(), 3);
-    r.actor = ColumnText(s.get(), 4);
-    r.action = ColumnText(s.get(), 5);
-    r.target = ColumnText(s.get(), 6);
-    out.push_back(std::move(r));
-  }
-  RETURN_IF_ERROR(SqlStatus(db_, rc, "list audit log"));
-  return out;
+  return Rows(db_, s.get(), "list audit log", [](sqlite3_stmt* r) {
+    return AuditRecord{static_cast<uint64_t>(sqlite3_column_int64(r, 0)),
+                       ColumnText(r, 1),
+                       ColumnText(r, 2),
+                       sqlite3_column_int64(r, 3),
+                       ColumnText(r, 4),
+                       ColumnText(r, 5),
+                       ColumnText(r, 6)};
+  });
 }
 
 StatusOr<std::vector<std::string>> SqliteStorage::AuditLeafHashes(

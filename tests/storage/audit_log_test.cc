@@ -20,6 +20,21 @@
 namespace authd::storage {
 namespace {
 
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  for (size_t p = 0, e; (e = text.find('\n', p)) != std::string::npos;
+       p = e + 1) {
+    lines.push_back(text.substr(p, e - p));
+  }
+  return lines;
+}
+
+std::string JoinLines(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += l + "\n";
+  return s;
+}
+
 class FakeClock : public Clock {
  public:
   int64_t NowSeconds() const override { return now_; }
@@ -289,16 +304,7 @@ TEST_F(AuditLogTest, ExportRejectsEveryBitFlip) {
   ASSERT_TRUE(AddCidr("2001:db8::/32").ok());
   std::string good = Export();
   ASSERT_TRUE(VerifyExport(good, AuditKey(), std::nullopt).ok());
-  std::vector<std::string> lines;
-  for (size_t p = 0, e; (e = good.find('\n', p)) != std::string::npos;
-       p = e + 1) {
-    lines.push_back(good.substr(p, e - p));
-  }
-  auto join = [](const std::vector<std::string>& ls) {
-    std::string s;
-    for (const auto& l : ls) s += l + "\n";
-    return s;
-  };
+  std::vector<std::string> lines = SplitLines(good);
   size_t flips = 0;
   for (size_t i = 0; i + 1 < lines.size(); ++i) {
     nlohmann::json j = nlohmann::json::parse(lines[i]);
@@ -309,7 +315,7 @@ TEST_F(AuditLogTest, ExportRejectsEveryBitFlip) {
       j["leaf"] = Base64Encode(bad);
       auto copy = lines;
       copy[i] = j.dump();
-      ASSERT_FALSE(VerifyExport(join(copy), AuditKey(), std::nullopt).ok())
+      ASSERT_FALSE(VerifyExport(JoinLines(copy), AuditKey(), std::nullopt).ok())
           << "line " << i << " bit " << bit;
       ++flips;
     }
@@ -321,7 +327,7 @@ TEST_F(AuditLogTest, ExportRejectsEveryBitFlip) {
     auto copy = lines;
     copy.back() = nlohmann::json{{"checkpoint", bad}}.dump(
         -1, ' ', false, nlohmann::json::error_handler_t::replace);
-    ASSERT_FALSE(VerifyExport(join(copy), AuditKey(), std::nullopt).ok())
+    ASSERT_FALSE(VerifyExport(JoinLines(copy), AuditKey(), std::nullopt).ok())
         << bit;
     ++flips;
   }
@@ -336,20 +342,11 @@ TEST_F(AuditLogTest, ExportRejectsLineEditsTruncationAndForks) {
   std::string kept3 = storage_->GetCheckpoint(3).value()->note;
   std::string kept5 = storage_->GetCheckpoint(5).value()->note;
   std::string good = Export();
-  std::vector<std::string> lines;
-  for (size_t p = 0, e; (e = good.find('\n', p)) != std::string::npos;
-       p = e + 1) {
-    lines.push_back(good.substr(p, e - p));
-  }
-  auto join = [](const std::vector<std::string>& ls) {
-    std::string s;
-    for (const auto& l : ls) s += l + "\n";
-    return s;
-  };
+  std::vector<std::string> lines = SplitLines(good);
   auto rejected = [&](std::vector<std::string> ls,
                       std::optional<std::string> kept = {}) {
     return !VerifyExport(
-                join(ls), AuditKey(),
+                JoinLines(ls), AuditKey(),
                 kept ? std::optional<std::string_view>(*kept) : std::nullopt)
                 .ok();
   };
