@@ -142,19 +142,68 @@ Response App::Admin(const Request& req) const {
     return Response::Json(200, out);
   }
 
+  if (path == "/v1/admin/keys/rotate") {
+    if (m != "POST") return method_not_allowed("POST");
+    auto body = ParseObject(req, {"use", "algorithm", "reason"});
+    if (!body.ok()) return ErrorFor(body.status());
+    auto use = StringField(*body, "use", true);
+    auto alg_name = StringField(*body, "algorithm", false);
+    auto why = StringField(*body, "reason", false);
+    for (const auto* f : {&use, &alg_name, &why}) {
+      if (!f->ok()) return ErrorFor(f->status());
+    }
+    if (*use != "token") {
+      return Response::Error(400, "invalid_request",
+                             "only use=token can be rotated; the audit key "
+                             "and pepper are fixed for the log's lifetime");
+    }
+    hsm::Algorithm alg = ring_->Current()->active.pub.algorithm();
+    if (!alg_name->empty() && !hsm::ParseAlgorithm(*alg_name, &alg)) {
+      return Response::Error(400, "invalid_request",
+                             "algorithm must be ES256 or RS256");
+    }
+    auto rotated = ring_->Rotate(alg, actor.id, actor.address, *why);
+    if (!rotated.ok()) return ErrorFor(rotated.status());
+    return Response::Json(201,
+                          {{"use", "token"},
+                           {"label", rotated->label},
+                           {"kid", rotated->pub.kid()},
+                           {"algorithm", hsm::AlgorithmName(alg)},
+                           {"state", "active"},
+                           {"created_at", FormatRfc3339(rotated->created_at)},
+                           {"public_key_pem", rotated->pub.pem()}})
+        .WithClient(bearer_client);
+  }
+
   if (path == "/v1/admin/keys") {
     if (m != "GET") return method_not_allowed("GET");
     json out = json::array();
-    for (auto [use, name] : {std::pair{hsm::KeyUse::kToken, "token"},
-                             std::pair{hsm::KeyUse::kAudit, "audit"}}) {
-      const hsm::PublicKey& k = keys_->Public(use);
-      out.push_back({{"use", name},
-                     {"kid", k.kid()},
-                     {"algorithm", "ES256"},
-                     {"state", "active"},
-                     {"public_key_pem", k.pem()}});
+    auto ring = ring_->Current();
+    auto published = ring_->Published(*ring, now);
+    for (const RingKey& k : ring->all) {
+      bool live =
+          std::find(published.begin(), published.end(), &k) != published.end();
+      json key = {{"use", "token"},
+                  {"label", k.label},
+                  {"kid", k.pub.kid()},
+                  {"algorithm", hsm::AlgorithmName(k.pub.algorithm())},
+                  {"created_at", FormatRfc3339(k.created_at)},
+                  {"state", k.retired_at == 0 ? "active"
+                            : live            ? "retired"
+                                              : "expired"},
+                  {"public_key_pem", k.pub.pem()}};
+      if (k.retired_at != 0) key["retired_at"] = FormatRfc3339(k.retired_at);
+      out.push_back(std::move(key));
     }
+    const hsm::PublicKey& audit = keys_->Public(hsm::KeyUse::kAudit);
+    out.push_back({{"use", "audit"},
+                   {"label", hsm::kAuditKeyLabel},
+                   {"kid", audit.kid()},
+                   {"algorithm", "ES256"},
+                   {"state", "active"},
+                   {"public_key_pem", audit.pem()}});
     out.push_back({{"use", "pepper"},
+                   {"label", hsm::kPepperLabel},
                    {"kid", nullptr},
                    {"algorithm", "HMAC-SHA256"},
                    {"state", "active"}});
@@ -171,7 +220,7 @@ Response App::Admin(const Request& req) const {
               {"audit_size", audit_->size()},
               {"credentials", snap->credentials.size()},
               {"allowlist", snap->allowlist.size()},
-              {"token_kid", keys_->Public(hsm::KeyUse::kToken).kid()}});
+              {"token_kid", ring_->Current()->active.pub.kid()}});
   }
 
   if (path == kCredentials) {

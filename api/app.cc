@@ -5,11 +5,12 @@
 
 namespace authd::api {
 
-App::App(Access* access, const storage::AuditLog* audit,
+App::App(Access* access, const storage::AuditLog* audit, KeyRing* ring,
          const TokenService* tokens, const hsm::KeyOps* keys,
          const Clock* clock, AppOptions options)
     : access_(access),
       audit_(audit),
+      ring_(ring),
       tokens_(tokens),
       keys_(keys),
       clock_(clock),

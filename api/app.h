@@ -17,6 +17,7 @@
 
 #include "api/access.h"
 #include "api/http.h"
+#include "api/key_ring.h"
 #include "api/metrics.h"
 #include "api/token_service.h"
 #include "common/ip_set.h"
@@ -33,7 +34,7 @@ struct AppOptions {
 
 class App {
  public:
-  App(Access* access, const storage::AuditLog* audit,
+  App(Access* access, const storage::AuditLog* audit, KeyRing* ring,
       const TokenService* tokens, const hsm::KeyOps* keys, const Clock* clock,
       AppOptions options);
 
@@ -59,6 +60,7 @@ class App {
 
   Access* access_;
   const storage::AuditLog* audit_;
+  KeyRing* ring_;
   const TokenService* tokens_;
   const hsm::KeyOps* keys_;
   const Clock* clock_;

@@ -4,17 +4,22 @@
 
 namespace authd::api {
 
+std::string JwsSigningInput(const nlohmann::json& header,
+                            const nlohmann::json& claims) {
+  return Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(claims.dump());
+}
+
 StatusOr<std::string> SignJwt(const hsm::KeyOps& keys,
                               const nlohmann::json& header,
                               const nlohmann::json& claims) {
-  std::string input =
-      Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(claims.dump());
+  std::string input = JwsSigningInput(header, claims);
   ASSIGN_OR_RETURN(std::string sig, keys.SignEs256(hsm::KeyUse::kToken, input));
   return input + "." + Base64UrlEncode(sig);
 }
 
-StatusOr<VerifiedJwt> VerifyJwt(std::string_view token,
-                                const hsm::PublicKey& key) {
+StatusOr<VerifiedJwt> VerifyJwt(
+    std::string_view token,
+    const std::function<const hsm::PublicKey*(const std::string& kid)>& find) {
   auto bad = [](std::string_view why) {
     return Status::Unauthenticated("access token " + std::string(why));
   };
@@ -40,14 +45,23 @@ StatusOr<VerifiedJwt> VerifyJwt(std::string_view token,
     return it != out.header.end() && it->is_string() ? it->get<std::string>()
                                                      : std::string();
   };
-  if (header_string("alg") != "ES256") return bad("has the wrong alg");
-  if (header_string("kid") != key.kid()) {
-    return bad("was not signed by a current key");
+  const hsm::PublicKey* key = find(header_string("kid"));
+  if (key == nullptr) return bad("was not signed by a current key");
+  // RFC 8725 §3.1: the algorithm is the key's, never the token's choice.
+  if (header_string("alg") != hsm::AlgorithmName(key->algorithm())) {
+    return bad("has the wrong alg");
   }
-  if (!key.VerifyEs256(token.substr(0, dot2), *sig)) {
+  if (!key->Verify(token.substr(0, dot2), *sig)) {
     return bad("has an invalid signature");
   }
   return out;
+}
+
+StatusOr<VerifiedJwt> VerifyJwt(std::string_view token,
+                                const hsm::PublicKey& key) {
+  return VerifyJwt(token, [&](const std::string& kid) {
+    return kid == key.kid() ? &key : nullptr;
+  });
 }
 
 }  // namespace authd::api

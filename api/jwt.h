@@ -1,9 +1,11 @@
-// Compact JWS (RFC 7515) with ES256 (RFC 7518 §3.4): signing goes to the HSM,
-// verification runs in OpenSSL against a public key, so checking a presented
-// token never spends an HSM operation. Stateless and thread-safe.
+// Compact JWS (RFC 7515) for access tokens: signing goes to the HSM through
+// the key ring, verification runs in OpenSSL against published public keys,
+// so checking a presented token never spends an HSM operation. Stateless and
+// thread-safe.
 #ifndef AUTHD_API_JWT_H_
 #define AUTHD_API_JWT_H_
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -13,7 +15,11 @@
 
 namespace authd::api {
 
-// Returns header.claims.signature signed by the HSM token key.
+// base64url(header) "." base64url(claims): the JWS signing input.
+std::string JwsSigningInput(const nlohmann::json& header,
+                            const nlohmann::json& claims);
+
+// Signs with the HSM's fixed token key (ES256).
 StatusOr<std::string> SignJwt(const hsm::KeyOps& keys,
                               const nlohmann::json& header,
                               const nlohmann::json& claims);
@@ -23,8 +29,13 @@ struct VerifiedJwt {
   nlohmann::json claims;
 };
 
-// Checks structure, `alg` = ES256, `kid` = key.kid() and the signature. Claims
-// (exp, iss, aud...) are the caller's to check. Unauthenticated on failure.
+// Checks structure, that `kid` names a key `find` knows, that `alg` is that
+// key's algorithm, and the signature. Claims (exp, iss, aud...) are the
+// caller's to check. Unauthenticated on failure.
+StatusOr<VerifiedJwt> VerifyJwt(
+    std::string_view token,
+    const std::function<const hsm::PublicKey*(const std::string& kid)>& find);
+// The same against one key.
 StatusOr<VerifiedJwt> VerifyJwt(std::string_view token,
                                 const hsm::PublicKey& key);
 

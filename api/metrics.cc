@@ -158,6 +158,11 @@ StatusOr<std::string> InstrumentedKeyOps::SignEs256(
   return Timed(metrics_, HsmOp::kSign,
                [&] { return inner_->SignEs256(use, data); });
 }
+StatusOr<std::string> InstrumentedKeyOps::SignWith(
+    const std::string& label, std::string_view data) const {
+  return Timed(metrics_, HsmOp::kSign,
+               [&] { return inner_->SignWith(label, data); });
+}
 StatusOr<std::string> InstrumentedKeyOps::HmacPepper(
     std::string_view data) const {
   return Timed(metrics_, HsmOp::kHmac,

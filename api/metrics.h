@@ -118,6 +118,16 @@ class InstrumentedKeyOps final : public hsm::KeyOps {
   bool Ready() const override { return inner_->Ready(); }
   StatusOr<std::vector<std::string>> ReadData(
       const std::string& label) const override;
+  StatusOr<hsm::PublicKey> GenerateSigningKey(
+      const std::string& label, hsm::Algorithm alg) const override {
+    return inner_->GenerateSigningKey(label, alg);
+  }
+  StatusOr<hsm::PublicKey> LoadSigningKey(
+      const std::string& label) const override {
+    return inner_->LoadSigningKey(label);
+  }
+  StatusOr<std::string> SignWith(const std::string& label,
+                                 std::string_view data) const override;
   Status WriteData(const std::string& label,
                    std::string_view value) const override;
 

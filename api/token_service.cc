@@ -71,10 +71,10 @@ bool Principal::Has(std::string_view scope) const {
   return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();
 }
 
-TokenService::TokenService(const hsm::KeyOps* keys, const Access* access,
+TokenService::TokenService(const KeyRing* ring, const Access* access,
                            FailureLimiter* limiter, const Clock* clock,
                            TokenOptions options, Metrics* metrics)
-    : keys_(keys),
+    : ring_(ring),
       access_(access),
       limiter_(limiter),
       clock_(clock),
@@ -203,9 +203,13 @@ Response TokenService::Issue(const storage::Credential& cred,
     return Response::OAuthError(503, "temporarily_unavailable",
                                 "random source failed; retry later");
   }
-  nlohmann::json header = {{"alg", "ES256"},
+  // One snapshot for the header and the signature, so a rotation in
+  // between cannot pair one key's kid with another's signature.
+  std::shared_ptr<const KeyRing::Snapshot> ring = ring_->Current();
+  const RingKey& key = ring->active;
+  nlohmann::json header = {{"alg", hsm::AlgorithmName(key.pub.algorithm())},
                            {"typ", "at+jwt"},
-                           {"kid", keys_->Public(hsm::KeyUse::kToken).kid()}};
+                           {"kid", key.pub.kid()}};
   nlohmann::json claims = {
       {"iss", options_.issuer},
       {"sub", cred.client_id},
@@ -219,28 +223,33 @@ Response TokenService::Issue(const storage::Credential& cred,
       {"scope", JoinScopes(scopes)},
       {"role", cred.role},
   };
-  StatusOr<std::string> jwt = SignJwt(*keys_, header, claims);
-  if (!jwt.ok()) {
+  std::string input = JwsSigningInput(header, claims);
+  StatusOr<std::string> sig = ring_->Sign(key, input);
+  if (!sig.ok()) {
     return Failed(TokenFailure::kUnavailable,
                   Response::OAuthError(503, "temporarily_unavailable",
                                        "the HSM is unavailable; retry later")
                       .With("Retry-After", "5"));
   }
   if (metrics_) metrics_->TokenIssued();
-  return Response::Json(200, {{"access_token", *jwt},
-                              {"token_type", "Bearer"},
-                              {"expires_in", exp - now},
-                              {"scope", JoinScopes(scopes)}})
+  return Response::Json(200,
+                        {{"access_token", input + "." + Base64UrlEncode(*sig)},
+                         {"token_type", "Bearer"},
+                         {"expires_in", exp - now},
+                         {"scope", JoinScopes(scopes)}})
       .With("Cache-Control", "no-store")
       .With("Pragma", "no-cache")
       .WithClient(cred.client_id);
 }
 
 StatusOr<Principal> TokenService::VerifyBearer(std::string_view token) const {
-  ASSIGN_OR_RETURN(VerifiedJwt jwt,
-                   VerifyJwt(token, keys_->Public(hsm::KeyUse::kToken)));
-  const nlohmann::json& c = jwt.claims;
   int64_t now = clock_->NowSeconds();
+  std::shared_ptr<const KeyRing::Snapshot> ring = ring_->Current();
+  ASSIGN_OR_RETURN(VerifiedJwt jwt,
+                   VerifyJwt(token, [&](const std::string& kid) {
+                     return ring_->Find(*ring, kid, now);
+                   }));
+  const nlohmann::json& c = jwt.claims;
   auto num = [&](const char* k) -> int64_t {
     return c.contains(k) && c[k].is_number_integer() ? c[k].get<int64_t>() : -1;
   };
@@ -272,12 +281,19 @@ StatusOr<Principal> TokenService::VerifyBearer(std::string_view token) const {
 }
 
 Response TokenService::Jwks() const {
-  const hsm::PublicKey& k = keys_->Public(hsm::KeyUse::kToken);
-  nlohmann::json key = {{"kty", "EC"},    {"crv", "P-256"}, {"x", k.jwk_x()},
-                        {"y", k.jwk_y()}, {"kid", k.kid()}, {"use", "sig"},
-                        {"alg", "ES256"}};
-  return Response::Json(200, {{"keys", nlohmann::json::array({key})}})
-      .With("Cache-Control", "public, max-age=300");
+  // Every key whose tokens can still be valid (RFC 7517 §5), active first.
+  std::shared_ptr<const KeyRing::Snapshot> ring = ring_->Current();
+  nlohmann::json keys = nlohmann::json::array();
+  for (const RingKey* k : ring_->Published(*ring, clock_->NowSeconds())) {
+    nlohmann::json jwk = nlohmann::json::object();
+    for (const auto& [name, value] : k->pub.JwkMembers()) jwk[name] = value;
+    jwk["kid"] = k->pub.kid();
+    jwk["use"] = "sig";
+    jwk["alg"] = hsm::AlgorithmName(k->pub.algorithm());
+    keys.push_back(std::move(jwk));
+  }
+  return Response::Json(200, {{"keys", keys}})
+      .With("Cache-Control", "public, max-age=60");
 }
 
 Response TokenService::Metadata() const {

@@ -14,6 +14,7 @@
 
 #include "api/access.h"
 #include "api/http.h"
+#include "api/key_ring.h"
 #include "api/metrics.h"
 #include "api/rate_limiter.h"
 #include "common/clock.h"
@@ -25,6 +26,7 @@ struct TokenOptions {
   std::string issuer;
   std::string audience;
   int64_t ttl_seconds = 600;
+  hsm::Algorithm algorithm = hsm::Algorithm::kES256;
 };
 
 // The caller behind a verified Bearer token.
@@ -37,7 +39,7 @@ struct Principal {
 
 class TokenService {
  public:
-  TokenService(const hsm::KeyOps* keys, const Access* access,
+  TokenService(const KeyRing* ring, const Access* access,
                FailureLimiter* limiter, const Clock* clock,
                TokenOptions options, Metrics* metrics = nullptr);
 
@@ -55,7 +57,7 @@ class TokenService {
   // Counts the failure and passes the response through.
   Response Failed(TokenFailure why, Response r) const;
 
-  const hsm::KeyOps* keys_;
+  const KeyRing* ring_;
   const Access* access_;
   FailureLimiter* limiter_;
   const Clock* clock_;

@@ -35,6 +35,7 @@ commands:
   allowlist remove CIDR [--reason TEXT]
   roles
   keys list
+  keys rotate --use token [--algorithm ES256|RS256] [--reason TEXT]
   status
   audit export [--since RFC3339] [--output FILE] [--format jsonl|csv]
   audit checkpoint [--output FILE]
@@ -132,6 +133,7 @@ class Ctl {
     }
     if (w[0] == "roles" && w.size() == 1) return Roles();
     if (cmd == "keys list" && w.size() == 2) return KeysList();
+    if (cmd == "keys rotate" && w.size() == 2) return KeysRotate();
     if (w[0] == "status" && w.size() == 1) return StatusCmd();
     if (cmd == "audit export" && w.size() == 2) return AuditExport();
     if (cmd == "audit checkpoint" && w.size() == 2) return AuditCheckpoint();
@@ -278,10 +280,26 @@ class Ctl {
     if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
     std::vector<std::vector<std::string>> rows;
     for (const auto& k : out) {
-      rows.push_back(
-          {Str(k, "use"), Str(k, "kid"), Str(k, "algorithm"), Str(k, "state")});
+      rows.push_back({Str(k, "use"), Str(k, "kid"), Str(k, "algorithm"),
+                      Str(k, "created_at"), Str(k, "state")});
     }
-    PrintTable({"USE", "KID", "ALGORITHM", "STATE"}, rows);
+    PrintTable({"USE", "KID", "ALGORITHM", "CREATED", "STATE"}, rows);
+    return 0;
+  }
+
+  int KeysRotate() {
+    auto use = Flag("use");
+    if (!use) return Usage("keys rotate needs --use token");
+    json body = {{"use", *use}};
+    if (auto alg = Flag("algorithm")) body["algorithm"] = *alg;
+    if (auto reason = Flag("reason")) body["reason"] = *reason;
+    json out;
+    if (int rc = Call("POST", "/v1/admin/keys/rotate", body, &out)) return rc;
+    if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
+    printf(
+        "new token key %s (%s) is active; the previous key stays in the "
+        "JWKS until its tokens expire\n",
+        Str(out, "kid").c_str(), Str(out, "algorithm").c_str());
     return 0;
   }
 
@@ -510,7 +528,7 @@ int main(int argc, char** argv) {
   static const char* kValued[] = {
       "name",   "role",       "expires-in", "expires-at", "reason",
       "socket", "since",      "output",     "format",     "file",
-      "key",    "checkpoint", "index"};
+      "key",    "checkpoint", "index",      "use",        "algorithm"};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--json") {

@@ -129,7 +129,13 @@ Status LoadHsm(const toml::table& t, Config* c) {
 
 Status LoadTokens(const toml::table& t, Config* c) {
   const std::string p = "tokens.";
-  RETURN_IF_ERROR(CheckKeys(t, p, {"issuer", "audience", "ttl_seconds"}));
+  RETURN_IF_ERROR(
+      CheckKeys(t, p, {"issuer", "audience", "ttl_seconds", "algorithm"}));
+  std::string alg = "ES256";
+  RETURN_IF_ERROR(GetString(t, p, "algorithm", &alg));
+  if (!hsm::ParseAlgorithm(alg, &c->tokens.algorithm)) {
+    return Bad(p + "algorithm", "must be ES256 or RS256");
+  }
   RETURN_IF_ERROR(GetString(t, p, "issuer", &c->tokens.issuer));
   RETURN_IF_ERROR(GetString(t, p, "audience", &c->tokens.audience));
   RETURN_IF_ERROR(GetInt(t, p, "ttl_seconds", &c->tokens.ttl_seconds, 1, 600));
@@ -304,7 +310,8 @@ std::vector<std::string> KeysNeedingRestart(const Config& a, const Config& b) {
         "hsm");
   check(a.tokens.issuer == b.tokens.issuer &&
             a.tokens.audience == b.tokens.audience &&
-            a.tokens.ttl_seconds == b.tokens.ttl_seconds,
+            a.tokens.ttl_seconds == b.tokens.ttl_seconds &&
+            a.tokens.algorithm == b.tokens.algorithm,
         "tokens");
   check(roles(a.roles) == roles(b.roles), "roles");
   check(a.audit_origin == b.audit_origin, "audit.origin");

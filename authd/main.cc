@@ -17,6 +17,7 @@
 
 #include "api/access.h"
 #include "api/app.h"
+#include "api/key_ring.h"
 #include "api/metrics.h"
 #include "api/mhd_server.h"
 #include "api/rate_limiter.h"
@@ -143,10 +144,13 @@ int Run(const std::string& config_path, bool accept_rollback) {
         "event=audit msg=\"start-up changes not recorded: %s\"",
         st.message().c_str());
   }
+  auto ring = api::KeyRing::Open(storage->get(), audit->get(), keys, &clock,
+                                 c.tokens.algorithm, c.tokens.ttl_seconds);
+  if (!ring.ok()) return Fail(ring.status());
   api::FailureLimiter limiter(&clock, c.limiter);
-  api::TokenService tokens(keys, access->get(), &limiter, &clock, c.tokens,
-                           &metrics);
-  api::App app(access->get(), audit->get(), &tokens, keys, &clock,
+  api::TokenService tokens(ring->get(), access->get(), &limiter, &clock,
+                           c.tokens, &metrics);
+  api::App app(access->get(), audit->get(), ring->get(), &tokens, keys, &clock,
                {c.trusted_proxies, kVersion, &metrics,
                 [k = hsm_keys->get()] { return k->SessionStats(); }});
 
@@ -164,8 +168,10 @@ int Run(const std::string& config_path, bool accept_rollback) {
     Log(LogLevel::kNotice, "event=listening admin_socket=%s",
         c.server.admin_socket.c_str());
   }
-  Log(LogLevel::kNotice, "event=ready version=%s token_kid=%s", kVersion,
-      keys->Public(hsm::KeyUse::kToken).kid().c_str());
+  auto active = (*ring)->Current();
+  Log(LogLevel::kNotice, "event=ready version=%s token_kid=%s alg=%s", kVersion,
+      active->active.pub.kid().c_str(),
+      hsm::AlgorithmName(active->active.pub.algorithm()));
   sd_notify(0, "READY=1");
   return WaitForSignals(config_path, c, app, limiter, *hsm_keys->get(), **audit,
                         **server);

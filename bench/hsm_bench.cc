@@ -41,6 +41,7 @@ struct Issuer {
   std::unique_ptr<storage::SqliteStorage> storage;
   std::unique_ptr<storage::AuditLog> audit;
   std::unique_ptr<api::Access> access;
+  std::unique_ptr<api::KeyRing> ring;
   std::unique_ptr<api::FailureLimiter> limiter;
   std::unique_ptr<api::TokenService> tokens;
   api::Request request;
@@ -52,14 +53,18 @@ struct Issuer {
                                               &SystemClock::Get(),
                                               "authd.bench/audit", "bench"))
                 .value();
-    access = std::move(api::Access::Create(storage.get(), audit.get(), &Keys(),
-                                           &SystemClock::Get(),
-                                           api::DefaultRoles()))
-                 .value();
+    access =
+        std::move(api::Access::Create(storage.get(), audit.get(), &Keys(),
+                                      &SystemClock::Get(), api::DefaultRoles()))
+            .value();
     limiter = std::make_unique<api::FailureLimiter>(&SystemClock::Get(),
                                                     api::LimiterOptions{});
+    ring = std::move(api::KeyRing::Open(storage.get(), audit.get(), &Keys(),
+                                        &SystemClock::Get(),
+                                        hsm::Algorithm::kES256, 600))
+               .value();
     tokens = std::make_unique<api::TokenService>(
-        &Keys(), access.get(), limiter.get(), &SystemClock::Get(),
+        ring.get(), access.get(), limiter.get(), &SystemClock::Get(),
         api::TokenOptions{"https://authd.bench", "bench", 600});
     auto cred = std::move(access->CreateCredential(
                               {"bench", "viewer",

@@ -36,6 +36,16 @@ class KeyOps {
   // with `label`, normally one; empty when absent.
   virtual StatusOr<std::vector<std::string>> ReadData(
       const std::string& label) const = 0;
+  // Token-signing keys by label, for the key ring. Generate creates a pair
+  // (ES256: P-256, RS256: RSA-2048) with the same attributes as the fixed
+  // keys; Load finds an existing pair; SignWith signs with the pair's
+  // algorithm (JWS signature bytes).
+  virtual StatusOr<PublicKey> GenerateSigningKey(const std::string& label,
+                                                 Algorithm alg) const = 0;
+  virtual StatusOr<PublicKey> LoadSigningKey(
+      const std::string& label) const = 0;
+  virtual StatusOr<std::string> SignWith(const std::string& label,
+                                         std::string_view data) const = 0;
   // Replaces the objects with `label` by one holding `value`.
   virtual Status WriteData(const std::string& label,
                            std::string_view value) const = 0;

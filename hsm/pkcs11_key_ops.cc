@@ -69,6 +69,35 @@ Status GenerateEcPair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
                     "C_GenerateKeyPair");
 }
 
+Status GenerateRsaPair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
+                       const std::string& label) {
+  CK_MECHANISM mech{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+  CK_ULONG bits = 2048;
+  static constexpr CK_BYTE kF4[] = {0x01, 0x00, 0x01};
+  CK_ATTRIBUTE pub[] = {
+      Attr(CKA_MODULUS_BITS, &bits, sizeof bits),
+      Attr(CKA_PUBLIC_EXPONENT, kF4, sizeof kF4),
+      Attr(CKA_LABEL, label.data(), label.size()),
+      Attr(CKA_ID, label.data(), label.size()),
+      Bool(CKA_TOKEN, true),
+      Bool(CKA_PRIVATE, false),
+      Bool(CKA_VERIFY, true),
+  };
+  CK_ATTRIBUTE priv[] = {
+      Attr(CKA_LABEL, label.data(), label.size()),
+      Attr(CKA_ID, label.data(), label.size()),
+      Bool(CKA_TOKEN, true),
+      Bool(CKA_PRIVATE, true),
+      Bool(CKA_SENSITIVE, true),
+      Bool(CKA_EXTRACTABLE, false),
+      Bool(CKA_SIGN, true),
+  };
+  CK_OBJECT_HANDLE pub_h, priv_h;
+  return RvToStatus(fn->C_GenerateKeyPair(h, &mech, pub, std::size(pub), priv,
+                                          std::size(priv), &pub_h, &priv_h),
+                    "C_GenerateKeyPair(RSA)");
+}
+
 Status GeneratePepper(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
                       const std::string& label) {
   CK_MECHANISM mech{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
@@ -102,9 +131,23 @@ StatusOr<PublicKey> ReadPublicKey(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
     return Status::FailedPrecondition("HSM has a private key " + label +
                                       " but no public key beside it");
   }
+  CK_KEY_TYPE type = CKK_EC;
+  CK_ATTRIBUTE t = Attr(CKA_KEY_TYPE, &type, sizeof type);
+  CK_RV rv = fn->C_GetAttributeValue(h, obj, &t, 1);
+  if (rv != CKR_OK) return RvToStatus(rv, "C_GetAttributeValue(CKA_KEY_TYPE)");
+  if (type == CKK_RSA) {
+    unsigned char n[1024], e[16];
+    CK_ATTRIBUTE rsa[] = {Attr(CKA_MODULUS, n, sizeof n),
+                          Attr(CKA_PUBLIC_EXPONENT, e, sizeof e)};
+    rv = fn->C_GetAttributeValue(h, obj, rsa, 2);
+    if (rv != CKR_OK) return RvToStatus(rv, "C_GetAttributeValue(CKA_MODULUS)");
+    return PublicKey::FromRsa(
+        std::string_view(reinterpret_cast<char*>(n), rsa[0].ulValueLen),
+        std::string_view(reinterpret_cast<char*>(e), rsa[1].ulValueLen));
+  }
   unsigned char buf[128];
   CK_ATTRIBUTE a = Attr(CKA_EC_POINT, buf, sizeof buf);
-  CK_RV rv = fn->C_GetAttributeValue(h, obj, &a, 1);
+  rv = fn->C_GetAttributeValue(h, obj, &a, 1);
   if (rv != CKR_OK) return RvToStatus(rv, "C_GetAttributeValue(CKA_EC_POINT)");
   std::string_view point(reinterpret_cast<char*>(buf), a.ulValueLen);
   if (point.size() == 67 && point[0] == 0x04 && point[1] == 65) {
@@ -334,6 +377,21 @@ StatusOr<std::shared_ptr<const Pkcs11KeyOps::Keys>> Pkcs11KeyOps::RefreshKeys(
         "the HSM now holds different keys (token kid " + token->kid() +
         "); refusing to serve with them");
   }
+  std::map<std::string, std::string> ring;
+  {
+    std::lock_guard<std::mutex> lock(signing_mu_);
+    ring = signing_kids_;
+  }
+  for (const auto& [label, kid] : ring) {
+    ASSIGN_OR_RETURN(PublicKey pub, ReadPublicKey(module_->fn(), h, label));
+    if (pub.kid() != kid) {
+      return Status::FailedPrecondition("the HSM now holds a different key " +
+                                        label + "; refusing to serve with it");
+    }
+    ASSIGN_OR_RETURN(CK_OBJECT_HANDLE priv,
+                     FindObject(module_->fn(), h, label, CKO_PRIVATE_KEY));
+    keys->signing[label] = {priv, pub.algorithm()};
+  }
   keys_.store(keys);
   return std::shared_ptr<const Keys>(std::move(keys));
 }
@@ -542,6 +600,100 @@ Status Pkcs11KeyOps::WriteData(const std::string& label,
         return CKR_OK;
       },
       "write CKO_DATA");
+}
+
+StatusOr<PublicKey> Pkcs11KeyOps::GenerateSigningKey(const std::string& label,
+                                                     Algorithm alg) const {
+  CK_FUNCTION_LIST* fn = module_->fn();
+  Status inner = Status::Ok();
+  RETURN_IF_ERROR(WithSession(
+      [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
+        auto existing = FindObject(fn, h, label, CKO_PRIVATE_KEY);
+        if (!existing.ok() || *existing != CK_INVALID_HANDLE) {
+          inner = existing.ok() ? Status::AlreadyExists("HSM key " + label +
+                                                        " exists already")
+                                : existing.status();
+          return CKR_OK;
+        }
+        inner = alg == Algorithm::kRS256 ? GenerateRsaPair(fn, h, label)
+                                         : GenerateEcPair(fn, h, label);
+        return CKR_OK;
+      },
+      "C_GenerateKeyPair"));
+  RETURN_IF_ERROR(inner);
+  return LoadSigningKey(label);
+}
+
+StatusOr<PublicKey> Pkcs11KeyOps::LoadSigningKey(
+    const std::string& label) const {
+  CK_FUNCTION_LIST* fn = module_->fn();
+  std::optional<PublicKey> pub;
+  CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE;
+  Status inner = Status::Ok();
+  RETURN_IF_ERROR(WithSession(
+      [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
+        auto found = FindObject(fn, h, label, CKO_PRIVATE_KEY);
+        if (!found.ok() || *found == CK_INVALID_HANDLE) {
+          inner = found.ok() ? Status::NotFound("the HSM has no key " + label)
+                             : found.status();
+          return CKR_OK;
+        }
+        priv = *found;
+        auto p = ReadPublicKey(fn, h, label);
+        if (!p.ok()) {
+          inner = p.status();
+        } else {
+          pub.emplace(std::move(*p));
+        }
+        return CKR_OK;
+      },
+      "C_FindObjects"));
+  RETURN_IF_ERROR(inner);
+  {
+    std::lock_guard<std::mutex> lock(signing_mu_);
+    signing_kids_[label] = pub->kid();
+    auto next = std::make_shared<Keys>(*keys_.load());
+    next->signing[label] = {priv, pub->algorithm()};
+    keys_.store(std::move(next));
+  }
+  return *pub;
+}
+
+StatusOr<std::string> Pkcs11KeyOps::SignWith(const std::string& label,
+                                             std::string_view data) const {
+  if (!keys_.load()->signing.count(label))
+    RETURN_IF_ERROR(LoadSigningKey(label).status());
+  std::string digest = Sha256(data);
+  std::string sig(512, '\0');
+  Algorithm alg = Algorithm::kES256;
+  CK_FUNCTION_LIST* fn = module_->fn();
+  RETURN_IF_ERROR(WithSession(
+      [&](CK_SESSION_HANDLE h, const Keys& keys) -> CK_RV {
+        auto it = keys.signing.find(label);
+        if (it == keys.signing.end()) return CKR_KEY_HANDLE_INVALID;
+        alg = it->second.alg;
+        // ES256: ECDSA over our SHA-256 digest; RS256: the token hashes
+        // (RFC 7518 §3.3, RSASSA-PKCS1-v1_5 with SHA-256).
+        CK_MECHANISM mech{
+            alg == Algorithm::kRS256 ? CKM_SHA256_RSA_PKCS : CKM_ECDSA, nullptr,
+            0};
+        std::string_view input = alg == Algorithm::kRS256 ? data : digest;
+        CK_RV rv = fn->C_SignInit(h, &mech, it->second.handle);
+        if (rv != CKR_OK) return rv;
+        CK_ULONG len = 512;
+        sig.resize(512);
+        rv = fn->C_Sign(
+            h, reinterpret_cast<CK_BYTE*>(const_cast<char*>(input.data())),
+            input.size(), reinterpret_cast<CK_BYTE*>(sig.data()), &len);
+        if (rv == CKR_OK) sig.resize(len);
+        return rv;
+      },
+      "C_Sign"));
+  if (alg == Algorithm::kRS256) return sig;
+  std::string raw = EcdsaSignatureToRaw(sig, 32);
+  if (raw.empty())
+    return Status::Internal("HSM returned a malformed signature");
+  return raw;
 }
 
 StatusOr<bool> Pkcs11KeyOps::KeyAttribute(const std::string& label,

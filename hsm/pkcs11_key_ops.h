@@ -65,6 +65,11 @@ class Pkcs11KeyOps final : public KeyOps {
   std::pair<size_t, size_t> SessionStats() const;
   StatusOr<std::vector<std::string>> ReadData(
       const std::string& label) const override;
+  StatusOr<PublicKey> GenerateSigningKey(const std::string& label,
+                                         Algorithm alg) const override;
+  StatusOr<PublicKey> LoadSigningKey(const std::string& label) const override;
+  StatusOr<std::string> SignWith(const std::string& label,
+                                 std::string_view data) const override;
   Status WriteData(const std::string& label,
                    std::string_view value) const override;
 
@@ -73,10 +78,15 @@ class Pkcs11KeyOps final : public KeyOps {
                               CK_ATTRIBUTE_TYPE type) const;
 
  private:
+  struct SigningHandle {
+    CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+    Algorithm alg = Algorithm::kES256;
+  };
   struct Keys {
     CK_OBJECT_HANDLE token_private = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE audit_private = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE pepper = CK_INVALID_HANDLE;
+    std::map<std::string, SigningHandle> signing;  // key ring, by label
   };
 
   using Clock = std::chrono::steady_clock;
@@ -117,6 +127,9 @@ class Pkcs11KeyOps final : public KeyOps {
   // Object handles are not cached across a re-login: recovery swaps them.
   mutable std::atomic<std::shared_ptr<const Keys>> keys_;
   std::optional<PublicKey> token_public_, audit_public_;  // fixed at Create
+  // Key-ring labels loaded so far; RefreshKeys finds them again.
+  mutable std::mutex signing_mu_;
+  mutable std::map<std::string, std::string> signing_kids_;  // label -> kid
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;

@@ -50,16 +50,7 @@ StatusOr<PublicKey> PublicKey::FromEcPoint(std::string_view point) {
   }
   PublicKey key;
   key.pkey_.reset(raw, EVP_PKEY_free);
-  unsigned char* der = nullptr;
-  int der_len = i2d_PUBKEY(raw, &der);
-  if (der_len <= 0) return Status::Internal("cannot encode public key");
-  key.spki_der_.assign(reinterpret_cast<char*>(der), der_len);
-  OPENSSL_free(der);
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PUBKEY(bio.get(), raw);
-  char* pem_data = nullptr;
-  long pem_len = BIO_get_mem_data(bio.get(), &pem_data);
-  key.pem_.assign(pem_data, pem_len);
+  RETURN_IF_ERROR(key.Finish());
   key.x_ = Base64UrlEncode(point.substr(1, 32));
   key.y_ = Base64UrlEncode(point.substr(33, 32));
   // RFC 7638 §3.2: required members only, lexicographic order, no spaces.
@@ -67,6 +58,87 @@ StatusOr<PublicKey> PublicKey::FromEcPoint(std::string_view point) {
                           R"(","y":")" + key.y_ + R"("})";
   key.kid_ = Base64UrlEncode(Sha256(canonical));
   return key;
+}
+
+StatusOr<PublicKey> PublicKey::FromRsa(std::string_view modulus,
+                                       std::string_view exponent) {
+  using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
+  BnPtr n(BN_bin2bn(reinterpret_cast<const unsigned char*>(modulus.data()),
+                    static_cast<int>(modulus.size()), nullptr));
+  BnPtr e(BN_bin2bn(reinterpret_cast<const unsigned char*>(exponent.data()),
+                    static_cast<int>(exponent.size()), nullptr));
+  BldPtr bld(OSSL_PARAM_BLD_new());
+  OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get());
+  OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get());
+  ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
+  CtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (BN_num_bits(n.get()) < 2048 || !params || !ctx ||
+      EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) !=
+          1) {
+    return Status::Internal("not an RSA public key of at least 2048 bits");
+  }
+  PublicKey key;
+  key.alg_ = Algorithm::kRS256;
+  key.pkey_.reset(raw, EVP_PKEY_free);
+  RETURN_IF_ERROR(key.Finish());
+  // JWK integers are big-endian without leading zero octets (RFC 7518 §6.3.1).
+  auto strip = [](std::string_view v) {
+    while (v.size() > 1 && v[0] == '\0') v.remove_prefix(1);
+    return v;
+  };
+  key.n_ = Base64UrlEncode(strip(modulus));
+  key.e_ = Base64UrlEncode(strip(exponent));
+  std::string canonical =
+      R"({"e":")" + key.e_ + R"(","kty":"RSA","n":")" + key.n_ + R"("})";
+  key.kid_ = Base64UrlEncode(Sha256(canonical));
+  return key;
+}
+
+Status PublicKey::Finish() {
+  unsigned char* der = nullptr;
+  int der_len = i2d_PUBKEY(pkey_.get(), &der);
+  if (der_len <= 0) return Status::Internal("cannot encode public key");
+  spki_der_.assign(reinterpret_cast<char*>(der), der_len);
+  OPENSSL_free(der);
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PUBKEY(bio.get(), pkey_.get());
+  char* pem_data = nullptr;
+  long pem_len = BIO_get_mem_data(bio.get(), &pem_data);
+  pem_.assign(pem_data, pem_len);
+  return Status::Ok();
+}
+
+std::vector<std::pair<std::string, std::string>> PublicKey::JwkMembers() const {
+  if (alg_ == Algorithm::kRS256) return {{"kty", "RSA"}, {"n", n_}, {"e", e_}};
+  return {{"kty", "EC"}, {"crv", "P-256"}, {"x", x_}, {"y", y_}};
+}
+
+bool PublicKey::Verify(std::string_view data, std::string_view sig) const {
+  if (alg_ == Algorithm::kES256) return VerifyEs256(data, sig);
+  MdCtxPtr md(EVP_MD_CTX_new());
+  return EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr,
+                              pkey_.get()) == 1 &&
+         EVP_DigestVerify(
+             md.get(), reinterpret_cast<const unsigned char*>(sig.data()),
+             sig.size(), reinterpret_cast<const unsigned char*>(data.data()),
+             data.size()) == 1;
+}
+
+const char* AlgorithmName(Algorithm alg) {
+  return alg == Algorithm::kRS256 ? "RS256" : "ES256";
+}
+
+bool ParseAlgorithm(std::string_view name, Algorithm* out) {
+  if (name == "ES256") {
+    *out = Algorithm::kES256;
+  } else if (name == "RS256") {
+    *out = Algorithm::kRS256;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 StatusOr<PublicKey> PublicKey::FromPem(std::string_view pem) {

@@ -1,13 +1,16 @@
-// A P-256 public key in every form authd publishes: DER SubjectPublicKeyInfo,
-// PEM, JWK coordinates and the RFC 7638 thumbprint used as `kid`. Built from
-// the uncompressed EC point the HSM reports; verification runs in OpenSSL so
-// checking a signature never costs an HSM operation. Immutable, thread-safe.
+// A public key in every form authd publishes: DER SubjectPublicKeyInfo, PEM,
+// JWK members and the RFC 7638 thumbprint used as `kid`. ECDSA P-256 (ES256)
+// keys are built from the EC point the HSM reports, RSA (RS256) keys from the
+// modulus and exponent; verification runs in OpenSSL so checking a signature
+// never costs an HSM operation. Immutable, thread-safe.
 #ifndef AUTHD_HSM_PUBLIC_KEY_H_
 #define AUTHD_HSM_PUBLIC_KEY_H_
 
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 
@@ -15,10 +18,18 @@ typedef struct evp_pkey_st EVP_PKEY;
 
 namespace authd::hsm {
 
+// JWS algorithms authd signs with (RFC 7518 §3.1).
+enum class Algorithm { kES256, kRS256 };
+const char* AlgorithmName(Algorithm alg);  // "ES256", "RS256"
+bool ParseAlgorithm(std::string_view name, Algorithm* out);
+
 class PublicKey {
  public:
   // `point` is the 65-byte uncompressed point 0x04||X||Y.
   static StatusOr<PublicKey> FromEcPoint(std::string_view point);
+  // Big-endian modulus and public exponent of an RSA key.
+  static StatusOr<PublicKey> FromRsa(std::string_view modulus,
+                                     std::string_view exponent);
   // Parses a PEM "PUBLIC KEY" holding a P-256 key.
   static StatusOr<PublicKey> FromPem(std::string_view pem);
 
@@ -27,14 +38,21 @@ class PublicKey {
   const std::string& jwk_x() const { return x_; }  // base64url
   const std::string& jwk_y() const { return y_; }  // base64url
   const std::string& kid() const { return kid_; }  // RFC 7638 thumbprint
+  Algorithm algorithm() const { return alg_; }
+  // The JWK's key members (kty, crv/x/y or n/e), for a JWKS entry.
+  std::vector<std::pair<std::string, std::string>> JwkMembers() const;
 
   // Verifies an ES256 signature (raw r||s, 64 bytes) over `data`.
   bool VerifyEs256(std::string_view data, std::string_view raw_sig) const;
+  // Verifies a JWS signature of this key's algorithm over `data`.
+  bool Verify(std::string_view data, std::string_view sig) const;
 
  private:
   PublicKey() = default;
+  Status Finish();  // DER, PEM from pkey_
   std::shared_ptr<EVP_PKEY> pkey_;
-  std::string spki_der_, pem_, x_, y_, kid_;
+  Algorithm alg_ = Algorithm::kES256;
+  std::string spki_der_, pem_, x_, y_, n_, e_, kid_;
 };
 
 // Converts what a token returned for CKM_ECDSA to raw r||s of 2*`half` bytes.

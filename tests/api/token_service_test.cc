@@ -47,12 +47,15 @@ class TokenServiceTest : public AccessTest {
  protected:
   void SetUp() override {
     AccessTest::SetUp();
+    ring_ = std::move(KeyRing::Open(storage_.get(), audit_.get(), &keys(),
+                                    &clock_, hsm::Algorithm::kES256, 600))
+                .value();
     tokens_ = MakeService(kAudience, 600);
   }
 
   std::unique_ptr<TokenService> MakeService(const std::string& audience,
                                             int64_t ttl) {
-    return std::make_unique<TokenService>(&keys(), access_.get(), &limiter_,
+    return std::make_unique<TokenService>(ring_.get(), access_.get(), &limiter_,
                                           &clock_,
                                           TokenOptions{kIssuer, audience, ttl});
   }
@@ -112,6 +115,7 @@ class TokenServiceTest : public AccessTest {
   }
 
   FailureLimiter limiter_{&clock_, LimiterOptions{}};
+  std::unique_ptr<KeyRing> ring_;
   std::unique_ptr<TokenService> tokens_;
 };
 
@@ -441,7 +445,7 @@ TEST_F(TokenServiceTest, VerifyBearerRejectsAnotherAudienceOrIssuer) {
   EXPECT_EQ(p.status().code(), StatusCode::kUnauthenticated);
   EXPECT_EQ(p.status().message(),
             "access token was issued for another issuer or audience");
-  TokenService other_issuer(&keys(), access_.get(), &limiter_, &clock_,
+  TokenService other_issuer(ring_.get(), access_.get(), &limiter_, &clock_,
                             {"https://elsewhere.test", kAudience, 600});
   EXPECT_EQ(other_issuer.VerifyBearer(token).status().code(),
             StatusCode::kUnauthenticated);

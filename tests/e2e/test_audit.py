@@ -270,8 +270,14 @@ class CrashTest(unittest.TestCase):
             self.assertGreater(len(acknowledged), 20)
             missing = [c for c in acknowledged if c not in listed]
             self.assertEqual(missing, [])
-            entries = d.admin("GET", "/v1/admin/audit?action=allowlist.add&limit=1000").json()["entries"]
-            targets = [e["target"] for e in entries]
+            targets, after = [], None
+            while True:  # page through the whole log
+                page = d.admin("GET", "/v1/admin/audit?action=allowlist.add&limit=1000"
+                           + (f"&after_seq={after}" if after is not None else "")).json()
+                targets += [e["target"] for e in page["entries"]]
+                after = page["next_after_seq"]
+                if after is None:
+                    break
             self.assertEqual(len(targets), len(set(targets)))  # exactly one entry per change
             self.assertEqual(set(targets), listed)
             keys = json.loads(d.ctl("--json", "keys", "list").stdout)

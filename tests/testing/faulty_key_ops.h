@@ -27,6 +27,21 @@ class FaultyKeyOps final : public hsm::KeyOps {
     }
     return real_->SignEs256(use, data);
   }
+  StatusOr<hsm::PublicKey> GenerateSigningKey(
+      const std::string& label, hsm::Algorithm alg) const override {
+    return real_->GenerateSigningKey(label, alg);
+  }
+  StatusOr<hsm::PublicKey> LoadSigningKey(
+      const std::string& label) const override {
+    return real_->LoadSigningKey(label);
+  }
+  StatusOr<std::string> SignWith(const std::string& label,
+                                 std::string_view data) const override {
+    if (fail_token_sign) {
+      return Status::Unavailable("HSM C_Sign failed: CKR_DEVICE_ERROR");
+    }
+    return real_->SignWith(label, data);
+  }
   StatusOr<std::string> HmacPepper(std::string_view data) const override {
     return real_->HmacPepper(data);
   }
