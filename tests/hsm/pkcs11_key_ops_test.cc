@@ -394,5 +394,36 @@ TEST(PublicKeyFromHsmTest, PemRoundTrips) {
   EXPECT_EQ(again->kid(), key.kid());
 }
 
+// Key-ring keys of both algorithms: generated in the HSM with the same
+// protections, signatures verify with the public key, and a label cannot be
+// generated twice.
+TEST(SigningKeyTest, GenerateSignAndProtect) {
+  for (Algorithm alg : {Algorithm::kES256, Algorithm::kRS256}) {
+    std::string label = std::string("test-ring-") + AlgorithmName(alg);
+    auto pub = Keys().GenerateSigningKey(label, alg);
+    ASSERT_TRUE(pub.ok()) << pub.status().message();
+    EXPECT_EQ(pub->algorithm(), alg);
+    auto sig = Keys().SignWith(label, "signing input");
+    ASSERT_TRUE(sig.ok()) << sig.status().message();
+    EXPECT_EQ(sig->size(), alg == Algorithm::kES256 ? 64u : 256u);
+    EXPECT_TRUE(pub->Verify("signing input", *sig));
+    EXPECT_FALSE(pub->Verify("signing inpuT", *sig));
+    for (auto [attr, want] : {std::pair{CKA_SENSITIVE, true},
+                              std::pair{CKA_EXTRACTABLE, false},
+                              std::pair{CKA_PRIVATE, true}}) {
+      auto v = Keys().KeyAttribute(label, CKO_PRIVATE_KEY, attr);
+      ASSERT_TRUE(v.ok());
+      EXPECT_EQ(*v, want) << label << " attribute " << attr;
+    }
+    EXPECT_EQ(Keys().GenerateSigningKey(label, alg).status().code(),
+              StatusCode::kAlreadyExists);
+    auto loaded = Keys().LoadSigningKey(label);
+    ASSERT_TRUE(loaded.ok());
+    EXPECT_EQ(loaded->kid(), pub->kid());
+  }
+  EXPECT_EQ(Keys().SignWith("no-such-label", "x").status().code(),
+            StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace authd::hsm

@@ -264,3 +264,69 @@ TEST(PublicKeyVerifyTest, RejectsSignaturesOfTheWrongLength) {
 
 }  // namespace
 }  // namespace authd::hsm
+
+namespace authd::hsm {
+namespace {
+
+// RFC 7638 §3.1: the example RSA key and its thumbprint.
+TEST(PublicKeyFromRsaTest, KidIsTheRfc7638Thumbprint) {
+  const std::string n =
+      "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aP"
+      "FFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl9"
+      "3lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdA"
+      "ZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3"
+      "XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+  auto key = PublicKey::FromRsa(Base64UrlDecode(n).value(),
+                                Base64UrlDecode("AQAB").value());
+  ASSERT_TRUE(key.ok()) << key.status().message();
+  EXPECT_EQ(key->kid(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+  EXPECT_EQ(key->algorithm(), Algorithm::kRS256);
+  auto members = key->JwkMembers();
+  ASSERT_EQ(members.size(), 3u);
+  EXPECT_EQ(members[0], (std::pair<std::string, std::string>{"kty", "RSA"}));
+  EXPECT_EQ(members[1].second, n);
+  EXPECT_EQ(members[2].second, "AQAB");
+}
+
+TEST(PublicKeyFromRsaTest, RejectsShortModulus) {
+  std::string n(128, '\xff');  // 1024 bits
+  EXPECT_FALSE(PublicKey::FromRsa(n, std::string("\x01\x00\x01", 3)).ok());
+}
+
+TEST(PublicKeyFromRsaTest, VerifiesRs256SignaturesFromOpenSsl) {
+  EVP_PKEY* pkey = EVP_RSA_gen(2048);
+  ASSERT_NE(pkey, nullptr);
+  BIGNUM *bn_n = nullptr, *bn_e = nullptr;
+  ASSERT_EQ(EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &bn_n), 1);
+  ASSERT_EQ(EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &bn_e), 1);
+  std::string n(BN_num_bytes(bn_n), '\0'), e(BN_num_bytes(bn_e), '\0');
+  BN_bn2bin(bn_n, reinterpret_cast<unsigned char*>(n.data()));
+  BN_bn2bin(bn_e, reinterpret_cast<unsigned char*>(e.data()));
+  BN_free(bn_n);
+  BN_free(bn_e);
+  auto key = PublicKey::FromRsa(n, e);
+  ASSERT_TRUE(key.ok());
+  const std::string data = "header.claims";
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  size_t len = 0;
+  ASSERT_EQ(EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, pkey), 1);
+  ASSERT_EQ(EVP_DigestSign(md, nullptr, &len,
+                           reinterpret_cast<const unsigned char*>(data.data()),
+                           data.size()),
+            1);
+  std::string sig(len, '\0');
+  ASSERT_EQ(EVP_DigestSign(md, reinterpret_cast<unsigned char*>(sig.data()),
+                           &len,
+                           reinterpret_cast<const unsigned char*>(data.data()),
+                           data.size()),
+            1);
+  EVP_MD_CTX_free(md);
+  EVP_PKEY_free(pkey);
+  EXPECT_TRUE(key->Verify(data, sig));
+  sig[10] ^= 1;
+  EXPECT_FALSE(key->Verify(data, sig));
+  EXPECT_FALSE(key->Verify("header.claimz", sig));
+}
+
+}  // namespace
+}  // namespace authd::hsm
