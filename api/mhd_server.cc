@@ -394,7 +394,13 @@ Status HttpServer::AddDaemon(int fd, bool admin) {
     }
     o.push_back(opt(MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                     opts_.max_connections_per_address));
-    if (!opts_.tls_cert_pem.empty()) {
+    if (opts_.tls_cert_callback != nullptr) {
+      flags |= MHD_USE_TLS;
+      o.push_back(
+          opt(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, opts_.tls_cert_callback));
+      o.push_back(opt(MHD_OPTION_HTTPS_PRIORITIES, 0,
+                      const_cast<char*>(kTlsPriorities)));
+    } else if (!opts_.tls_cert_pem.empty()) {
       flags |= MHD_USE_TLS;
       o.push_back(opt(MHD_OPTION_HTTPS_MEM_CERT, 0,
                       const_cast<char*>(opts_.tls_cert_pem.c_str())));

@@ -27,7 +27,8 @@ struct ServerOptions {
   std::vector<std::string> listen;  // "host:port", "[v6]:port"
   std::string admin_socket;         // path; empty for none
   std::string tls_cert_pem;         // PEM; empty for plain HTTP
-  SecureString tls_key_pem;
+  SecureString tls_key_pem;         // or, for a key in the HSM:
+  void* tls_cert_callback = nullptr;  // HsmTlsIdentity::CertificateCallback()
   unsigned threads = 2;
   size_t max_body_bytes = 16 * 1024;
   size_t max_header_bytes = 16 * 1024;

@@ -17,6 +17,7 @@
 
 #include "api/access.h"
 #include "api/app.h"
+#include "api/hsm_tls.h"
 #include "api/key_ring.h"
 #include "api/metrics.h"
 #include "api/mhd_server.h"
@@ -43,10 +44,11 @@ constexpr char kUsage[] =
     "--accept-rollback records in the audit log that the database was\n"
     "restored on purpose after authd refused it, and exits.\n";
 
-// Reads a whole file that may hold a secret (PIN, TLS key). `key` names the
-// config key in messages; trailing newlines are dropped when `trim` is set.
+// Reads a whole file named by config `key`, less trailing newlines (a PIN
+// file's last newline is not part of the PIN). A `secret` one (PIN, TLS key)
+// draws a warning when others can read it.
 StatusOr<SecureString> ReadFileFor(const std::string& key,
-                                   const std::string& path, bool trim) {
+                                   const std::string& path, bool secret) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     return Status::InvalidArgument("cannot read " + key + " " + path + ": " +
@@ -54,7 +56,7 @@ StatusOr<SecureString> ReadFileFor(const std::string& key,
   }
   struct stat st {};
   fstat(fd, &st);
-  if (st.st_mode & S_IROTH) {
+  if (secret && (st.st_mode & S_IROTH)) {
     Log(LogLevel::kWarn, "event=config msg=\"%s %s is world-readable\"",
         key.c_str(), path.c_str());
   }
@@ -64,8 +66,7 @@ StatusOr<SecureString> ReadFileFor(const std::string& key,
   while ((n = read(fd, buf, sizeof buf)) > 0) data.append(buf, n);
   OPENSSL_cleanse(buf, sizeof buf);
   close(fd);
-  while (trim && !data.empty() &&
-         (data.back() == '\n' || data.back() == '\r')) {
+  while (!data.empty() && (data.back() == '\n' || data.back() == '\r')) {
     data.pop_back();
   }
   if (data.empty()) {
@@ -91,22 +92,34 @@ int Run(const std::string& config_path, bool accept_rollback) {
   SetLogLevel(c.log_level);
 
   StatusOr<SecureString> pin =
-      ReadFileFor("hsm.pin_file", c.hsm_pin_file, true);
+      ReadFileFor("hsm.pin_file", c.hsm_pin_file, /*secret=*/true);
   if (!pin.ok()) return Fail(pin.status());
-  if (!c.tls_cert.empty()) {
-    auto cert = ReadFileFor("server.tls_cert", c.tls_cert, false);
-    if (!cert.ok()) return Fail(cert.status());
-    auto key = ReadFileFor("server.tls_key", c.tls_key, false);
-    if (!key.ok()) return Fail(key.status());
-    c.server.tls_cert_pem = std::string(cert->view());
-    c.server.tls_key_pem = std::move(*key);
-  }
+  SecureString tls_pin = *pin;  // for a TLS key in the HSM, used below
   hsm::HsmOptions hsm_opts{c.hsm_module, c.hsm_token, std::move(*pin),
                            c.hsm_sessions,
                            std::chrono::milliseconds(c.hsm_timeout_ms)};
   std::vector<std::string> created;
   auto hsm_keys = hsm::Pkcs11KeyOps::Create(std::move(hsm_opts), &created);
   if (!hsm_keys.ok()) return Fail(hsm_keys.status());
+  // After our login, so GnuTLS finds the token already logged in.
+  std::unique_ptr<api::HsmTlsIdentity> tls_identity;
+  if (!c.tls_cert.empty()) {
+    auto cert = ReadFileFor("server.tls_cert", c.tls_cert, /*secret=*/false);
+    if (!cert.ok()) return Fail(cert.status());
+    c.server.tls_cert_pem = std::string(cert->view());
+    if (c.tls_key.rfind("pkcs11:", 0) == 0) {
+      // The TLS key stays in the HSM; GnuTLS signs handshakes there.
+      auto identity =
+          api::HsmTlsIdentity::Load(c.server.tls_cert_pem, c.tls_key, tls_pin);
+      if (!identity.ok()) return Fail(identity.status());
+      tls_identity = std::move(identity).value();
+      c.server.tls_cert_callback = tls_identity->CertificateCallback();
+    } else {
+      auto key = ReadFileFor("server.tls_key", c.tls_key, /*secret=*/true);
+      if (!key.ok()) return Fail(key.status());
+      c.server.tls_key_pem = std::move(*key);
+    }
+  }
   api::Metrics metrics;
   api::InstrumentedKeyOps instrumented(hsm_keys->get(), &metrics);
   const hsm::KeyOps* keys = &instrumented;

@@ -10,7 +10,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libtomlplusplus-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libsystemd-dev systemd
+  libsystemd-dev systemd libgnutls28-dev gnutls-bin
   wrk curl python3 python3-jwt python3-cryptography
 )
 

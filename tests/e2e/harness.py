@@ -105,7 +105,27 @@ class Daemon:
         os.umask(old_umask)
         self.tls = tls
         tls_lines = ""
-        if tls:
+        if tls == "hsm":
+            # The TLS key is generated in the token and never exists as a
+            # file; GnuTLS's tools read this throwaway token's PIN from
+            # GNUTLS_PIN (test only: authd itself takes PINs from files).
+            with open(self.pin_file) as f:
+                tool_env = dict(self.env, GNUTLS_PIN=f.read().strip())
+            subprocess.run(["p11tool", "--login", "--generate-ecc", "--curve=secp256r1",
+                            "--label", "authd-tls", "pkcs11:token=authd"],
+                           env=tool_env, check=True, capture_output=True)
+            template = os.path.join(self.dir, "cert.tmpl")
+            with open(template, "w") as f:
+                f.write('cn = "localhost"\nip_address = "127.0.0.1"\nexpiration_days = 2\n'
+                        'tls_www_server\nsigning_key\n')
+            subprocess.run(["certtool", "--generate-self-signed", "--load-privkey",
+                            "pkcs11:token=authd;object=authd-tls;type=private",
+                            "--template", template,
+                            "--outfile", os.path.join(self.dir, "tls.crt")],
+                           env=tool_env, check=True, capture_output=True)
+            tls_lines = (f'tls_cert = "{self.dir}/tls.crt"\n'
+                         'tls_key = "pkcs11:token=authd;object=authd-tls;type=private"\n')
+        elif tls:
             subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                             "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
                             "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",

@@ -3,6 +3,9 @@ verifier (PyJWT), every error case, concurrency, and what never reaches disk."""
 import base64
 import concurrent.futures
 import glob
+import os
+import socket
+import subprocess
 import json
 import time
 import unittest
@@ -229,11 +232,37 @@ class EmptyAllowlistTest(unittest.TestCase):
             self.assertEqual(d.admin("GET", "/v1/admin/allowlist").status, 200)
 
     def test_tls_listener_serves_tokens(self):
-        with Daemon(tls=True) as d:
-            d.allow("127.0.0.1")
-            cred = d.create_credential("viewer")
-            r = d.token(cred)
-            self.assertEqual(r.status, 200, r)
+        import ssl
+        for mode in (True, "hsm"):  # key in a file, key in the HSM
+            with Daemon(tls=mode) as d:
+                d.allow("127.0.0.1")
+                cred = d.create_credential("viewer")
+                r = d.token(cred)
+                self.assertEqual(r.status, 200, (mode, r))
+                if mode == "hsm":
+                    self.assertFalse(os.path.exists(os.path.join(d.dir, "tls.key")))
+                # TLS 1.2 and 1.3 only. The client side lowers OpenSSL's
+                # security level so that only the server can say no.
+                def handshake(version):
+                    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{d.port}",
+                                        version, "-cipher", "DEFAULT@SECLEVEL=0"],
+                                       input=b"", capture_output=True, timeout=30)
+                    return b"Cipher is (NONE)" not in r.stdout and r.returncode == 0
+                self.assertTrue(handshake("-tls1_2"), mode)
+                self.assertTrue(handshake("-tls1_3"), mode)
+                self.assertFalse(handshake("-tls1_1"), mode)
+                self.assertFalse(handshake("-tls1"), mode)
+
+    def test_tls_key_not_matching_the_certificate_is_refused(self):
+        with Daemon(tls="hsm", start=False) as d:
+            # Swap in a certificate for another key.
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=x",
+                            "-keyout", os.path.join(d.dir, "other.key"),
+                            "-out", os.path.join(d.dir, "tls.crt")], check=True, capture_output=True)
+            d.start(expect_ready=False)
+            self.assertNotEqual(d.wait_exit(), 0)
+            self.assertIn("does not match", d.read_log().strip().splitlines()[-1])
 
 
 class StartupTest(unittest.TestCase):
