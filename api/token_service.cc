@@ -303,6 +303,10 @@ Response TokenService::Metadata() const {
             {"token_endpoint", iss + "/v1/auth/token"},
             {"jwks_uri", iss + "/.well-known/jwks.json"},
             {"grant_types_supported", {"client_credentials"}},
+            // Not registered in RFC 8414 (which has no access-token field):
+            // the JWS algorithm of the access tokens this server issues now.
+            {"access_token_signing_alg_values_supported",
+             {hsm::AlgorithmName(ring_->Current()->active.pub.algorithm())}},
             {"token_endpoint_auth_methods_supported",
              {"client_secret_basic", "client_secret_post"}},
             {"response_types_supported", nlohmann::json::array()},

@@ -100,6 +100,8 @@ class Rs256Test(unittest.TestCase):
             owner = d.create_credential("owner")
             token = d.access_token(owner)
             self.assertEqual(header(token)["alg"], "RS256")
+            meta = d.http("GET", "/.well-known/oauth-authorization-server").json()
+            self.assertEqual(meta["access_token_signing_alg_values_supported"], ["RS256"])
             jwks = d.http("GET", "/v1/auth/jwks").json()
             self.assertEqual(jwks["keys"][0]["kty"], "RSA")
             self.assertEqual(jwks["keys"][0]["alg"], "RS256")
