@@ -81,7 +81,11 @@ std::string FormatSockaddr(const sockaddr* sa) {
   }
   auto* v6 = reinterpret_cast<const sockaddr_in6*>(sa);
   inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof buf);
-  return "[" + std::string(buf) + "]:" + std::to_string(ntohs(v6->sin6_port));
+  std::string out = "[";  // appended piecewise: GCC 12 -O3 misreads "[" + s
+  out += buf;
+  out += "]:";
+  out += std::to_string(ntohs(v6->sin6_port));
+  return out;
 }
 
 StatusOr<int> BindTcp(const std::string& text, std::string* bound) {

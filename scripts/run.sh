@@ -10,7 +10,8 @@ port=${AUTHD_PORT:-8443}
 bin=$root/build/bin
 
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh" -DCMAKE_BUILD_TYPE=Release
+# Same build type as scripts/test.sh, so switching between them rebuilds nothing.
+"$root/scripts/build.sh" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 umask 077
 mkdir -p "$state/tokens"
