@@ -58,7 +58,6 @@ StatusOr<std::string> StringField(const json& body, const char* name,
   return body[name].get<std::string>();
 }
 
-
 }  // namespace
 
 Response App::Admin(const Request& req) const {

@@ -43,17 +43,19 @@ StatusOr<CK_OBJECT_HANDLE> FindObject(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
   return count == 1 ? found[0] : CK_INVALID_HANDLE;
 }
 
-Status GenerateEcPair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
-                      const std::string& label) {
-  CK_MECHANISM mech{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
-  CK_ATTRIBUTE pub[] = {
-      Attr(CKA_EC_PARAMS, kP256Params, sizeof kP256Params),
-      Attr(CKA_LABEL, label.data(), label.size()),
-      Attr(CKA_ID, label.data(), label.size()),
-      Bool(CKA_TOKEN, true),
-      Bool(CKA_PRIVATE, false),
-      Bool(CKA_VERIFY, true),
-  };
+// A signing pair labelled `label`: the public half public and verify-only,
+// the private half CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not
+// CKA_EXTRACTABLE, sign-only (SPEC "Keys in the HSM").
+Status GeneratePair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
+                    const std::string& label, CK_MECHANISM_TYPE mechanism,
+                    std::vector<CK_ATTRIBUTE> pub) {
+  CK_MECHANISM mech{mechanism, nullptr, 0};
+  for (CK_ATTRIBUTE a :
+       {Attr(CKA_LABEL, label.data(), label.size()),
+        Attr(CKA_ID, label.data(), label.size()), Bool(CKA_TOKEN, true),
+        Bool(CKA_PRIVATE, false), Bool(CKA_VERIFY, true)}) {
+    pub.push_back(a);
+  }
   CK_ATTRIBUTE priv[] = {
       Attr(CKA_LABEL, label.data(), label.size()),
       Attr(CKA_ID, label.data(), label.size()),
@@ -64,38 +66,25 @@ Status GenerateEcPair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
       Bool(CKA_SIGN, true),
   };
   CK_OBJECT_HANDLE pub_h, priv_h;
-  return RvToStatus(fn->C_GenerateKeyPair(h, &mech, pub, std::size(pub), priv,
-                                          std::size(priv), &pub_h, &priv_h),
-                    "C_GenerateKeyPair");
+  return RvToStatus(
+      fn->C_GenerateKeyPair(h, &mech, pub.data(), pub.size(), priv,
+                            std::size(priv), &pub_h, &priv_h),
+      "C_GenerateKeyPair");
+}
+
+Status GenerateEcPair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
+                      const std::string& label) {
+  return GeneratePair(fn, h, label, CKM_EC_KEY_PAIR_GEN,
+                      {Attr(CKA_EC_PARAMS, kP256Params, sizeof kP256Params)});
 }
 
 Status GenerateRsaPair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
                        const std::string& label) {
-  CK_MECHANISM mech{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
-  CK_ULONG bits = 2048;
+  static constexpr CK_ULONG kBits = 2048;
   static constexpr CK_BYTE kF4[] = {0x01, 0x00, 0x01};
-  CK_ATTRIBUTE pub[] = {
-      Attr(CKA_MODULUS_BITS, &bits, sizeof bits),
-      Attr(CKA_PUBLIC_EXPONENT, kF4, sizeof kF4),
-      Attr(CKA_LABEL, label.data(), label.size()),
-      Attr(CKA_ID, label.data(), label.size()),
-      Bool(CKA_TOKEN, true),
-      Bool(CKA_PRIVATE, false),
-      Bool(CKA_VERIFY, true),
-  };
-  CK_ATTRIBUTE priv[] = {
-      Attr(CKA_LABEL, label.data(), label.size()),
-      Attr(CKA_ID, label.data(), label.size()),
-      Bool(CKA_TOKEN, true),
-      Bool(CKA_PRIVATE, true),
-      Bool(CKA_SENSITIVE, true),
-      Bool(CKA_EXTRACTABLE, false),
-      Bool(CKA_SIGN, true),
-  };
-  CK_OBJECT_HANDLE pub_h, priv_h;
-  return RvToStatus(fn->C_GenerateKeyPair(h, &mech, pub, std::size(pub), priv,
-                                          std::size(priv), &pub_h, &priv_h),
-                    "C_GenerateKeyPair(RSA)");
+  return GeneratePair(fn, h, label, CKM_RSA_PKCS_KEY_PAIR_GEN,
+                      {Attr(CKA_MODULUS_BITS, &kBits, sizeof kBits),
+                       Attr(CKA_PUBLIC_EXPONENT, kF4, sizeof kF4)});
 }
 
 Status GeneratePepper(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,

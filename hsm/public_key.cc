@@ -117,6 +117,13 @@ std::vector<std::pair<std::string, std::string>> PublicKey::JwkMembers() const {
 
 bool PublicKey::Verify(std::string_view data, std::string_view sig) const {
   if (alg_ == Algorithm::kES256) return VerifyEs256(data, sig);
+  return DigestVerify(data, sig);
+}
+
+// SHA-256 then the key's verification: PKCS#1 v1.5 for RSA, a DER
+// ECDSA-Sig-Value for EC.
+bool PublicKey::DigestVerify(std::string_view data,
+                             std::string_view sig) const {
   MdCtxPtr md(EVP_MD_CTX_new());
   return EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr,
                               pkey_.get()) == 1 &&
@@ -169,14 +176,7 @@ bool PublicKey::VerifyEs256(std::string_view data,
                             std::string_view raw_sig) const {
   if (raw_sig.size() != 64) return false;
   std::string der = EcdsaRawToDer(raw_sig);
-  if (der.empty()) return false;
-  MdCtxPtr md(EVP_MD_CTX_new());
-  return EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr,
-                              pkey_.get()) == 1 &&
-         EVP_DigestVerify(
-             md.get(), reinterpret_cast<const unsigned char*>(der.data()),
-             der.size(), reinterpret_cast<const unsigned char*>(data.data()),
-             data.size()) == 1;
+  return !der.empty() && DigestVerify(data, der);
 }
 
 std::string EcdsaSignatureToRaw(std::string_view sig, size_t half) {

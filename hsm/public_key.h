@@ -50,6 +50,7 @@ class PublicKey {
  private:
   PublicKey() = default;
   Status Finish();  // DER, PEM from pkey_
+  bool DigestVerify(std::string_view data, std::string_view sig) const;
   std::shared_ptr<EVP_PKEY> pkey_;
   Algorithm alg_ = Algorithm::kES256;
   std::string spki_der_, pem_, x_, y_, n_, e_, kid_;
