@@ -187,17 +187,30 @@ Response App::Admin(const Request& req) const {
       if (k.retired_at != 0) key["retired_at"] = FormatRfc3339(k.retired_at);
       out.push_back(std::move(key));
     }
+    // The fixed keys' creation time is their key.create audit entry (null
+    // when the keys predate this database).
+    auto created = [&](const char* label) -> json {
+      storage::AuditFilter f;
+      f.action = "key.create";
+      f.target = label;
+      f.limit = 1;
+      auto rows = audit_->List(f);
+      if (!rows.ok() || rows->empty()) return nullptr;
+      return FormatRfc3339((*rows)[0].time_micros / 1000000);
+    };
     const hsm::PublicKey& audit = keys_->Public(hsm::KeyUse::kAudit);
     out.push_back({{"use", "audit"},
                    {"label", hsm::kAuditKeyLabel},
                    {"kid", audit.kid()},
                    {"algorithm", "ES256"},
+                   {"created_at", created(hsm::kAuditKeyLabel)},
                    {"state", "active"},
                    {"public_key_pem", audit.pem()}});
     out.push_back({{"use", "pepper"},
                    {"label", hsm::kPepperLabel},
                    {"kid", nullptr},
                    {"algorithm", "HMAC-SHA256"},
+                   {"created_at", created(hsm::kPepperLabel)},
                    {"state", "active"}});
     return Response::Json(200, out);
   }

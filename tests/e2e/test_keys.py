@@ -50,6 +50,12 @@ class RotationTest(unittest.TestCase):
             # Tokens signed by the retired key still work on the admin API.
             r = d.http("GET", "/v1/admin/keys", headers={"Authorization": "Bearer " + t1})
             self.assertEqual(r.status, 200)
+            by_use = {k["use"]: k for k in r.json()}
+            self.assertEqual(set(by_use), {"token", "audit", "pepper"})
+            self.assertTrue(by_use["audit"]["created_at"].endswith("Z"))
+            self.assertTrue(by_use["pepper"]["created_at"].endswith("Z"))
+            self.assertIn("BEGIN PUBLIC KEY", by_use["audit"]["public_key_pem"])
+            self.assertNotIn("public_key_pem", by_use["pepper"])
             states = {k["kid"]: k["state"] for k in r.json() if k["use"] == "token"}
             self.assertEqual(states, {header(t2)["kid"]: "active", header(t1)["kid"]: "retired"})
             entries = d.admin("GET", "/v1/admin/audit?action=key.rotate").json()["entries"]
