@@ -25,7 +25,7 @@ struct Config {
   std::string hsm_module = "softhsm2";
   std::string hsm_token;
   std::string hsm_pin_file;
-  size_t hsm_sessions = 0;  // 0: derived from the thread count
+  size_t hsm_sessions = 0;        // 0: derived from the thread count
   int64_t hsm_timeout_ms = 5000;  // a call running longer marks the HSM hung
   api::TokenOptions tokens;
   // Checkpoint origin and signed-note key name; fixed by the first start.

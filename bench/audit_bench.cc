@@ -20,14 +20,14 @@ struct Log {
     std::string dir = testing::MakeTempDir("authd-audit-bench-");
     const hsm::KeyOps* keys = &testing::SoftHsmToken::Keys();
     storage = std::move(storage::SqliteStorage::Open(dir + "/a.db")).value();
-    audit = std::move(storage::AuditLog::Open(storage.get(), keys,
-                                              &SystemClock::Get(), origin,
-                                              "bench"))
-                .value();
-    access = std::move(api::Access::Create(storage.get(), audit.get(), keys,
-                                           &SystemClock::Get(),
-                                           api::DefaultRoles()))
-                 .value();
+    audit =
+        std::move(storage::AuditLog::Open(storage.get(), keys,
+                                          &SystemClock::Get(), origin, "bench"))
+            .value();
+    access =
+        std::move(api::Access::Create(storage.get(), audit.get(), keys,
+                                      &SystemClock::Get(), api::DefaultRoles()))
+            .value();
   }
 };
 
@@ -50,11 +50,14 @@ void BM_VerifyExport(benchmark::State& state) {
     Log log("bench.local/verify");
     std::vector<storage::AuditEvent> events;
     for (int i = 0; i < 100000; ++i) {
-      events.push_back({"uid:0", "unix", "allowlist.add",
+      events.push_back({"uid:0",
+                        "unix",
+                        "allowlist.add",
                         "10." + std::to_string(i / 65536) + "." +
                             std::to_string(i / 256 % 256) + "." +
                             std::to_string(i % 256) + "/32",
-                        {}, "bench"});
+                        {},
+                        "bench"});
     }
     Status st = log.audit->Record(
         [](storage::Transaction&) { return Status::Ok(); }, events);
@@ -65,9 +68,10 @@ void BM_VerifyExport(benchmark::State& state) {
     for (const auto& r : log.storage->ListAudit(f).value()) {
       *out += storage::AuditEntryJson(r.leaf).value().dump() + "\n";
     }
-    *out += nlohmann::json{{"checkpoint", log.audit->LatestCheckpoint().value()}}
-                .dump() +
-            "\n";
+    *out +=
+        nlohmann::json{{"checkpoint", log.audit->LatestCheckpoint().value()}}
+            .dump() +
+        "\n";
     return out;
   }();
   const hsm::PublicKey& key =

@@ -22,11 +22,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -90,9 +89,9 @@ class AuditLog {
   StatusOr<std::string> LatestCheckpoint() const;
   struct Proof {
     uint64_t index = 0, size = 0;
-    std::string leaf;                // for inclusion proofs
+    std::string leaf;  // for inclusion proofs
     std::vector<std::string> hashes;
-    std::string checkpoint;          // signed note for `size`
+    std::string checkpoint;  // signed note for `size`
   };
   StatusOr<Proof> InclusionProof(uint64_t index, uint64_t size) const;
   StatusOr<Proof> ConsistencyProof(uint64_t from, uint64_t to) const;
@@ -110,7 +109,9 @@ class AuditLog {
                       const std::vector<AuditEvent>& events);
   Status CheckHead();
   Status WriteHead(const MerkleFrontier& f) const;
-  std::string HeadLabel() const { return std::string(kAuditHeadLabel) + ":" + origin_; }
+  std::string HeadLabel() const {
+    return std::string(kAuditHeadLabel) + ":" + origin_;
+  }
   StatusOr<std::string> SignCheckpoint(uint64_t size,
                                        const std::string& root) const;
 
@@ -120,8 +121,8 @@ class AuditLog {
   std::string origin_;  // fixed at the first Open, kept in meta
   const std::string version_;
   mutable std::mutex mu_;
-  MerkleFrontier frontier_;  // GUARDED_BY(mu_)
-  std::string refusal_;      // GUARDED_BY(mu_)
+  MerkleFrontier frontier_;   // GUARDED_BY(mu_)
+  std::string refusal_;       // GUARDED_BY(mu_)
   bool rolled_back_ = false;  // GUARDED_BY(mu_): refusal_ may be accepted
 };
 

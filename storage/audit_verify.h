@@ -28,9 +28,9 @@ struct ExportSummary {
 // checkpoint, and the signature. With `earlier_note` (a checkpoint the
 // auditor kept), also that this log extends it: not truncated, rolled back
 // or forked. The error names the first line or checkpoint that fails.
-StatusOr<ExportSummary> VerifyExport(std::string_view export_text,
-                                     const hsm::PublicKey& key,
-                                     std::optional<std::string_view> earlier_note);
+StatusOr<ExportSummary> VerifyExport(
+    std::string_view export_text, const hsm::PublicKey& key,
+    std::optional<std::string_view> earlier_note);
 
 // Verifies a C2SP tlog-proof whose "extra" carries the entry's leaf bytes.
 // Returns the checkpoint it proves inclusion in; `leaf` receives the bytes.

@@ -408,9 +408,9 @@ TEST(SigningKeyTest, GenerateSignAndProtect) {
     EXPECT_EQ(sig->size(), alg == Algorithm::kES256 ? 64u : 256u);
     EXPECT_TRUE(pub->Verify("signing input", *sig));
     EXPECT_FALSE(pub->Verify("signing inpuT", *sig));
-    for (auto [attr, want] : {std::pair{CKA_SENSITIVE, true},
-                              std::pair{CKA_EXTRACTABLE, false},
-                              std::pair{CKA_PRIVATE, true}}) {
+    for (auto [attr, want] :
+         {std::pair{CKA_SENSITIVE, true}, std::pair{CKA_EXTRACTABLE, false},
+          std::pair{CKA_PRIVATE, true}}) {
       auto v = Keys().KeyAttribute(label, CKO_PRIVATE_KEY, attr);
       ASSERT_TRUE(v.ok());
       EXPECT_EQ(*v, want) << label << " attribute " << attr;

@@ -315,11 +315,11 @@ TEST(PublicKeyFromRsaTest, VerifiesRs256SignaturesFromOpenSsl) {
                            data.size()),
             1);
   std::string sig(len, '\0');
-  ASSERT_EQ(EVP_DigestSign(md, reinterpret_cast<unsigned char*>(sig.data()),
-                           &len,
-                           reinterpret_cast<const unsigned char*>(data.data()),
-                           data.size()),
-            1);
+  ASSERT_EQ(
+      EVP_DigestSign(md, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                     reinterpret_cast<const unsigned char*>(data.data()),
+                     data.size()),
+      1);
   EVP_MD_CTX_free(md);
   EVP_PKEY_free(pkey);
   EXPECT_TRUE(key->Verify(data, sig));
