@@ -25,17 +25,10 @@ StatusOr<std::unique_ptr<KeyRing>> KeyRing::Open(storage::Storage* storage,
                                                  storage::AuditLog* audit,
                                                  const hsm::KeyOps* keys,
                                                  const Clock* clock,
-                                                 hsm::Algorithm algorithm,
                                                  int64_t max_token_ttl) {
   std::unique_ptr<KeyRing> ring(
       new KeyRing(storage, audit, keys, clock, max_token_ttl));
   RETURN_IF_ERROR(ring->Load());
-  if (ring->Current()->active.pub.algorithm() != algorithm) {
-    auto rotated = ring->Rotate(
-        algorithm, "system", "local",
-        std::string("tokens.algorithm is ") + hsm::AlgorithmName(algorithm));
-    if (!rotated.ok()) return rotated.status();
-  }
   return ring;
 }
 

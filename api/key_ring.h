@@ -41,8 +41,7 @@ class KeyRing {
   std::vector<const RingKey*> Published(const Snapshot& snap,
                                         int64_t now) const;
 
-  // Loads the ring; when the active key's algorithm is not `algorithm`,
-  // rotates to a new key of that algorithm (recorded as system).
+  // Loads the ring (on first start: the HSM's provisioned token key).
   // `max_token_ttl` is tokens.ttl_seconds: how long a retired key stays
   // published. (Lowering it across a restart can drop a key while tokens it
   // signed under the old, longer lifetime are still unexpired.)
@@ -50,7 +49,6 @@ class KeyRing {
                                                  storage::AuditLog* audit,
                                                  const hsm::KeyOps* keys,
                                                  const Clock* clock,
-                                                 hsm::Algorithm algorithm,
                                                  int64_t max_token_ttl);
 
   std::shared_ptr<const Snapshot> Current() const;

@@ -80,6 +80,35 @@ int WaitForSignals(const std::string& config_path, const Config& c,
                    const hsm::Pkcs11KeyOps& hsm, const storage::AuditLog& audit,
                    api::HttpServer& server);
 
+// Fills the server's TLS options from server.tls_cert/tls_key: a key file, or
+// a key in the HSM that GnuTLS uses in place.
+Status LoadTls(Config& c, const SecureString& pin,
+               std::unique_ptr<api::HsmTlsIdentity>* identity) {
+  if (c.tls_cert.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(SecureString cert, ReadFileFor("server.tls_cert", c.tls_cert,
+                                                  /*secret=*/false));
+  c.server.tls_cert_pem = std::string(cert.view());
+  if (c.tls_key.rfind("pkcs11:", 0) == 0) {
+    ASSIGN_OR_RETURN(*identity, api::HsmTlsIdentity::Load(c.server.tls_cert_pem,
+                                                          c.tls_key, pin));
+    c.server.tls_cert_callback = (*identity)->CertificateCallback();
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(c.server.tls_key_pem,
+                   ReadFileFor("server.tls_key", c.tls_key, /*secret=*/true));
+  return Status::Ok();
+}
+
+// tokens.algorithm differs from the active key's: rotate to a new key of
+// that algorithm, recorded as the system's change.
+Status SwitchAlgorithm(api::KeyRing& ring, hsm::Algorithm alg) {
+  if (ring.Current()->active.pub.algorithm() == alg) return Status::Ok();
+  return ring
+      .Rotate(alg, "system", "local",
+              std::string("tokens.algorithm is ") + hsm::AlgorithmName(alg))
+      .status();
+}
+
 int Fail(const Status& st) {
   fprintf(stderr, "authd: %s\n", st.message().c_str());
   return 1;
@@ -103,23 +132,7 @@ int Run(const std::string& config_path, bool accept_rollback) {
   if (!hsm_keys.ok()) return Fail(hsm_keys.status());
   // After our login, so GnuTLS finds the token already logged in.
   std::unique_ptr<api::HsmTlsIdentity> tls_identity;
-  if (!c.tls_cert.empty()) {
-    auto cert = ReadFileFor("server.tls_cert", c.tls_cert, /*secret=*/false);
-    if (!cert.ok()) return Fail(cert.status());
-    c.server.tls_cert_pem = std::string(cert->view());
-    if (c.tls_key.rfind("pkcs11:", 0) == 0) {
-      // The TLS key stays in the HSM; GnuTLS signs handshakes there.
-      auto identity =
-          api::HsmTlsIdentity::Load(c.server.tls_cert_pem, c.tls_key, tls_pin);
-      if (!identity.ok()) return Fail(identity.status());
-      tls_identity = std::move(identity).value();
-      c.server.tls_cert_callback = tls_identity->CertificateCallback();
-    } else {
-      auto key = ReadFileFor("server.tls_key", c.tls_key, /*secret=*/true);
-      if (!key.ok()) return Fail(key.status());
-      c.server.tls_key_pem = std::move(*key);
-    }
-  }
+  if (Status st = LoadTls(c, tls_pin, &tls_identity); !st.ok()) return Fail(st);
   api::Metrics metrics;
   api::InstrumentedKeyOps instrumented(hsm_keys->get(), &metrics);
   const hsm::KeyOps* keys = &instrumented;
@@ -158,8 +171,15 @@ int Run(const std::string& config_path, bool accept_rollback) {
         st.message().c_str());
   }
   auto ring = api::KeyRing::Open(storage->get(), audit->get(), keys, &clock,
-                                 c.tokens.algorithm, c.tokens.ttl_seconds);
+                                 c.tokens.ttl_seconds);
   if (!ring.ok()) return Fail(ring.status());
+  if (Status st = SwitchAlgorithm(**ring, c.tokens.algorithm); !st.ok()) {
+    if ((*audit)->refusal().empty()) return Fail(st);
+    Log(LogLevel::kWarn,
+        "event=keys msg=\"tokens.algorithm not applied while changes are "
+        "refused: %s\"",
+        st.message().c_str());
+  }
   api::FailureLimiter limiter(&clock, c.limiter);
   api::TokenService tokens(ring->get(), access->get(), &limiter, &clock,
                            c.tokens, &metrics);

@@ -60,8 +60,7 @@ struct Issuer {
     limiter = std::make_unique<api::FailureLimiter>(&SystemClock::Get(),
                                                     api::LimiterOptions{});
     ring = std::move(api::KeyRing::Open(storage.get(), audit.get(), &Keys(),
-                                        &SystemClock::Get(),
-                                        hsm::Algorithm::kES256, 600))
+                                        &SystemClock::Get(), 600))
                .value();
     tokens = std::make_unique<api::TokenService>(
         ring.get(), access.get(), limiter.get(), &SystemClock::Get(),

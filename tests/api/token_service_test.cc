@@ -48,7 +48,7 @@ class TokenServiceTest : public AccessTest {
   void SetUp() override {
     AccessTest::SetUp();
     ring_ = std::move(KeyRing::Open(storage_.get(), audit_.get(), &keys(),
-                                    &clock_, hsm::Algorithm::kES256, 600))
+                                    &clock_, 600))
                 .value();
     tokens_ = MakeService(kAudience, 600);
   }
