@@ -32,52 +32,11 @@ std::vector<Role> DefaultRoles() {
 }
 
 Status ValidateCredentialName(std::string_view name) {
-  size_t chars = 0;
-  for (size_t i = 0; i < name.size();) {
-    unsigned char c = static_cast<unsigned char>(name[i]);
-    uint32_t cp;
-    size_t len;
-    if (c < 0x80) {
-      cp = c, len = 1;
-    } else if ((c & 0xe0) == 0xc0) {
-      cp = c & 0x1f, len = 2;
-    } else if ((c & 0xf0) == 0xe0) {
-      cp = c & 0x0f, len = 3;
-    } else if ((c & 0xf8) == 0xf0) {
-      cp = c & 0x07, len = 4;
-    } else {
-      return Status::InvalidArgument("name is not valid UTF-8");
-    }
-    if (i + len > name.size()) {
-      return Status::InvalidArgument("name is not valid UTF-8");
-    }
-    for (size_t k = 1; k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(name[i + k]);
-      if ((cc & 0xc0) != 0x80) {
-        return Status::InvalidArgument("name is not valid UTF-8");
-      }
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-      return Status::InvalidArgument("name is not valid UTF-8");
-    }
-    // Controls, and the invisible format characters that can disguise a
-    // name in a listing (bidi overrides, zero-width, line separators).
-    bool invisible = (cp >= 0x200b && cp <= 0x200f) ||
-                     (cp >= 0x2028 && cp <= 0x202e) ||
-                     (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
-    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || invisible) {
-      return Status::InvalidArgument(
-          "name must contain only printable characters");
-    }
-    i += len;
-    ++chars;
-  }
-  if (chars < 1 || chars > 64) {
-    return Status::InvalidArgument("name must be 1 to 64 characters long");
-  }
-  return Status::Ok();
+  return ValidatePrintable("name", name, 1, 64);
+}
+
+Status ValidateReason(std::string_view reason) {
+  return ValidatePrintable("reason", reason, 0, 1024);
 }
 
 StatusOr<std::unique_ptr<Access>> Access::Create(storage::Storage* storage,
@@ -203,6 +162,7 @@ StatusOr<storage::Credential> Access::Authenticate(
 StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
                                                      const Actor& actor) {
   RETURN_IF_ERROR(ValidateCredentialName(req.name));
+  RETURN_IF_ERROR(ValidateReason(req.reason));
   if (FindRole(req.role) == nullptr) {
     std::string known;
     for (const Role& r : roles_) known += (known.empty() ? "" : ", ") + r.name;
@@ -249,6 +209,7 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
 
 Status Access::DeleteCredential(const std::string& client_id,
                                 const Actor& actor, const std::string& reason) {
+  RETURN_IF_ERROR(ValidateReason(reason));
   std::lock_guard<std::mutex> lock(write_mu_);
   std::map<std::string, std::string> values;
   auto snap = snapshot_.load();
@@ -274,6 +235,7 @@ std::vector<storage::Credential> Access::ListCredentials() const {
 
 StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
     std::string_view text, const Actor& actor, const std::string& reason) {
+  RETURN_IF_ERROR(ValidateReason(reason));
   ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
   storage::AllowlistEntry e{cidr.ToString(), clock_->NowSeconds(), actor.id};
   std::lock_guard<std::mutex> lock(write_mu_);
@@ -289,6 +251,7 @@ StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
 
 Status Access::RemoveAllowlist(std::string_view text, const Actor& actor,
                                const std::string& reason) {
+  RETURN_IF_ERROR(ValidateReason(reason));
   ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
   std::lock_guard<std::mutex> lock(write_mu_);
   return Commit(

@@ -133,6 +133,8 @@ class Access {
 
 // Name rule: 1–64 printable characters (UTF-8, no control characters).
 Status ValidateCredentialName(std::string_view name);
+// A change's free-text justification: at most 1,024 printable characters.
+Status ValidateReason(std::string_view reason);
 
 }  // namespace authd::api
 

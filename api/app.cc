@@ -95,9 +95,11 @@ Response App::Health(bool ready_check) const {
   bool hsm = keys_->Ready();
   std::string refusal = audit_->refusal();
   bool ready = IsReady();
+  // No detail for unauthenticated callers: the reason is in the log and in
+  // the admin API's /v1/admin/status.
   nlohmann::json body = {{"ready", ready},
                          {"hsm", hsm ? "ok" : "unavailable"},
-                         {"audit", refusal.empty() ? "ok" : refusal}};
+                         {"audit", refusal.empty() ? "ok" : "refusing changes"}};
   return Response::Json(ready ? 200 : 503, body);
 }
 

@@ -5,7 +5,8 @@ namespace authd::api {
 Response Response::Json(int status, const nlohmann::json& body) {
   Response r;
   r.status = status;
-  r.body = body.dump();
+  // Invalid UTF-8 echoed from a request is replaced, never thrown.
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   r.body.push_back('\n');
   return r;
 }

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/encoding.h"
+
 namespace authd::api {
 namespace {
 
@@ -98,6 +100,11 @@ const hsm::PublicKey* KeyRing::Find(const Snapshot& snap,
 StatusOr<RingKey> KeyRing::Rotate(hsm::Algorithm alg, const std::string& actor,
                                   const std::string& source,
                                   const std::string& reason) {
+  RETURN_IF_ERROR(ValidatePrintable("reason", reason, 0, 1024));
+  // No orphan key pairs in the HSM while the log refuses changes.
+  if (std::string why = audit_->refusal(); !why.empty()) {
+    return Status::FailedPrecondition("changes are refused: " + why);
+  }
   std::lock_guard<std::mutex> lock(rotate_mu_);
   int64_t now = clock_->NowSeconds();
   std::string label = std::string(hsm::kTokenKeyLabel) + "-" +

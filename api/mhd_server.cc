@@ -189,8 +189,8 @@ void LogRequest(const Pending& p, const Response& r, double ms) {
   Log(probe ? LogLevel::kDebug : LogLevel::kInfo,
       "event=request id=%s method=%s path=%s status=%d "
       "latency_ms=%.3f source=%s client_id=%s",
-      p.req.request_id.c_str(), p.req.method.c_str(), p.req.path.c_str(),
-      status, ms, source.c_str(),
+      p.req.request_id.c_str(), LogSafe(p.req.method).c_str(),
+      LogSafe(p.req.path).c_str(), status, ms, source.c_str(),
       r.log_client_id.empty() ? "-" : r.log_client_id.c_str());
 }
 

@@ -250,6 +250,13 @@ StatusOr<Principal> TokenService::VerifyBearer(std::string_view token) const {
                      return ring_->Find(*ring, kid, now);
                    }));
   const nlohmann::json& c = jwt.claims;
+  // RFC 9068 §4: only access tokens (typ at+jwt); RFC 7515 §4.1.11: no
+  // critical extension is understood here.
+  const auto typ = jwt.header.find("typ");
+  if (typ == jwt.header.end() || *typ != "at+jwt" ||
+      jwt.header.contains("crit")) {
+    return Status::Unauthenticated("access token is not an at+jwt");
+  }
   auto num = [&](const char* k) -> int64_t {
     return c.contains(k) && c[k].is_number_integer() ? c[k].get<int64_t>() : -1;
   };
@@ -276,7 +283,14 @@ StatusOr<Principal> TokenService::VerifyBearer(std::string_view token) const {
         "the credential behind this access token no longer exists");
   }
   p.role = it->second.role;
-  p.scopes = SplitScopes(str("scope"));
+  // The token's scopes, less any its role no longer grants.
+  const Role* role = access_->FindRole(p.role);
+  for (std::string& s : SplitScopes(str("scope"))) {
+    if (role && std::find(role->scopes.begin(), role->scopes.end(), s) !=
+                    role->scopes.end()) {
+      p.scopes.push_back(std::move(s));
+    }
+  }
   return p;
 }
 

@@ -146,4 +146,60 @@ std::optional<std::map<std::string, SecureString>> ParseForm(
   return out;
 }
 
+
+Status ValidatePrintable(std::string_view field, std::string_view name,
+                         size_t min_chars, size_t max_chars) {
+  const std::string f(field);
+  size_t chars = 0;
+  for (size_t i = 0; i < name.size();) {
+    unsigned char c = static_cast<unsigned char>(name[i]);
+    uint32_t cp;
+    size_t len;
+    if (c < 0x80) {
+      cp = c, len = 1;
+    } else if ((c & 0xe0) == 0xc0) {
+      cp = c & 0x1f, len = 2;
+    } else if ((c & 0xf0) == 0xe0) {
+      cp = c & 0x0f, len = 3;
+    } else if ((c & 0xf8) == 0xf0) {
+      cp = c & 0x07, len = 4;
+    } else {
+      return Status::InvalidArgument(f + " is not valid UTF-8");
+    }
+    if (i + len > name.size()) {
+      return Status::InvalidArgument(f + " is not valid UTF-8");
+    }
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(name[i + k]);
+      if ((cc & 0xc0) != 0x80) {
+        return Status::InvalidArgument(f + " is not valid UTF-8");
+      }
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return Status::InvalidArgument(f + " is not valid UTF-8");
+    }
+    // Controls, and the invisible format characters that can disguise a
+    // name in a listing (bidi overrides, zero-width, line separators).
+    bool invisible = (cp >= 0x200b && cp <= 0x200f) ||
+                     (cp >= 0x2028 && cp <= 0x202e) ||
+                     (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || invisible) {
+      return Status::InvalidArgument(f +
+                                     " must contain only printable characters");
+    }
+    i += len;
+    ++chars;
+  }
+  if (chars < min_chars || chars > max_chars) {
+    return Status::InvalidArgument(
+        f + (min_chars == 0 ? " must be at most " + std::to_string(max_chars)
+                            : " must be " + std::to_string(min_chars) + " to " +
+                                  std::to_string(max_chars)) +
+        " characters long");
+  }
+  return Status::Ok();
+}
+
 }  // namespace authd

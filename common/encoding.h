@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "common/secure.h"
+#include "common/status.h"
 
 namespace authd {
 
@@ -29,6 +30,12 @@ std::string UrlEncode(std::string_view text);
 // included more than once).
 std::optional<std::map<std::string, SecureString>> ParseForm(
     std::string_view body);
+
+// Checks that `text` is valid UTF-8 of `min_chars` to `max_chars` code
+// points with no control characters or invisible format characters (bidi
+// overrides, zero-width, line separators). Messages name `field`.
+Status ValidatePrintable(std::string_view field, std::string_view text,
+                         size_t min_chars, size_t max_chars);
 
 }  // namespace authd
 

@@ -31,6 +31,22 @@ std::optional<LogLevel> ParseLogLevel(std::string_view name) {
   return std::nullopt;
 }
 
+std::string LogSafe(std::string_view value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(value.size());
+  for (unsigned char c : value) {
+    if (c > 0x20 && c < 0x7f && c != '"' && c != '=' && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    }
+  }
+  return out;
+}
+
 void Log(LogLevel level, const char* fmt, ...) {
   if (!LogEnabled(level)) return;
   char line[2048];

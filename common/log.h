@@ -7,6 +7,7 @@
 #define AUTHD_COMMON_LOG_H_
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace authd {
@@ -18,6 +19,11 @@ enum class LogLevel { kDebug, kInfo, kNotice, kWarn, kError };
 void SetLogLevel(LogLevel level);
 bool LogEnabled(LogLevel level);
 std::optional<LogLevel> ParseLogLevel(std::string_view name);
+
+// A request-supplied value made safe for one key=value field: bytes outside
+// printable ASCII, spaces, quotes, '=' and '\\' become \\xNN, so no input can
+// split a line or forge a field.
+std::string LogSafe(std::string_view value);
 
 // printf-style; `fmt` starts after the level, e.g. "event=ready kid=%s".
 void Log(LogLevel level, const char* fmt, ...)

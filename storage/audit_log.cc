@@ -226,6 +226,12 @@ Status AuditLog::RecordLocked(const std::function<Status(Transaction&)>& change,
       AuditRecord r;
       r.seq = next.size();
       r.leaf = SerializeDeterministic(e);
+      // An entry that cannot be read back would break every later export
+      // (proto3 refuses invalid UTF-8 on parse, not on serialize).
+      if (!AuditEntryJson(r.leaf).ok()) {
+        return Status::InvalidArgument(
+            "the change's audit entry holds text that is not valid UTF-8");
+      }
       r.leaf_hash = LeafHash(r.leaf);
       r.time_micros = now_micros;
       r.actor = ev.actor;

@@ -132,6 +132,18 @@ class AdminOverTcpTest(unittest.TestCase):
         created = [c["created_at"] for c in self.d.admin("GET", "/v1/admin/credentials").json()]
         self.assertEqual(created, sorted(created, reverse=True))
 
+    def test_bad_reason_and_bad_utf8_are_4xx(self):
+        cred = self.d.create_credential("viewer", "reasoned")
+        for reason in ("%FF", "a%0Ab", "x" * 1025):
+            r = self.d.admin("DELETE", f"/v1/admin/credentials/{cred['client_id']}?reason={reason}")
+            self.assertEqual(r.status, 400, reason)
+            self.assertIn("reason", r.json()["message"])
+        r = self.d.admin("POST", "/v1/admin/allowlist", {"cidr": "192.0.2.77", "reason": "\u202e"})
+        self.assertEqual(r.status, 400)
+        self.assertEqual(self.d.admin("GET", "/%FF").status, 404)  # echoed, not thrown
+        entries = self.d.admin("GET", "/v1/admin/audit?limit=1000").json()["entries"]
+        self.assertTrue(entries)  # the log still reads
+
     def test_delete_unknown_is_404(self):
         r = self.tcp("DELETE", "/v1/admin/credentials/nosuch", token=self.owner_token)
         self.assertEqual(r.status, 404)

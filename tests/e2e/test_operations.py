@@ -72,6 +72,11 @@ class LogTest(unittest.TestCase):
                 self.assertNotIn(secret, log)
             for line in log.splitlines():
                 self.assertRegex(line, r"^(level=(debug|info|notice|warn|error) |authd: )")
+            # A request path cannot forge a log line or a field.
+            d.http("GET", "/x%0alevel=error%20event=hsm_unready%20msg=forged", source="127.0.0.9")
+            log = d.read_log()
+            self.assertNotIn("\nlevel=error event=hsm_unready", log)
+            self.assertIn("path=/x\\x0alevel\\x3derror", log)
 
     def test_log_level_and_sighup_reload(self):
         with Daemon(config_extra='[log]\nlevel = "warn"\n') as d:
