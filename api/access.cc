@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/encoding.h"
+#include "common/log.h"
 
 namespace authd::api {
 namespace {
@@ -52,8 +53,21 @@ StatusOr<std::unique_ptr<Access>> Access::Create(storage::Storage* storage,
 
 Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
   std::vector<storage::AuditEvent> events;
-  for (const std::string& label : created_keys) {
+  // Every fixed key gets its key.create entry once, whichever start made
+  // it: a start that created a key and died before recording it is caught
+  // up by the next one.
+  for (const char* label :
+       {hsm::kTokenKeyLabel, hsm::kAuditKeyLabel, hsm::kPepperLabel}) {
+    storage::AuditFilter f;
+    f.action = "key.create";
+    f.target = label;
+    f.limit = 1;
+    ASSIGN_OR_RETURN(std::vector<storage::AuditRecord> seen, audit_->List(f));
+    if (!seen.empty()) continue;
+    bool now = std::find(created_keys.begin(), created_keys.end(), label) !=
+               created_keys.end();
     storage::AuditEvent e{"system", "local", "key.create", label, {}, ""};
+    e.reason = now ? "created at start" : "found in the HSM at start";
     if (label == hsm::kTokenKeyLabel) {
       e.values = {{"use", "token"},
                   {"kid", keys_->Public(hsm::KeyUse::kToken).kid()},
@@ -96,7 +110,18 @@ Status Access::Commit(
   event.actor = actor.id;
   event.source = actor.address;
   RETURN_IF_ERROR(audit_->Record(change, {event}));
-  return Reload();
+  Status st = Reload();
+  if (!st.ok()) st = Reload();
+  if (!st.ok()) {
+    // The change is committed and audited but cannot be put in force: stop
+    // rather than serve a stale allowlist or a deleted credential; systemd
+    // restarts authd, which loads the committed state.
+    Log(LogLevel::kError,
+        "event=fatal msg=\"committed change not loaded: %s; stopping\"",
+        LogSafe(st.message()).c_str());
+    std::abort();
+  }
+  return Status::Ok();
 }
 
 Status Access::Reload() {

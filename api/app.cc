@@ -97,9 +97,10 @@ Response App::Health(bool ready_check) const {
   bool ready = IsReady();
   // No detail for unauthenticated callers: the reason is in the log and in
   // the admin API's /v1/admin/status.
-  nlohmann::json body = {{"ready", ready},
-                         {"hsm", hsm ? "ok" : "unavailable"},
-                         {"audit", refusal.empty() ? "ok" : "refusing changes"}};
+  nlohmann::json body = {
+      {"ready", ready},
+      {"hsm", hsm ? "ok" : "unavailable"},
+      {"audit", refusal.empty() ? "ok" : "refusing changes"}};
   return Response::Json(ready ? 200 : 503, body);
 }
 

@@ -35,6 +35,16 @@ bool ContentTypeIsForm(const std::string* ct) {
   return v == "application/x-www-form-urlencoded";
 }
 
+// The limiter's notion of "one address": an IPv4 address, or an IPv6 /64,
+// since one IPv6 host commonly holds a whole /64 and could otherwise rotate
+// through fresh addresses.
+std::string LimiterKey(const std::optional<IpAddress>& client) {
+  if (!client) return "local";
+  if (client->is_v4()) return client->ToString();
+  StatusOr<Cidr> net = Cidr::Enclosing(*client, 64);
+  return net.ok() ? net->ToString() : client->ToString();
+}
+
 Response InvalidClient() {
   // RFC 6749 §5.2: 401 with WWW-Authenticate for the scheme the client used;
   // identical for every cause so callers cannot probe which ids exist.
@@ -150,7 +160,7 @@ Response TokenService::Token(const Request& req) const {
     requested = SplitScopes(scope->view());
   }
 
-  std::string address = req.client ? req.client->ToString() : "local";
+  std::string address = LimiterKey(req.client);
   if (auto wait = limiter_->Check(client_id.view(), address)) {
     return Failed(TokenFailure::kRateLimited,
                   Response::OAuthError(429, "too_many_requests",

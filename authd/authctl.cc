@@ -265,7 +265,7 @@ class Ctl {
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : out) {
       std::string scopes;
-      for (const auto& s : r["scopes"]) {
+      for (const auto& s : r.value("scopes", json::array())) {
         scopes += (scopes.empty() ? "" : " ") + s.get<std::string>();
       }
       rows.push_back({Str(r, "name"), scopes, Str(r, "description")});
@@ -397,7 +397,7 @@ class Ctl {
       if (int rc = Call("GET", path, nullptr, &page)) return rc;
       bool done = page["entries"].empty();
       for (const auto& e : page["entries"]) {
-        uint64_t seq = e["seq"].get<uint64_t>();
+        uint64_t seq = e.value("seq", uint64_t{0});
         if (seq >= size) {
           done = true;
           break;
@@ -426,7 +426,7 @@ class Ctl {
     for (const char* k :
          {"seq", "time", "actor", "source", "action", "target", "values",
           "reason", "result", "software_version", "leaf"}) {
-      const json& v = e[k];
+      const json v = e.value(k, json());
       row += (row.empty() ? "" : ",") +
              CsvField(v.is_string() ? v.get<std::string>() : v.dump());
     }
@@ -471,6 +471,12 @@ class Ctl {
              std::to_string(result->earlier->size);
     }
     printf("%s\n", msg.c_str());
+    if (!result->earlier) {
+      fprintf(stderr,
+              "authctl: note: without --checkpoint (one you kept earlier), an "
+              "export cut short together with its checkpoint cannot be told "
+              "from a complete one; keep this checkpoint for next time.\n");
+    }
     return 0;
   }
 

@@ -146,7 +146,6 @@ std::optional<std::map<std::string, SecureString>> ParseForm(
   return out;
 }
 
-
 Status ValidatePrintable(std::string_view field, std::string_view name,
                          size_t min_chars, size_t max_chars) {
   const std::string f(field);
@@ -194,9 +193,10 @@ Status ValidatePrintable(std::string_view field, std::string_view name,
   }
   if (chars < min_chars || chars > max_chars) {
     return Status::InvalidArgument(
-        f + (min_chars == 0 ? " must be at most " + std::to_string(max_chars)
-                            : " must be " + std::to_string(min_chars) + " to " +
-                                  std::to_string(max_chars)) +
+        f +
+        (min_chars == 0 ? " must be at most " + std::to_string(max_chars)
+                        : " must be " + std::to_string(min_chars) + " to " +
+                              std::to_string(max_chars)) +
         " characters long");
   }
   return Status::Ok();

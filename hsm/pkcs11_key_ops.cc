@@ -366,12 +366,9 @@ StatusOr<std::shared_ptr<const Pkcs11KeyOps::Keys>> Pkcs11KeyOps::RefreshKeys(
         "the HSM now holds different keys (token kid " + token->kid() +
         "); refusing to serve with them");
   }
-  std::map<std::string, std::string> ring;
-  {
-    std::lock_guard<std::mutex> lock(signing_mu_);
-    ring = signing_kids_;
-  }
-  for (const auto& [label, kid] : ring) {
+  // Held to the store, so a key loaded meanwhile is not dropped from keys_.
+  std::lock_guard<std::mutex> lock(signing_mu_);
+  for (const auto& [label, kid] : signing_kids_) {
     ASSIGN_OR_RETURN(PublicKey pub, ReadPublicKey(module_->fn(), h, label));
     if (pub.kid() != kid) {
       return Status::FailedPrecondition("the HSM now holds a different key " +

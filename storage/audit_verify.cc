@@ -84,6 +84,12 @@ StatusOr<ExportSummary> VerifyExport(
                        "edited)");
     }
     uint64_t seq = (*decoded)["seq"].get<uint64_t>();
+    if (tree.size() == 0 && seq != 0) {
+      return LineError(line_no,
+                       "the export starts at seq " + std::to_string(seq) +
+                           "; verification needs the whole log (export "
+                           "without --since)");
+    }
     if (seq != tree.size()) {
       return LineError(
           line_no, "expected seq " + std::to_string(tree.size()) + ", found " +
