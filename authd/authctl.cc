@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -206,22 +207,32 @@ class Ctl {
     return 0;
   }
 
-  int CredentialList() {
+  // GET `path`, then print the JSON array as JSON or as an aligned table
+  // with one `row(item)` per element.
+  int List(const std::string& path, const std::vector<std::string>& header,
+           const std::function<std::vector<std::string>(const json&)>& row) {
     json out;
-    if (int rc = Call("GET", "/v1/admin/credentials", nullptr, &out)) return rc;
+    if (int rc = Call("GET", path, nullptr, &out)) return rc;
     if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
     std::vector<std::vector<std::string>> rows;
-    for (const auto& c : out) {
-      bool expired = c.value("expired", false);
-      rows.push_back({Str(c, "client_id"), Str(c, "name"), Str(c, "role"),
-                      Str(c, "created_at"),
-                      Str(c, "expires_at") + (expired ? " EXPIRED" : ""),
-                      Str(c, "created_by")});
-    }
-    PrintTable(
-        {"CLIENT_ID", "NAME", "ROLE", "CREATED", "EXPIRES", "CREATED_BY"},
-        rows);
+    for (const auto& item : out) rows.push_back(row(item));
+    PrintTable(header, rows);
     return 0;
+  }
+
+  int CredentialList() {
+    return List(
+        "/v1/admin/credentials",
+        {"CLIENT_ID", "NAME", "ROLE", "CREATED", "EXPIRES", "CREATED_BY"},
+        [](const json& c) -> std::vector<std::string> {
+          bool expired = c.value("expired", false);
+          return {Str(c, "client_id"),
+                  Str(c, "name"),
+                  Str(c, "role"),
+                  Str(c, "created_at"),
+                  Str(c, "expires_at") + (expired ? " EXPIRED" : ""),
+                  Str(c, "created_by")};
+        });
   }
 
   int AllowlistAdd(const std::string& cidr) {
@@ -235,16 +246,11 @@ class Ctl {
   }
 
   int AllowlistList() {
-    json out;
-    if (int rc = Call("GET", "/v1/admin/allowlist", nullptr, &out)) return rc;
-    if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& e : out) {
-      rows.push_back(
-          {Str(e, "cidr"), Str(e, "created_at"), Str(e, "created_by")});
-    }
-    PrintTable({"CIDR", "CREATED", "CREATED_BY"}, rows);
-    return 0;
+    return List(
+        "/v1/admin/allowlist", {"CIDR", "CREATED", "CREATED_BY"},
+        [](const json& e) -> std::vector<std::string> {
+          return {Str(e, "cidr"), Str(e, "created_at"), Str(e, "created_by")};
+        });
   }
 
   int Delete(std::string path, const std::string& done) {
@@ -259,32 +265,24 @@ class Ctl {
   }
 
   int Roles() {
-    json out;
-    if (int rc = Call("GET", "/v1/admin/roles", nullptr, &out)) return rc;
-    if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& r : out) {
-      std::string scopes;
-      for (const auto& s : r.value("scopes", json::array())) {
-        scopes += (scopes.empty() ? "" : " ") + s.get<std::string>();
-      }
-      rows.push_back({Str(r, "name"), scopes, Str(r, "description")});
-    }
-    PrintTable({"ROLE", "SCOPES", "DESCRIPTION"}, rows);
-    return 0;
+    return List("/v1/admin/roles", {"ROLE", "SCOPES", "DESCRIPTION"},
+                [](const json& r) -> std::vector<std::string> {
+                  std::string scopes;
+                  for (const auto& x : r.value("scopes", json::array())) {
+                    scopes +=
+                        (scopes.empty() ? "" : " ") + x.get<std::string>();
+                  }
+                  return {Str(r, "name"), scopes, Str(r, "description")};
+                });
   }
 
   int KeysList() {
-    json out;
-    if (int rc = Call("GET", "/v1/admin/keys", nullptr, &out)) return rc;
-    if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& k : out) {
-      rows.push_back({Str(k, "use"), Str(k, "kid"), Str(k, "algorithm"),
-                      Str(k, "created_at"), Str(k, "state")});
-    }
-    PrintTable({"USE", "KID", "ALGORITHM", "CREATED", "STATE"}, rows);
-    return 0;
+    return List("/v1/admin/keys",
+                {"USE", "KID", "ALGORITHM", "CREATED", "STATE"},
+                [](const json& k) -> std::vector<std::string> {
+                  return {Str(k, "use"), Str(k, "kid"), Str(k, "algorithm"),
+                          Str(k, "created_at"), Str(k, "state")};
+                });
   }
 
   int KeysRotate() {
