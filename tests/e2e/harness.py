@@ -255,6 +255,15 @@ ttl_seconds = {ttl}
                           "Authorization": basic(cred["client_id"], cred["client_secret"])},
                          source=source)
 
+    def audit_pem(self):
+        """Writes the audit public key as an auditor takes it (authctl keys
+        list) and returns the file's path."""
+        keys = json.loads(self.ctl("--json", "keys", "list").stdout)
+        path = os.path.join(self.dir, "audit.pem")
+        with open(path, "w") as f:
+            f.write([k for k in keys if k["use"] == "audit"][0]["public_key_pem"])
+        return path
+
     def access_token(self, cred, scope=None):
         r = self.token(cred, scope)
         assert r.status == 200, r

@@ -30,10 +30,7 @@ class AuditApiTest(unittest.TestCase):
         cls.d.allow("127.0.0.0/8")
         cls.owner = cls.d.create_credential("owner", "owner")
         cls.auditor = cls.d.create_credential("auditor", "auditor")
-        keys = json.loads(cls.d.ctl("--json", "keys", "list").stdout)
-        cls.pem = os.path.join(cls.d.dir, "audit.pem")
-        with open(cls.pem, "w") as f:
-            f.write([k for k in keys if k["use"] == "audit"][0]["public_key_pem"])
+        cls.pem = cls.d.audit_pem()
 
     @classmethod
     def tearDownClass(cls):
@@ -286,10 +283,7 @@ class CrashTest(unittest.TestCase):
                     break
             self.assertEqual(len(targets), len(set(targets)))  # exactly one entry per change
             self.assertEqual(set(targets), listed)
-            keys = json.loads(d.ctl("--json", "keys", "list").stdout)
-            pem = os.path.join(d.dir, "audit.pem")
-            with open(pem, "w") as f:
-                f.write([k for k in keys if k["use"] == "audit"][0]["public_key_pem"])
+            pem = d.audit_pem()
             path = os.path.join(d.dir, "export.jsonl")
             d.ctl("audit", "export", "--output", path)
             r = offline("audit", "verify", "--file", path, "--key", pem)
