@@ -41,7 +41,9 @@ std::optional<int64_t> FailureLimiter::Peek(const std::string& key,
   return static_cast<int64_t>(std::ceil((1 - tokens) * refill));
 }
 
-void FailureLimiter::Take(const std::string& key, double burst, double refill) {
+std::optional<int64_t> FailureLimiter::Take(const std::string& key,
+                                            double burst, double refill,
+                                            bool only_if_available) {
   Shard& shard = ShardFor(key);
   int64_t now = clock_->NowSeconds();
   std::lock_guard<std::mutex> lock(shard.mu);
@@ -61,8 +63,43 @@ void FailureLimiter::Take(const std::string& key, double burst, double refill) {
   Bucket& b = it->second;
   b.tokens =
       std::min(burst, b.tokens + static_cast<double>(now - b.updated) / refill);
-  b.tokens = std::max(0.0, b.tokens - 1);
   b.updated = now;
+  if (only_if_available && b.tokens < 1) {
+    return static_cast<int64_t>(std::ceil((1 - b.tokens) * refill));
+  }
+  b.tokens = std::max(0.0, b.tokens - 1);
+  return std::nullopt;
+}
+
+void FailureLimiter::Give(const std::string& key, double burst) {
+  Shard& shard = ShardFor(key);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.buckets.find(key);
+  if (it != shard.buckets.end()) {
+    it->second.tokens = std::min(burst, it->second.tokens + 1);
+  }
+}
+
+std::optional<int64_t> FailureLimiter::Reserve(std::string_view client_id,
+                                               std::string_view address) {
+  std::shared_ptr<const LimiterOptions> o = options_.load();
+  std::string a = AddressKey(address);
+  if (auto wait = Take(a, o->address_burst, o->address_refill_seconds, true)) {
+    return wait;
+  }
+  if (auto wait = Take(ClientKey(client_id, address), o->client_burst,
+                       o->client_refill_seconds, true)) {
+    Give(a, o->address_burst);
+    return wait;
+  }
+  return std::nullopt;
+}
+
+void FailureLimiter::Refund(std::string_view client_id,
+                            std::string_view address) {
+  std::shared_ptr<const LimiterOptions> o = options_.load();
+  Give(AddressKey(address), o->address_burst);
+  Give(ClientKey(client_id, address), o->client_burst);
 }
 
 std::optional<int64_t> FailureLimiter::Check(std::string_view client_id,
@@ -79,9 +116,9 @@ std::optional<int64_t> FailureLimiter::Check(std::string_view client_id,
 void FailureLimiter::RecordFailure(std::string_view client_id,
                                    std::string_view address) {
   std::shared_ptr<const LimiterOptions> o = options_.load();
-  Take(AddressKey(address), o->address_burst, o->address_refill_seconds);
-  Take(ClientKey(client_id, address), o->client_burst,
-       o->client_refill_seconds);
+  Take(AddressKey(address), o->address_burst, o->address_refill_seconds, false);
+  Take(ClientKey(client_id, address), o->client_burst, o->client_refill_seconds,
+       false);
 }
 
 void FailureLimiter::RecordSuccess(std::string_view client_id,

@@ -44,6 +44,12 @@ class FailureLimiter {
   // Seconds to wait when the request must be refused now, else nullopt.
   std::optional<int64_t> Check(std::string_view client_id,
                                std::string_view address);
+  // Check and charge in one step: an attempt takes its failure token up
+  // front, so parallel attempts cannot all pass one check. Refund() it when
+  // the attempt turns out not to be a failed authentication.
+  std::optional<int64_t> Reserve(std::string_view client_id,
+                                 std::string_view address);
+  void Refund(std::string_view client_id, std::string_view address);
   void RecordFailure(std::string_view client_id, std::string_view address);
   void RecordSuccess(std::string_view client_id, std::string_view address);
   size_t size() const;
@@ -65,7 +71,11 @@ class FailureLimiter {
   // Returns seconds until one token is available, or nullopt if one is.
   std::optional<int64_t> Peek(const std::string& key, double burst,
                               double refill);
-  void Take(const std::string& key, double burst, double refill);
+  // Refills, then takes one token; with `only_if_available` takes none and
+  // returns the wait when fewer than one is left.
+  std::optional<int64_t> Take(const std::string& key, double burst,
+                              double refill, bool only_if_available);
+  void Give(const std::string& key, double burst);
 
   const Clock* clock_;
   std::atomic<std::shared_ptr<const LimiterOptions>> options_;

@@ -161,7 +161,8 @@ Response TokenService::Token(const Request& req) const {
   }
 
   std::string address = LimiterKey(req.client);
-  if (auto wait = limiter_->Check(client_id.view(), address)) {
+  // Charged before the HMAC, so parallel guesses cannot all pass one check.
+  if (auto wait = limiter_->Reserve(client_id.view(), address)) {
     return Failed(TokenFailure::kRateLimited,
                   Response::OAuthError(429, "too_many_requests",
                                        "too many failed attempts; retry later")
@@ -171,14 +172,15 @@ Response TokenService::Token(const Request& req) const {
       access_->Authenticate(client_id.view(), secret.view());
   if (!cred.ok()) {
     if (cred.status().code() != StatusCode::kUnauthenticated) {
+      limiter_->Refund(client_id.view(), address);  // not the client's fault
       return Failed(TokenFailure::kUnavailable,
                     Response::OAuthError(503, "temporarily_unavailable",
                                          "the HSM is unavailable; retry later")
                         .With("Retry-After", "5"));
     }
-    limiter_->RecordFailure(client_id.view(), address);
     return Failed(TokenFailure::kInvalidClient, InvalidClient());
   }
+  limiter_->Refund(client_id.view(), address);
   limiter_->RecordSuccess(client_id.view(), address);
 
   const Role* role = access_->FindRole(cred->role);

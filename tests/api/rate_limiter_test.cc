@@ -187,3 +187,40 @@ TEST(FailureLimiterMemoryTest, EvictionKeepsRecentlyFailingKeys) {
 
 }  // namespace
 }  // namespace authd::api
+
+namespace authd::api {
+namespace {
+
+class FixedClock : public Clock {
+ public:
+  int64_t NowSeconds() const override { return now; }
+  int64_t now = 1'800'000'000;
+};
+
+// Reserve charges the attempt up front: N parallel attempts cannot all pass
+// a check that only the first five should pass.
+TEST(FailureLimiterReserveTest, ChargesBeforeTheOutcomeIsKnown) {
+  FixedClock clock;
+  FailureLimiter limiter(&clock, LimiterOptions{});
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(limiter.Reserve("client", "192.0.2.1"), std::nullopt) << i;
+  }
+  auto wait = limiter.Reserve("client", "192.0.2.1");
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_GT(*wait, 0);
+  // The refused attempt did not drain the address bucket further.
+  EXPECT_EQ(limiter.Reserve("other", "192.0.2.1"), std::nullopt);
+}
+
+TEST(FailureLimiterReserveTest, RefundedAttemptsCostNothing) {
+  FixedClock clock;
+  FailureLimiter limiter(&clock, LimiterOptions{});
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(limiter.Reserve("client", "192.0.2.1"), std::nullopt) << i;
+    limiter.Refund("client", "192.0.2.1");
+  }
+  EXPECT_EQ(limiter.Check("client", "192.0.2.1"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace authd::api
