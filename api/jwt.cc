@@ -9,14 +9,6 @@ std::string JwsSigningInput(const nlohmann::json& header,
   return Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(claims.dump());
 }
 
-StatusOr<std::string> SignJwt(const hsm::KeyOps& keys,
-                              const nlohmann::json& header,
-                              const nlohmann::json& claims) {
-  std::string input = JwsSigningInput(header, claims);
-  ASSIGN_OR_RETURN(std::string sig, keys.SignEs256(hsm::KeyUse::kToken, input));
-  return input + "." + Base64UrlEncode(sig);
-}
-
 StatusOr<VerifiedJwt> VerifyJwt(
     std::string_view token,
     const std::function<const hsm::PublicKey*(const std::string& kid)>& find) {

@@ -19,11 +19,6 @@ namespace authd::api {
 std::string JwsSigningInput(const nlohmann::json& header,
                             const nlohmann::json& claims);
 
-// Signs with the HSM's fixed token key (ES256).
-StatusOr<std::string> SignJwt(const hsm::KeyOps& keys,
-                              const nlohmann::json& header,
-                              const nlohmann::json& claims);
-
 struct VerifiedJwt {
   nlohmann::json header;
   nlohmann::json claims;

@@ -113,14 +113,6 @@ std::optional<int64_t> FailureLimiter::Check(std::string_view client_id,
   return a ? a : c;
 }
 
-void FailureLimiter::RecordFailure(std::string_view client_id,
-                                   std::string_view address) {
-  std::shared_ptr<const LimiterOptions> o = options_.load();
-  Take(AddressKey(address), o->address_burst, o->address_refill_seconds, false);
-  Take(ClientKey(client_id, address), o->client_burst, o->client_refill_seconds,
-       false);
-}
-
 void FailureLimiter::RecordSuccess(std::string_view client_id,
                                    std::string_view address) {
   std::string key = ClientKey(client_id, address);

@@ -41,7 +41,8 @@ class FailureLimiter {
   // Replaces the limits (config reload); existing buckets keep their state.
   void SetOptions(LimiterOptions options);
 
-  // Seconds to wait when the request must be refused now, else nullopt.
+  // Seconds to wait when an attempt would be refused now, else nullopt;
+  // a read-only look that charges nothing.
   std::optional<int64_t> Check(std::string_view client_id,
                                std::string_view address);
   // Check and charge in one step: an attempt takes its failure token up
@@ -50,7 +51,6 @@ class FailureLimiter {
   std::optional<int64_t> Reserve(std::string_view client_id,
                                  std::string_view address);
   void Refund(std::string_view client_id, std::string_view address);
-  void RecordFailure(std::string_view client_id, std::string_view address);
   void RecordSuccess(std::string_view client_id, std::string_view address);
   size_t size() const;
 

@@ -24,7 +24,7 @@ class FailureLimiterTest : public ::testing::Test {
   FailureLimiter limiter_{&clock_, LimiterOptions{}};
 
   void Fail(std::string_view client, std::string_view address, int times) {
-    for (int i = 0; i < times; ++i) limiter_.RecordFailure(client, address);
+    for (int i = 0; i < times; ++i) limiter_.Reserve(client, address);
   }
 };
 
@@ -129,9 +129,9 @@ TEST(FailureLimiterOptionsTest, HonoursConfiguredBurstAndRefill) {
   options.client_burst = 2;
   options.client_refill_seconds = 10;
   FailureLimiter limiter(&clock, options);
-  limiter.RecordFailure("c", "a");
+  limiter.Reserve("c", "a");
   EXPECT_EQ(limiter.Check("c", "a"), std::nullopt);
-  limiter.RecordFailure("c", "a");
+  limiter.Reserve("c", "a");
   EXPECT_EQ(limiter.Check("c", "a"), 10);
   clock.Advance(10);
   EXPECT_EQ(limiter.Check("c", "a"), std::nullopt);
@@ -147,7 +147,7 @@ TEST(FailureLimiterMemoryTest, SizeStaysWithinMaxEntries) {
     const std::string id = std::to_string(rng());
     const std::string address = "10.0." + std::to_string(rng() % 256) + "." +
                                 std::to_string(rng() % 256);
-    limiter.RecordFailure(id, address);
+    limiter.Reserve(id, address);
     if (i % 997 == 0) {
       ASSERT_LE(limiter.size(), 1000u) << "after " << i;
     }
@@ -163,7 +163,7 @@ TEST(FailureLimiterMemoryTest, SmallestConfigurableLimitIsRespected) {
   options.max_entries = 16;
   FailureLimiter limiter(&clock, options);
   for (int i = 0; i < 1000; ++i) {
-    limiter.RecordFailure("id-" + std::to_string(i), "192.0.2.1");
+    limiter.Reserve("id-" + std::to_string(i), "192.0.2.1");
   }
   EXPECT_LE(limiter.size(), 16u);
 }
@@ -176,10 +176,10 @@ TEST(FailureLimiterMemoryTest, EvictionKeepsRecentlyFailingKeys) {
   options.max_entries = 160;  // 10 per shard
   FailureLimiter limiter(&clock, options);
   for (int i = 0; i < 20; ++i) {
-    limiter.RecordFailure("victim-id", "203.0.113.9");
+    limiter.Reserve("victim-" + std::to_string(i), "203.0.113.9");
     for (int j = 0; j < 20; ++j) {
-      limiter.RecordFailure("flood-" + std::to_string(i * 20 + j),
-                            "198.51.100." + std::to_string(j));
+      limiter.Reserve("flood-" + std::to_string(i * 20 + j),
+                      "198.51.100." + std::to_string(j));
     }
   }
   EXPECT_EQ(limiter.Check("anyone", "203.0.113.9"), 45);
