@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "hsm/key_ops.h"
+#include "hsm/forwarding_key_ops.h"
 
 namespace authd::api {
 
@@ -104,35 +104,22 @@ class Metrics {
 };
 
 // KeyOps that times every HSM operation into Metrics and forwards.
-class InstrumentedKeyOps final : public hsm::KeyOps {
+class InstrumentedKeyOps final : public hsm::ForwardingKeyOps {
  public:
   InstrumentedKeyOps(const hsm::KeyOps* inner, Metrics* metrics)
-      : inner_(inner), metrics_(metrics) {}
+      : ForwardingKeyOps(inner), metrics_(metrics) {}
   StatusOr<std::string> SignEs256(hsm::KeyUse use,
                                   std::string_view data) const override;
   StatusOr<std::string> HmacPepper(std::string_view data) const override;
   StatusOr<std::string> Random(size_t n) const override;
-  const hsm::PublicKey& Public(hsm::KeyUse use) const override {
-    return inner_->Public(use);
-  }
-  bool Ready() const override { return inner_->Ready(); }
   StatusOr<std::vector<std::string>> ReadData(
       const std::string& label) const override;
-  StatusOr<hsm::PublicKey> GenerateSigningKey(
-      const std::string& label, hsm::Algorithm alg) const override {
-    return inner_->GenerateSigningKey(label, alg);
-  }
-  StatusOr<hsm::PublicKey> LoadSigningKey(
-      const std::string& label) const override {
-    return inner_->LoadSigningKey(label);
-  }
-  StatusOr<std::string> SignWith(const std::string& label,
-                                 std::string_view data) const override;
   Status WriteData(const std::string& label,
                    std::string_view value) const override;
+  StatusOr<std::string> SignWith(const std::string& label,
+                                 std::string_view data) const override;
 
  private:
-  const hsm::KeyOps* inner_;
   Metrics* metrics_;
 };
 
