@@ -94,62 +94,59 @@ void Metrics::Hsm(HsmOp op, double seconds, bool ok) {
 
 std::string Metrics::Render(const Gauges& g, std::string_view version) const {
   std::string out;
+  // One unlabelled sample.
+  auto single = [&](const char* name, const char* type, const char* help,
+                    uint64_t value) {
+    Header(&out, name, type, help);
+    out += std::string(name) + " " + std::to_string(value) + "\n";
+  };
+  // One counter per label value.
+  auto labelled = [&](const char* name, const char* help, const char* label,
+                      const char* const* values, const auto& counters) {
+    Header(&out, name, "counter", help);
+    for (size_t i = 0; i < counters.size(); ++i) {
+      out += std::string(name) + "{" + label + "=\"" + values[i] + "\"} " +
+             std::to_string(counters[i].load()) + "\n";
+    }
+  };
+  auto histograms = [&](const char* name, const char* help, const char* label,
+                        const char* const* values, const auto& hists) {
+    Header(&out, name, "histogram", help);
+    for (size_t i = 0; i < hists.size(); ++i) {
+      hists[i].Render(&out, name,
+                      std::string(label) + "=\"" + values[i] + "\"");
+    }
+  };
   Header(&out, "authd_build_info", "gauge", "Build information.");
   out += "authd_build_info{version=\"" + std::string(version) + "\"} 1\n";
-  Header(&out, "authd_ready", "gauge",
-         "1 when the HSM, storage and audit log are usable.");
-  out += "authd_ready " + std::to_string(g.ready ? 1 : 0) + "\n";
-  Header(&out, "authd_tokens_issued_total", "counter", "Access tokens issued.");
-  out += "authd_tokens_issued_total " + std::to_string(tokens_issued_.load()) +
-         "\n";
-  Header(&out, "authd_token_failures_total", "counter",
-         "Token requests refused, by reason.");
-  for (size_t i = 0; i < token_failures_.size(); ++i) {
-    out += std::string("authd_token_failures_total{reason=\"") +
-           kTokenFailureNames[i] + "\"} " +
-           std::to_string(token_failures_[i].load()) + "\n";
-  }
-  Header(&out, "authd_admin_changes_total", "counter",
-         "Committed administrative changes, by action.");
-  for (size_t i = 0; i < admin_changes_.size(); ++i) {
-    out += std::string("authd_admin_changes_total{action=\"") +
-           kAdminActionNames[i] + "\"} " +
-           std::to_string(admin_changes_[i].load()) + "\n";
-  }
-  Header(&out, "authd_http_request_duration_seconds", "histogram",
-         "HTTP request latency, by endpoint.");
-  for (size_t i = 0; i < requests_.size(); ++i) {
-    requests_[i].Render(&out, "authd_http_request_duration_seconds",
-                        std::string("endpoint=\"") + kEndpointNames[i] + "\"");
-  }
-  Header(&out, "authd_hsm_operation_duration_seconds", "histogram",
-         "HSM operation latency, by operation.");
-  for (size_t i = 0; i < hsm_latency_.size(); ++i) {
-    hsm_latency_[i].Render(&out, "authd_hsm_operation_duration_seconds",
-                           std::string("op=\"") + kHsmOpNames[i] + "\"");
-  }
-  Header(&out, "authd_hsm_errors_total", "counter",
-         "HSM operations that failed, by operation.");
-  for (size_t i = 0; i < hsm_errors_.size(); ++i) {
-    out += std::string("authd_hsm_errors_total{op=\"") + kHsmOpNames[i] +
-           "\"} " + std::to_string(hsm_errors_[i].load()) + "\n";
-  }
-  Header(&out, "authd_hsm_sessions_in_use", "gauge",
-         "HSM sessions leased now.");
-  out += "authd_hsm_sessions_in_use " + std::to_string(g.hsm_sessions_in_use) +
-         "\n";
-  Header(&out, "authd_hsm_sessions_open", "gauge", "HSM sessions open.");
-  out +=
-      "authd_hsm_sessions_open " + std::to_string(g.hsm_sessions_open) + "\n";
-  Header(&out, "authd_allowlist_entries", "gauge",
-         "Entries on the IP allowlist.");
-  out +=
-      "authd_allowlist_entries " + std::to_string(g.allowlist_entries) + "\n";
-  Header(&out, "authd_credentials", "gauge",
-         "Client credentials, expired included.");
-  out += "authd_credentials " + std::to_string(g.credentials) + "\n";
-  Header(&out, "authd_audit_entries", "gauge", "Entries in the audit log.");
-  out += "authd_audit_entries " + std::to_string(g.audit_entries) + "\n";
+  single("authd_ready", "gauge",
+         "1 when the HSM, storage and audit log are usable.", g.ready ? 1 : 0);
+  single("authd_tokens_issued_total", "counter", "Access tokens issued.",
+         tokens_issued_.load());
+  labelled("authd_token_failures_total", "Token requests refused, by reason.",
+           "reason", kTokenFailureNames, token_failures_);
+  labelled("authd_admin_changes_total",
+           "Committed administrative changes, by action.", "action",
+           kAdminActionNames, admin_changes_);
+  histograms("authd_http_request_duration_seconds",
+             "HTTP request latency, by endpoint.", "endpoint", kEndpointNames,
+             requests_);
+  histograms("authd_hsm_operation_duration_seconds",
+             "HSM operation latency, by operation.", "op", kHsmOpNames,
+             hsm_latency_);
+  labelled("authd_hsm_errors_total",
+           "HSM operations that failed, by operation.", "op", kHsmOpNames,
+           hsm_errors_);
+  single("authd_hsm_sessions_in_use", "gauge", "HSM sessions leased now.",
+         g.hsm_sessions_in_use);
+  single("authd_hsm_sessions_open", "gauge", "HSM sessions open.",
+         g.hsm_sessions_open);
+  single("authd_allowlist_entries", "gauge", "Entries on the IP allowlist.",
+         g.allowlist_entries);
+  single("authd_credentials", "gauge", "Client credentials, expired included.",
+         g.credentials);
+  single("authd_audit_entries", "gauge", "Entries in the audit log.",
+         g.audit_entries);
   return out;
 }
 

@@ -277,20 +277,25 @@ StatusOr<std::string> AuditLog::LatestCheckpoint() const {
   return c->note;
 }
 
-StatusOr<AuditLog::Proof> AuditLog::InclusionProof(uint64_t index,
-                                                   uint64_t size) const {
+StatusOr<StoredCheckpoint> AuditLog::CheckpointAt(uint64_t size) const {
   ASSIGN_OR_RETURN(std::optional<StoredCheckpoint> c,
                    storage_->GetCheckpoint(size));
   if (!c) {
     return Status::NotFound("no checkpoint was signed at size " +
                             std::to_string(size));
   }
+  return *c;
+}
+
+StatusOr<AuditLog::Proof> AuditLog::InclusionProof(uint64_t index,
+                                                   uint64_t size) const {
+  ASSIGN_OR_RETURN(StoredCheckpoint c, CheckpointAt(size));
   if (index >= size) {
     return Status::InvalidArgument("index must be below size");
   }
   ASSIGN_OR_RETURN(std::vector<std::string> hashes,
                    storage_->AuditLeafHashes(size));
-  Proof p{index, size, "", {}, c->note};
+  Proof p{index, size, "", {}, c.note};
   ASSIGN_OR_RETURN(p.hashes, storage::InclusionProof(hashes, index, size));
   AuditFilter f;
   f.after_seq = index == 0 ? std::nullopt : std::optional<uint64_t>(index - 1);
@@ -306,18 +311,13 @@ StatusOr<AuditLog::Proof> AuditLog::InclusionProof(uint64_t index,
 
 StatusOr<AuditLog::Proof> AuditLog::ConsistencyProof(uint64_t from,
                                                      uint64_t to) const {
-  ASSIGN_OR_RETURN(std::optional<StoredCheckpoint> c,
-                   storage_->GetCheckpoint(to));
-  if (!c) {
-    return Status::NotFound("no checkpoint was signed at size " +
-                            std::to_string(to));
-  }
+  ASSIGN_OR_RETURN(StoredCheckpoint c, CheckpointAt(to));
   if (from == 0 || from > to) {
     return Status::InvalidArgument("from must be between 1 and to");
   }
   ASSIGN_OR_RETURN(std::vector<std::string> hashes,
                    storage_->AuditLeafHashes(to));
-  Proof p{from, to, "", {}, c->note};
+  Proof p{from, to, "", {}, c.note};
   ASSIGN_OR_RETURN(p.hashes, storage::ConsistencyProof(hashes, from, to));
   return p;
 }

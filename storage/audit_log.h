@@ -109,6 +109,8 @@ class AuditLog {
                       const std::vector<AuditEvent>& events);
   Status CheckHead();
   Status WriteHead(const MerkleFrontier& f) const;
+  // The stored checkpoint for exactly `size`; NotFound when none was signed.
+  StatusOr<StoredCheckpoint> CheckpointAt(uint64_t size) const;
   std::string HeadLabel() const {
     return std::string(kAuditHeadLabel) + ":" + origin_;
   }
