@@ -65,8 +65,7 @@ bool App::IsReady() const {
   return ready_.load() && keys_->Ready() && audit_->refusal().empty();
 }
 
-void App::Observe(const Request& req, int status, double seconds) const {
-  (void)status;
+void App::Observe(const Request& req, double seconds) const {
   if (options_.metrics)
     options_.metrics->Request(EndpointFor(req.path), seconds);
 }

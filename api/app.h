@@ -43,7 +43,7 @@ class App {
   std::optional<Response> Admit(Request& req) const;
   Response Handle(const Request& req) const;
   // Called by the transport once a response was sent.
-  void Observe(const Request& req, int status, double seconds) const;
+  void Observe(const Request& req, double seconds) const;
 
   // Flips /readyz; authd also consults the HSM's own readiness.
   void SetReady(bool ready) { ready_.store(ready); }

@@ -213,7 +213,7 @@ MHD_Result Queue(MHD_Connection* conn, const Response& r, Pending* p,
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - p->start)
           .count();
-  app->Observe(p->req, r.status, seconds);
+  app->Observe(p->req, seconds);
   LogRequest(*p, r, seconds * 1000);
   return ret;
 }

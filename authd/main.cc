@@ -76,9 +76,8 @@ StatusOr<SecureString> ReadFileFor(const std::string& key,
 }
 
 int WaitForSignals(const std::string& config_path, const Config& c,
-                   const api::App& app, api::FailureLimiter& limiter,
-                   const hsm::Pkcs11KeyOps& hsm, const storage::AuditLog& audit,
-                   api::HttpServer& server);
+                   api::FailureLimiter& limiter, const hsm::Pkcs11KeyOps& hsm,
+                   const storage::AuditLog& audit, api::HttpServer& server);
 
 // Fills the server's TLS options from server.tls_cert/tls_key: a key file, or
 // a key in the HSM that GnuTLS uses in place.
@@ -206,18 +205,17 @@ int Run(const std::string& config_path, bool accept_rollback) {
       active->active.pub.kid().c_str(),
       hsm::AlgorithmName(active->active.pub.algorithm()));
   sd_notify(0, "READY=1");
-  return WaitForSignals(config_path, c, app, limiter, *hsm_keys->get(), **audit,
+  return WaitForSignals(config_path, c, limiter, *hsm_keys->get(), **audit,
                         **server);
 }
 
 // The one-line state systemd shows in `systemctl status`.
-std::string StatusLine(const api::App& app, const hsm::Pkcs11KeyOps& hsm,
+std::string StatusLine(const hsm::Pkcs11KeyOps& hsm,
                        const storage::AuditLog& audit) {
   if (!hsm.Ready()) return "degraded: HSM unavailable: " + hsm.NotReadyReason();
   if (!audit.refusal().empty()) {
     return "degraded: refusing changes: " + audit.refusal();
   }
-  (void)app;
   return "serving; audit log at " + std::to_string(audit.size()) + " entries";
 }
 
@@ -244,9 +242,8 @@ void Reload(const std::string& path, const Config& running,
 }
 
 int WaitForSignals(const std::string& config_path, const Config& c,
-                   const api::App& app, api::FailureLimiter& limiter,
-                   const hsm::Pkcs11KeyOps& hsm, const storage::AuditLog& audit,
-                   api::HttpServer& server) {
+                   api::FailureLimiter& limiter, const hsm::Pkcs11KeyOps& hsm,
+                   const storage::AuditLog& audit, api::HttpServer& server) {
   // The watchdog is fed only after a request through the real HTTP stack
   // (the admin socket's /healthz) succeeds, so a stuck event loop starves it.
   uint64_t watchdog_usec = 0;
@@ -260,7 +257,7 @@ int WaitForSignals(const std::string& config_path, const Config& c,
   sigaddset(&set, SIGHUP);
   std::string last_status;
   for (;;) {
-    std::string status = StatusLine(app, hsm, audit);
+    std::string status = StatusLine(hsm, audit);
     if (status != last_status) {
       sd_notifyf(0, "STATUS=%s", status.c_str());
       last_status = status;

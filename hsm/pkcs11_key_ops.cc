@@ -463,28 +463,50 @@ Status Pkcs11KeyOps::Recover() {
 
 StatusOr<std::string> Pkcs11KeyOps::SignEs256(KeyUse use,
                                               std::string_view data) const {
-  std::string digest = Sha256(data);
-  std::string sig(132, '\0');
+  return Sign(
+      [use](const Keys& keys) -> std::optional<SigningHandle> {
+        return SigningHandle{
+            use == KeyUse::kToken ? keys.token_private : keys.audit_private,
+            Algorithm::kES256};
+      },
+      data);
+}
+
+StatusOr<std::string> Pkcs11KeyOps::Sign(
+    const std::function<std::optional<SigningHandle>(const Keys&)>& pick,
+    std::string_view data) const {
+  std::string digest;  // ES256 signs our SHA-256 of the data
+  std::string sig;
+  Algorithm alg = Algorithm::kES256;
   CK_FUNCTION_LIST* fn = module_->fn();
-  Status st = WithSession(
+  RETURN_IF_ERROR(WithSession(
       [&](CK_SESSION_HANDLE h, const Keys& keys) -> CK_RV {
-        CK_MECHANISM mech{CKM_ECDSA, nullptr, 0};
-        CK_OBJECT_HANDLE key =
-            use == KeyUse::kToken ? keys.token_private : keys.audit_private;
-        CK_RV rv = fn->C_SignInit(h, &mech, key);
+        std::optional<SigningHandle> key = pick(keys);
+        if (!key) return CKR_KEY_HANDLE_INVALID;
+        alg = key->alg;
+        // ES256: raw ECDSA over the digest (RFC 7518 §3.4); RS256: the token
+        // hashes (RFC 7518 §3.3, RSASSA-PKCS1-v1_5 with SHA-256).
+        if (alg == Algorithm::kES256 && digest.empty()) digest = Sha256(data);
+        std::string_view input = alg == Algorithm::kRS256 ? data : digest;
+        CK_MECHANISM mech{
+            alg == Algorithm::kRS256 ? CKM_SHA256_RSA_PKCS : CKM_ECDSA, nullptr,
+            0};
+        CK_RV rv = fn->C_SignInit(h, &mech, key->handle);
         if (rv != CKR_OK) return rv;
-        CK_ULONG len = sig.size();
-        rv = fn->C_Sign(h, reinterpret_cast<CK_BYTE*>(digest.data()),
-                        digest.size(), reinterpret_cast<CK_BYTE*>(sig.data()),
-                        &len);
+        CK_ULONG len = 512;
+        sig.resize(len);
+        rv = fn->C_Sign(
+            h, reinterpret_cast<CK_BYTE*>(const_cast<char*>(input.data())),
+            input.size(), reinterpret_cast<CK_BYTE*>(sig.data()), &len);
         if (rv == CKR_OK) sig.resize(len);
         return rv;
       },
-      "C_Sign");
-  if (!st.ok()) return st;
+      "C_Sign"));
+  if (alg == Algorithm::kRS256) return sig;
   std::string raw = EcdsaSignatureToRaw(sig, 32);
-  if (raw.empty())
+  if (raw.empty()) {
     return Status::Internal("HSM returned a malformed signature");
+  }
   return raw;
 }
 
@@ -647,39 +669,16 @@ StatusOr<PublicKey> Pkcs11KeyOps::LoadSigningKey(
 
 StatusOr<std::string> Pkcs11KeyOps::SignWith(const std::string& label,
                                              std::string_view data) const {
-  if (!keys_.load()->signing.count(label))
+  if (!keys_.load()->signing.count(label)) {
     RETURN_IF_ERROR(LoadSigningKey(label).status());
-  std::string digest = Sha256(data);
-  std::string sig(512, '\0');
-  Algorithm alg = Algorithm::kES256;
-  CK_FUNCTION_LIST* fn = module_->fn();
-  RETURN_IF_ERROR(WithSession(
-      [&](CK_SESSION_HANDLE h, const Keys& keys) -> CK_RV {
+  }
+  return Sign(
+      [&label](const Keys& keys) -> std::optional<SigningHandle> {
         auto it = keys.signing.find(label);
-        if (it == keys.signing.end()) return CKR_KEY_HANDLE_INVALID;
-        alg = it->second.alg;
-        // ES256: ECDSA over our SHA-256 digest; RS256: the token hashes
-        // (RFC 7518 §3.3, RSASSA-PKCS1-v1_5 with SHA-256).
-        CK_MECHANISM mech{
-            alg == Algorithm::kRS256 ? CKM_SHA256_RSA_PKCS : CKM_ECDSA, nullptr,
-            0};
-        std::string_view input = alg == Algorithm::kRS256 ? data : digest;
-        CK_RV rv = fn->C_SignInit(h, &mech, it->second.handle);
-        if (rv != CKR_OK) return rv;
-        CK_ULONG len = 512;
-        sig.resize(512);
-        rv = fn->C_Sign(
-            h, reinterpret_cast<CK_BYTE*>(const_cast<char*>(input.data())),
-            input.size(), reinterpret_cast<CK_BYTE*>(sig.data()), &len);
-        if (rv == CKR_OK) sig.resize(len);
-        return rv;
+        if (it == keys.signing.end()) return std::nullopt;
+        return it->second;
       },
-      "C_Sign"));
-  if (alg == Algorithm::kRS256) return sig;
-  std::string raw = EcdsaSignatureToRaw(sig, 32);
-  if (raw.empty())
-    return Status::Internal("HSM returned a malformed signature");
-  return raw;
+      data);
 }
 
 StatusOr<bool> Pkcs11KeyOps::KeyAttribute(const std::string& label,

@@ -107,6 +107,11 @@ class Pkcs11KeyOps final : public KeyOps {
   Status WithSession(
       const std::function<CK_RV(CK_SESSION_HANDLE, const Keys&)>& op,
       std::string_view what) const;
+  // Signs with the key `pick` finds in the current handles, by its
+  // algorithm; JWS signature bytes.
+  StatusOr<std::string> Sign(
+      const std::function<std::optional<SigningHandle>(const Keys&)>& pick,
+      std::string_view data) const;
   StatusOr<Session> TakeSession() const;
   // Back to the pool when `keep`, else closed.
   void ReturnSession(Session s, bool keep) const;
