@@ -58,7 +58,59 @@ StatusOr<std::string> StringField(const json& body, const char* name,
   return body[name].get<std::string>();
 }
 
+Response MethodNotAllowed(const char* allow) {
+  return Response::Error(405, "method_not_allowed",
+                         std::string("allowed methods: ") + allow)
+      .With("Allow", allow);
+}
+
+std::string ReasonParam(const Request& req) {
+  const std::string* reason = req.Query("reason");
+  return reason ? *reason : "";
+}
+
 }  // namespace
+
+// Establishes who asks: the peer uid on the socket; over TCP a Bearer token
+// that carries `scope`. Returns the refusal when there is one.
+std::optional<Response> App::Authorize(const Request& req, const char* scope,
+                                       Actor* actor) const {
+  if (req.admin_socket) {
+    actor->id = "uid:" + (req.peer_uid ? std::to_string(*req.peer_uid)
+                                       : std::string("unknown"));
+    actor->address = "unix";
+    return std::nullopt;
+  }
+  const std::string* auth = req.Header("authorization");
+  if (auth == nullptr || auth->size() < 7 ||
+      !std::equal(auth->begin(), auth->begin() + 7, "Bearer ",
+                  [](char a, char b) { return tolower(a) == tolower(b); })) {
+    return Response::Error(401, "unauthorized",
+                           "send Authorization: Bearer <access token>")
+        .With("WWW-Authenticate", "Bearer realm=\"authd\"");
+  }
+  StatusOr<Principal> who = tokens_->VerifyBearer(auth->substr(7));
+  if (!who.ok()) {
+    return Response::Error(401, "unauthorized", who.status().message())
+        .With("WWW-Authenticate",
+              "Bearer realm=\"authd\", error=\"invalid_token\"");
+  }
+  if (!who->Has(scope)) {
+    return Response::Error(403, "insufficient_scope",
+                           std::string("this action needs scope ") + scope)
+        .With("WWW-Authenticate",
+              std::string("Bearer realm=\"authd\", error=\"insufficient_"
+                          "scope\", scope=\"") +
+                  scope + "\"");
+  }
+  actor->id = "client:" + who->client_id;
+  actor->address = req.client ? req.client->ToString() : "";
+  return std::nullopt;
+}
+
+void App::Count(AdminAction action) const {
+  if (options_.metrics) options_.metrics->AdminChange(action);
+}
 
 Response App::Admin(const Request& req) const {
   const std::string& path = req.path;
@@ -68,45 +120,8 @@ Response App::Admin(const Request& req) const {
       path == "/v1/admin/audit" || path.rfind("/v1/admin/audit/", 0) == 0;
   const char* scope =
       is_audit ? "audit:read" : (is_write ? "admin:write" : "admin:read");
-
   Actor actor;
-  std::string bearer_client;
-  auto count = [&](AdminAction a) {
-    if (options_.metrics) options_.metrics->AdminChange(a);
-  };
-  if (req.admin_socket) {
-    actor.id = "uid:" + (req.peer_uid ? std::to_string(*req.peer_uid)
-                                      : std::string("unknown"));
-    actor.address = "unix";
-  } else {
-    const std::string* auth = req.Header("authorization");
-    if (auth == nullptr || auth->size() < 7 ||
-        !std::equal(auth->begin(), auth->begin() + 7, "Bearer ",
-                    [](char a, char b) { return tolower(a) == tolower(b); })) {
-      return Response::Error(401, "unauthorized",
-                             "send Authorization: Bearer <access token>")
-          .With("WWW-Authenticate", "Bearer realm=\"authd\"");
-    }
-    StatusOr<Principal> who = tokens_->VerifyBearer(auth->substr(7));
-    if (!who.ok()) {
-      return Response::Error(401, "unauthorized", who.status().message())
-          .With("WWW-Authenticate",
-                "Bearer realm=\"authd\", error=\"invalid_token\"");
-    }
-    if (!who->Has(scope)) {
-      return Response::Error(403, "insufficient_scope",
-                             std::string("this action needs scope ") + scope)
-          .With("WWW-Authenticate",
-                std::string("Bearer realm=\"authd\", error=\"insufficient_"
-                            "scope\", scope=\"") +
-                    scope + "\"");
-    }
-    actor.id = "client:" + who->client_id;
-    bearer_client = who->client_id;
-    actor.address = req.client ? req.client->ToString() : "";
-  }
-  int64_t now = clock_->NowSeconds();
-  if (is_audit) return Audit(req).WithClient(bearer_client);
+  if (auto refused = Authorize(req, scope, &actor)) return *refused;
   if (m == "POST") {
     // Every admin body is JSON (SPEC "Administration": 415 otherwise).
     const std::string* ct = req.Header("content-type");
@@ -115,16 +130,16 @@ Response App::Admin(const Request& req) const {
                              "Content-Type must be application/json");
     }
   }
-  const std::string* reason_param = req.Query("reason");
-  std::string reason = reason_param ? *reason_param : "";
-  auto method_not_allowed = [](const char* allow) {
-    return Response::Error(405, "method_not_allowed",
-                           std::string("allowed methods: ") + allow)
-        .With("Allow", allow);
-  };
+  Response r = is_audit ? Audit(req) : AdminRoute(req, actor);
+  if (actor.id.rfind("client:", 0) == 0) r.log_client_id = actor.id.substr(7);
+  return r;
+}
 
+Response App::AdminRoute(const Request& req, const Actor& actor) const {
+  const std::string& path = req.path;
+  const std::string& m = req.method;
   if (path == "/v1/admin/roles") {
-    if (m != "GET") return method_not_allowed("GET");
+    if (m != "GET") return MethodNotAllowed("GET");
     json out = json::array();
     for (const Role& r : access_->roles()) {
       out.push_back({{"name", r.name},
@@ -133,9 +148,30 @@ Response App::Admin(const Request& req) const {
     }
     return Response::Json(200, out);
   }
+  if (path == "/v1/admin/status") {
+    if (m != "GET") return MethodNotAllowed("GET");
+    auto snap = access_->Current();
+    return Response::Json(
+        200, {{"version", options_.version},
+              {"ready", IsReady()},
+              {"audit", audit_->refusal().empty() ? "ok" : audit_->refusal()},
+              {"audit_size", audit_->size()},
+              {"credentials", snap->credentials.size()},
+              {"allowlist", snap->allowlist.size()},
+              {"token_kid", ring_->Current()->active.pub.kid()}});
+  }
+  if (path.rfind("/v1/admin/keys", 0) == 0) return AdminKeys(req, actor);
+  if (path.rfind(kCredentials, 0) == 0) return AdminCredentials(req, actor);
+  if (path.rfind(kAllowlist, 0) == 0) return AdminAllowlist(req, actor);
+  return Response::Error(404, "not_found", "no such endpoint: " + path);
+}
 
+Response App::AdminKeys(const Request& req, const Actor& actor) const {
+  const std::string& path = req.path;
+  const std::string& m = req.method;
+  int64_t now = clock_->NowSeconds();
   if (path == "/v1/admin/keys/rotate") {
-    if (m != "POST") return method_not_allowed("POST");
+    if (m != "POST") return MethodNotAllowed("POST");
     auto body = ParseObject(req, {"use", "algorithm", "reason"});
     if (!body.ok()) return Response::FromStatus(body.status());
     auto use = StringField(*body, "use", true);
@@ -163,12 +199,11 @@ Response App::Admin(const Request& req) const {
                            {"algorithm", hsm::AlgorithmName(alg)},
                            {"state", "active"},
                            {"created_at", FormatRfc3339(rotated->created_at)},
-                           {"public_key_pem", rotated->pub.pem()}})
-        .WithClient(bearer_client);
+                           {"public_key_pem", rotated->pub.pem()}});
   }
 
   if (path == "/v1/admin/keys") {
-    if (m != "GET") return method_not_allowed("GET");
+    if (m != "GET") return MethodNotAllowed("GET");
     json out = json::array();
     auto ring = ring_->Current();
     auto published = ring_->Published(*ring, now);
@@ -215,19 +250,13 @@ Response App::Admin(const Request& req) const {
     return Response::Json(200, out);
   }
 
-  if (path == "/v1/admin/status") {
-    if (m != "GET") return method_not_allowed("GET");
-    auto snap = access_->Current();
-    return Response::Json(
-        200, {{"version", options_.version},
-              {"ready", IsReady()},
-              {"audit", audit_->refusal().empty() ? "ok" : audit_->refusal()},
-              {"audit_size", audit_->size()},
-              {"credentials", snap->credentials.size()},
-              {"allowlist", snap->allowlist.size()},
-              {"token_kid", ring_->Current()->active.pub.kid()}});
-  }
+  return Response::Error(404, "not_found", "no such endpoint: " + path);
+}
 
+Response App::AdminCredentials(const Request& req, const Actor& actor) const {
+  const std::string& path = req.path;
+  const std::string& m = req.method;
+  int64_t now = clock_->NowSeconds();
   if (path == kCredentials) {
     if (m == "GET") {
       json out = json::array();
@@ -236,7 +265,7 @@ Response App::Admin(const Request& req) const {
       }
       return Response::Json(200, out);
     }
-    if (m != "POST") return method_not_allowed("GET, POST");
+    if (m != "POST") return MethodNotAllowed("GET, POST");
     auto body = ParseObject(req, {"name", "role", "expires_at", "reason"});
     if (!body.ok()) return Response::FromStatus(body.status());
     NewCredential nc;
@@ -261,20 +290,24 @@ Response App::Admin(const Request& req) const {
     json out = CredentialJson(created->credential, now);
     out.erase("expired");
     out["client_secret"] = std::string(created->client_secret.view());
-    count(AdminAction::kCredentialCreate);
-    return Response::Json(201, out)
-        .With("Cache-Control", "no-store")
-        .WithClient(bearer_client);
+    Count(AdminAction::kCredentialCreate);
+    return Response::Json(201, out).With("Cache-Control", "no-store");
   }
   if (path.rfind(std::string(kCredentials) + "/", 0) == 0) {
-    if (m != "DELETE") return method_not_allowed("DELETE");
+    if (m != "DELETE") return MethodNotAllowed("DELETE");
     std::string id = path.substr(sizeof(kCredentials));
-    Status st = access_->DeleteCredential(id, actor, reason);
+    Status st = access_->DeleteCredential(id, actor, ReasonParam(req));
     if (!st.ok()) return Response::FromStatus(st);
-    count(AdminAction::kCredentialDelete);
-    return Response::NoContent().WithClient(bearer_client);
+    Count(AdminAction::kCredentialDelete);
+    return Response::NoContent();
   }
 
+  return Response::Error(404, "not_found", "no such endpoint: " + path);
+}
+
+Response App::AdminAllowlist(const Request& req, const Actor& actor) const {
+  const std::string& path = req.path;
+  const std::string& m = req.method;
   if (path == kAllowlist) {
     if (m == "GET") {
       json out = json::array();
@@ -283,7 +316,7 @@ Response App::Admin(const Request& req) const {
       }
       return Response::Json(200, out);
     }
-    if (m != "POST") return method_not_allowed("GET, POST");
+    if (m != "POST") return MethodNotAllowed("GET, POST");
     auto body = ParseObject(req, {"cidr", "reason"});
     if (!body.ok()) return Response::FromStatus(body.status());
     auto cidr = StringField(*body, "cidr", true);
@@ -292,17 +325,17 @@ Response App::Admin(const Request& req) const {
     if (!why.ok()) return Response::FromStatus(why.status());
     auto added = access_->AddAllowlist(*cidr, actor, *why);
     if (!added.ok()) return Response::FromStatus(added.status());
-    count(AdminAction::kAllowlistAdd);
-    return Response::Json(201, AllowlistJson(*added)).WithClient(bearer_client);
+    Count(AdminAction::kAllowlistAdd);
+    return Response::Json(201, AllowlistJson(*added));
   }
   if (path.rfind(std::string(kAllowlist) + "/", 0) == 0) {
-    if (m != "DELETE") return method_not_allowed("DELETE");
+    if (m != "DELETE") return MethodNotAllowed("DELETE");
     // The CIDR's '/' arrives percent-decoded, so take the whole remainder.
     Status st = access_->RemoveAllowlist(path.substr(sizeof(kAllowlist)), actor,
-                                         reason);
+                                         ReasonParam(req));
     if (!st.ok()) return Response::FromStatus(st);
-    count(AdminAction::kAllowlistRemove);
-    return Response::NoContent().WithClient(bearer_client);
+    Count(AdminAction::kAllowlistRemove);
+    return Response::NoContent();
   }
   return Response::Error(404, "not_found", "no such endpoint: " + path);
 }

@@ -50,6 +50,13 @@ class App {
 
  private:
   Response Admin(const Request& req) const;
+  std::optional<Response> Authorize(const Request& req, const char* scope,
+                                    Actor* actor) const;
+  Response AdminRoute(const Request& req, const Actor& actor) const;
+  Response AdminKeys(const Request& req, const Actor& actor) const;
+  Response AdminCredentials(const Request& req, const Actor& actor) const;
+  Response AdminAllowlist(const Request& req, const Actor& actor) const;
+  void Count(AdminAction action) const;
   Response Audit(const Request& req) const;
   Response Health(bool ready_check) const;
   Response MetricsPage() const;
