@@ -22,6 +22,16 @@ Response Response::OAuthError(int status, std::string_view error,
       .With("Cache-Control", "no-store");
 }
 
+Response Response::MethodNotAllowed(std::string_view allow) {
+  return Error(405, "method_not_allowed",
+               std::string("allowed methods: ") + std::string(allow))
+      .With("Allow", std::string(allow));
+}
+
+Response Response::NotFound(std::string_view path) {
+  return Error(404, "not_found", "no such endpoint: " + std::string(path));
+}
+
 Response Response::FromStatus(const Status& st) {
   switch (st.code()) {
     case StatusCode::kOk:

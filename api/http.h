@@ -70,6 +70,22 @@ struct Response {
     headers.emplace_back(std::move(name), std::move(value));
     return *this;
   }
+  // 405 naming the methods the resource takes (RFC 9110 §15.5.6).
+  static Response MethodNotAllowed(std::string_view allow);
+  static Response NotFound(std::string_view path);
+};
+
+// What a transport drives: Admit() once the request line and headers are in
+// (before any body is read), Handle() once the body is complete, Observe()
+// once the response was sent. Implementations are thread-safe.
+class HttpService {
+ public:
+  virtual ~HttpService() = default;
+  // A response when the request must be answered without reading its body.
+  // May fill req.client.
+  virtual std::optional<Response> Admit(Request& req) const = 0;
+  virtual Response Handle(const Request& req) const = 0;
+  virtual void Observe(const Request& req, double seconds) const = 0;
 };
 
 }  // namespace authd::api

@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "audit/checkpoint.h"
+#include "audit/entry.h"
+#include "audit/verifier.h"
 #include "authd/admin_client.h"
 #include "common/clock.h"
 #include "common/encoding.h"
-#include "hsm/public_key.h"
-#include "storage/audit_log.h"
-#include "storage/audit_verify.h"
-#include "storage/checkpoint.h"
+#include "common/public_key.h"
 
 namespace authd {
 namespace {
@@ -345,10 +345,10 @@ class Ctl {
     return s.str();
   }
 
-  std::optional<hsm::PublicKey> ReadKey(int* rc) {
+  std::optional<PublicKey> ReadKey(int* rc) {
     auto pem = ReadLocal("key", rc);
     if (!pem) return std::nullopt;
-    auto key = hsm::PublicKey::FromPem(*pem);
+    auto key = PublicKey::FromPem(*pem);
     if (!key.ok()) {
       fprintf(stderr, "authctl: --key: %s\n", key.status().message().c_str());
       *rc = 1;
@@ -451,7 +451,7 @@ class Ctl {
       kept = ReadLocal("checkpoint", &rc);
       if (!kept) return rc;
     }
-    auto result = storage::VerifyExport(
+    auto result = audit::VerifyExport(
         *text, *key,
         kept ? std::optional<std::string_view>(*kept) : std::nullopt);
     if (!result.ok()) {
@@ -495,9 +495,9 @@ class Ctl {
     }
     std::string leaf =
         Base64Decode(proof["leaf"].get<std::string>()).value_or("");
-    return Emit(
-        storage::FormatTlogProof(proof["index"].get<uint64_t>(), leaf, hashes,
-                                 proof["checkpoint"].get<std::string>()));
+    return Emit(audit::FormatTlogProof(proof["index"].get<uint64_t>(), leaf,
+                                       hashes,
+                                       proof["checkpoint"].get<std::string>()));
   }
 
   int AuditVerifyProof() {
@@ -507,13 +507,13 @@ class Ctl {
     auto text = ReadLocal("file", &rc);
     if (!text) return rc;
     std::string leaf;
-    auto cp = storage::VerifyProofFile(*text, *key, &leaf);
+    auto cp = audit::VerifyProofFile(*text, *key, &leaf);
     if (!cp.ok()) {
       fprintf(stderr, "authctl: audit verify-proof FAILED: %s\n",
               cp.status().message().c_str());
       return 1;
     }
-    json entry = storage::AuditEntryJson(leaf).value();
+    json entry = audit::AuditEntryJson(leaf).value();
     entry.erase("leaf");
     printf("audit verify-proof OK: entry %s is in the log %s of size %s\n%s\n",
            entry["seq"].dump().c_str(), cp->origin.c_str(),

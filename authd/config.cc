@@ -133,7 +133,7 @@ Status LoadTokens(const toml::table& t, Config* c) {
       CheckKeys(t, p, {"issuer", "audience", "ttl_seconds", "algorithm"}));
   std::string alg = "ES256";
   RETURN_IF_ERROR(GetString(t, p, "algorithm", &alg));
-  if (!hsm::ParseAlgorithm(alg, &c->tokens.algorithm)) {
+  if (!ParseAlgorithm(alg, &c->tokens.algorithm)) {
     return Bad(p + "algorithm", "must be ES256 or RS256");
   }
   RETURN_IF_ERROR(GetString(t, p, "issuer", &c->tokens.issuer));
@@ -173,7 +173,7 @@ Status LoadRoles(const toml::table& t, Config* c) {
     const toml::table* r = v.as_table();
     if (r == nullptr) return Bad("roles." + name, "must be a table");
     RETURN_IF_ERROR(CheckKeys(*r, p, {"description", "scopes"}));
-    api::Role role{name, "", {}};
+    authority::Role role{name, "", {}};
     RETURN_IF_ERROR(GetString(*r, p, "description", &role.description, true));
     RETURN_IF_ERROR(GetStrings(*r, p, "scopes", &role.scopes));
     if (role.scopes.empty())
@@ -237,7 +237,7 @@ StatusOr<Config> LoadConfig(const std::string& path) {
     RETURN_IF_ERROR(LoadRoles(*t, &c));
   }
   RETURN_IF_ERROR(st);
-  if (c.roles.empty()) c.roles = api::DefaultRoles();
+  if (c.roles.empty()) c.roles = authority::DefaultRoles();
   if (const toml::table* t = Section(root, "log", &st)) {
     RETURN_IF_ERROR(CheckKeys(*t, "log.", {"level"}));
     std::string level = "info";
@@ -281,7 +281,7 @@ std::vector<std::string> KeysNeedingRestart(const Config& a, const Config& b) {
     for (const auto& c : v) s.push_back(c.ToString());
     return s;
   };
-  auto roles = [](const std::vector<api::Role>& v) {
+  auto roles = [](const std::vector<authority::Role>& v) {
     std::vector<std::string> s;
     for (const auto& r : v) {
       std::string line = r.name + "|" + r.description;

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "api/access.h"
-#include "api/mhd_server.h"
-#include "api/rate_limiter.h"
-#include "api/token_service.h"
+#include "api/http_server.h"
+#include "authority/access.h"
+#include "authority/failure_limiter.h"
+#include "authority/token_service.h"
 #include "common/cidr.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -27,11 +27,11 @@ struct Config {
   std::string hsm_pin_file;
   size_t hsm_sessions = 0;        // 0: derived from the thread count
   int64_t hsm_timeout_ms = 5000;  // a call running longer marks the HSM hung
-  api::TokenOptions tokens;
+  authority::TokenOptions tokens;
   // Checkpoint origin and signed-note key name; fixed by the first start.
   std::string audit_origin;
-  api::LimiterOptions limiter;
-  std::vector<api::Role> roles;
+  authority::LimiterOptions limiter;
+  std::vector<authority::Role> roles;
   LogLevel log_level = LogLevel::kInfo;
 };
 

@@ -3,31 +3,31 @@
 // 100,000-entry export takes.
 #include <benchmark/benchmark.h>
 
-#include "api/access.h"
-#include "storage/audit_log.h"
-#include "storage/audit_verify.h"
+#include "audit/audit_log.h"
+#include "audit/verifier.h"
+#include "authority/access.h"
+#include "bench/bench_token.h"
 #include "storage/sqlite_storage.h"
-#include "testing/softhsm_token.h"
 
 namespace authd {
 namespace {
 
 struct Log {
   std::unique_ptr<storage::SqliteStorage> storage;
-  std::unique_ptr<storage::AuditLog> audit;
-  std::unique_ptr<api::Access> access;
+  std::unique_ptr<audit::AuditLog> audit;
+  std::unique_ptr<authority::Access> access;
   explicit Log(const std::string& origin) {
-    std::string dir = testing::MakeTempDir("authd-audit-bench-");
-    const hsm::KeyOps* keys = &testing::SoftHsmToken::Keys();
+    std::string dir = bench::ScratchDir(origin.substr(origin.find('/') + 1));
+    const hsm::KeyOps* keys = &bench::Keys();
     storage = std::move(storage::SqliteStorage::Open(dir + "/a.db")).value();
     audit =
-        std::move(storage::AuditLog::Open(storage.get(), keys,
-                                          &SystemClock::Get(), origin, "bench"))
+        std::move(audit::AuditLog::Open(storage.get(), keys,
+                                        &SystemClock::Get(), origin, "bench"))
             .value();
-    access =
-        std::move(api::Access::Create(storage.get(), audit.get(), keys,
-                                      &SystemClock::Get(), api::DefaultRoles()))
-            .value();
+    access = std::move(authority::Access::Create(storage.get(), audit.get(),
+                                                 keys, &SystemClock::Get(),
+                                                 authority::DefaultRoles()))
+                 .value();
   }
 };
 
@@ -48,7 +48,7 @@ BENCHMARK(BM_CredentialCreateWithAudit)
 void BM_VerifyExport(benchmark::State& state) {
   static std::string* text = [] {
     Log log("bench.local/verify");
-    std::vector<storage::AuditEvent> events;
+    std::vector<audit::AuditEvent> events;
     for (int i = 0; i < 100000; ++i) {
       events.push_back({"uid:0",
                         "unix",
@@ -66,7 +66,7 @@ void BM_VerifyExport(benchmark::State& state) {
     storage::AuditFilter f;
     f.limit = 200000;
     for (const auto& r : log.storage->ListAudit(f).value()) {
-      *out += storage::AuditEntryJson(r.leaf).value().dump() + "\n";
+      *out += audit::AuditEntryJson(r.leaf).value().dump() + "\n";
     }
     *out +=
         nlohmann::json{{"checkpoint", log.audit->LatestCheckpoint().value()}}
@@ -74,10 +74,9 @@ void BM_VerifyExport(benchmark::State& state) {
         "\n";
     return out;
   }();
-  const hsm::PublicKey& key =
-      testing::SoftHsmToken::Keys().Public(hsm::KeyUse::kAudit);
+  const PublicKey& key = bench::Keys().Public(hsm::KeyUse::kAudit);
   for (auto _ : state) {
-    auto r = storage::VerifyExport(*text, key, std::nullopt);
+    auto r = audit::VerifyExport(*text, key, std::nullopt);
     if (!r.ok() || r->entries != 100000) state.SkipWithError("verify failed");
   }
   state.counters["entries"] = 100000;

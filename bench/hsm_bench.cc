@@ -4,16 +4,17 @@
 // threads: the session pool should let two threads go faster than one.
 #include <benchmark/benchmark.h>
 
-#include "api/access.h"
-#include "api/token_service.h"
+#include "api/token_handler.h"
+#include "authority/access.h"
+#include "authority/token_service.h"
+#include "bench/bench_token.h"
 #include "common/encoding.h"
 #include "storage/sqlite_storage.h"
-#include "testing/softhsm_token.h"
 
 namespace authd {
 namespace {
 
-hsm::KeyOps& Keys() { return testing::SoftHsmToken::Keys(); }
+using bench::Keys;
 
 void BM_HsmSignEs256(benchmark::State& state) {
   std::string data(300, 'x');
@@ -39,32 +40,35 @@ BENCHMARK(BM_HsmHmacPepper)->Threads(1)->Threads(2)->UseRealTime();
 
 struct Issuer {
   std::unique_ptr<storage::SqliteStorage> storage;
-  std::unique_ptr<storage::AuditLog> audit;
-  std::unique_ptr<api::Access> access;
-  std::unique_ptr<api::KeyRing> ring;
-  std::unique_ptr<api::FailureLimiter> limiter;
-  std::unique_ptr<api::TokenService> tokens;
+  std::unique_ptr<audit::AuditLog> audit;
+  std::unique_ptr<authority::Access> access;
+  std::unique_ptr<authority::KeyRing> ring;
+  std::unique_ptr<authority::FailureLimiter> limiter;
+  std::unique_ptr<authority::TokenService> tokens;
+  std::unique_ptr<api::TokenHandler> handler;
   api::Request request;
 
   Issuer() {
-    std::string dir = testing::MakeTempDir("authd-bench-");
+    std::string dir = bench::ScratchDir("issue");
     storage = std::move(storage::SqliteStorage::Open(dir + "/b.db")).value();
-    audit = std::move(storage::AuditLog::Open(storage.get(), &Keys(),
-                                              &SystemClock::Get(),
-                                              "authd.bench/audit", "bench"))
+    audit = std::move(audit::AuditLog::Open(storage.get(), &Keys(),
+                                            &SystemClock::Get(),
+                                            "authd.bench/audit", "bench"))
                 .value();
-    access =
-        std::move(api::Access::Create(storage.get(), audit.get(), &Keys(),
-                                      &SystemClock::Get(), api::DefaultRoles()))
+    access = std::move(authority::Access::Create(storage.get(), audit.get(),
+                                                 &Keys(), &SystemClock::Get(),
+                                                 authority::DefaultRoles()))
+                 .value();
+    limiter = std::make_unique<authority::FailureLimiter>(
+        &SystemClock::Get(), authority::LimiterOptions{});
+    ring =
+        std::move(authority::KeyRing::Open(storage.get(), audit.get(), &Keys(),
+                                           &SystemClock::Get(), 600))
             .value();
-    limiter = std::make_unique<api::FailureLimiter>(&SystemClock::Get(),
-                                                    api::LimiterOptions{});
-    ring = std::move(api::KeyRing::Open(storage.get(), audit.get(), &Keys(),
-                                        &SystemClock::Get(), 600))
-               .value();
-    tokens = std::make_unique<api::TokenService>(
+    tokens = std::make_unique<authority::TokenService>(
         ring.get(), access.get(), limiter.get(), &SystemClock::Get(),
-        api::TokenOptions{"https://authd.bench", "bench", 600});
+        authority::TokenOptions{"https://authd.bench", "bench", 600});
+    handler = std::make_unique<api::TokenHandler>(tokens.get());
     auto cred = std::move(access->CreateCredential(
                               {"bench", "viewer",
                                SystemClock::Get().NowSeconds() + 86400, ""},
@@ -84,7 +88,7 @@ struct Issuer {
 void BM_IssueToken(benchmark::State& state) {
   static Issuer* issuer = new Issuer();
   for (auto _ : state) {
-    api::Response r = issuer->tokens->Token(issuer->request);
+    api::Response r = issuer->handler->Handle(issuer->request);
     if (r.status != 200) state.SkipWithError(r.body.c_str());
     benchmark::DoNotOptimize(r);
   }

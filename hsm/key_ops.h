@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/public_key.h"
 #include "common/status.h"
-#include "hsm/public_key.h"
 
 namespace authd::hsm {
 

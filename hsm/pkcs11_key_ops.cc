@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/sha256.h"
 
 namespace authd::hsm {
 namespace {
@@ -160,12 +161,6 @@ CK_RV FindAll(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
   }
   fn->C_FindObjectsFinal(h);
   return rv;
-}
-
-std::string Sha256(std::string_view data) {
-  unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
-  return std::string(reinterpret_cast<char*>(out), sizeof out);
 }
 
 }  // namespace

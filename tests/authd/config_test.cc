@@ -73,7 +73,7 @@ class ConfigTest : public ::testing::Test {
   std::string path_;
 };
 
-std::vector<std::string> RoleNames(const std::vector<api::Role>& roles) {
+std::vector<std::string> RoleNames(const std::vector<authority::Role>& roles) {
   std::vector<std::string> names;
   for (const auto& r : roles) names.push_back(r.name);
   std::sort(names.begin(), names.end());
@@ -111,7 +111,7 @@ TEST_F(ConfigTest, DefaultRolesAreTheFourSpecRoles) {
   ASSERT_EQ(c.roles.size(), 4u);
   EXPECT_EQ(RoleNames(c.roles), (std::vector<std::string>{"auditor", "operator",
                                                           "owner", "viewer"}));
-  for (const api::Role& r : c.roles) {
+  for (const authority::Role& r : c.roles) {
     EXPECT_FALSE(r.description.empty()) << r.name;
     std::vector<std::string> scopes = r.scopes;
     std::sort(scopes.begin(), scopes.end());
@@ -180,7 +180,7 @@ description = "Administers."
 scopes = ["admin:read", "admin:write"]
 )");
   EXPECT_EQ(RoleNames(c.roles), (std::vector<std::string>{"admin", "reader"}));
-  for (const api::Role& r : c.roles) {
+  for (const authority::Role& r : c.roles) {
     if (r.name == "admin") {
       EXPECT_EQ(r.description, "Administers.");
       EXPECT_EQ(r.scopes,

@@ -1,0 +1,462 @@
+#include "api/http_server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace authd::api {
+namespace {
+
+struct ParsedListen {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+};
+
+StatusOr<ParsedListen> ParseListen(const std::string& text) {
+  std::string host, port;
+  if (!text.empty() && text[0] == '[') {
+    size_t close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() ||
+        text[close + 1] != ':') {
+      return Status::InvalidArgument("'" + text + "' is not [IPv6]:port");
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string::npos) {
+      return Status::InvalidArgument("'" + text + "' is not host:port");
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string::npos) {
+      return Status::InvalidArgument("'" + text +
+                                     "': write IPv6 addresses as [addr]:port");
+    }
+  }
+  long p = -1;
+  if (!port.empty() && port.size() <= 5 &&
+      port.find_first_not_of("0123456789") == std::string::npos) {
+    p = strtol(port.c_str(), nullptr, 10);
+  }
+  if (p < 0 || p > 65535) {
+    return Status::InvalidArgument("'" + text + "' has an invalid port");
+  }
+  ParsedListen out;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out.addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.addr);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(p));
+    out.len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(p));
+    out.len = sizeof(sockaddr_in6);
+  } else {
+    return Status::InvalidArgument("'" + text +
+                                   "' does not start with an IP address");
+  }
+  return out;
+}
+
+std::string FormatSockaddr(const sockaddr* sa) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (sa->sa_family == AF_INET) {
+    auto* v4 = reinterpret_cast<const sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof buf);
+    return std::string(buf) + ":" + std::to_string(ntohs(v4->sin_port));
+  }
+  auto* v6 = reinterpret_cast<const sockaddr_in6*>(sa);
+  inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof buf);
+  std::string out = "[";  // appended piecewise: GCC 12 -O3 misreads "[" + s
+  out += buf;
+  out += "]:";
+  out += std::to_string(ntohs(v6->sin6_port));
+  return out;
+}
+
+StatusOr<int> BindTcp(const std::string& text, std::string* bound) {
+  ASSIGN_OR_RETURN(ParsedListen l, ParseListen(text));
+  int fd = socket(l.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return Status::Unavailable("socket: " + std::string(strerror(errno)));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (l.addr.ss_family == AF_INET6) {
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&l.addr), l.len) != 0 ||
+      listen(fd, 1024) != 0) {
+    Status st = Status::Unavailable("cannot listen on " + text + ": " +
+                                    strerror(errno));
+    close(fd);
+    return st;
+  }
+  sockaddr_storage actual{};
+  socklen_t len = sizeof actual;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&actual), &len);
+  *bound = FormatSockaddr(reinterpret_cast<sockaddr*>(&actual));
+  return fd;
+}
+
+StatusOr<int> BindUnix(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof addr.sun_path) {
+    return Status::InvalidArgument("admin_socket path is too long");
+  }
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return Status::Unavailable("socket: " + std::string(strerror(errno)));
+  // A live socket means another authd owns it; a dead one is stale.
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    close(fd);
+    return Status::FailedPrecondition("admin socket " + path +
+                                      " is in use by another process");
+  }
+  close(fd);
+  unlink(path.c_str());
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  mode_t old = umask(0177);  // the socket is created 0600
+  int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  umask(old);
+  if (rc != 0 || chmod(path.c_str(), 0600) != 0 || listen(fd, 64) != 0) {
+    Status st = Status::Unavailable("cannot listen on admin socket " + path +
+                                    ": " + strerror(errno));
+    close(fd);
+    return st;
+  }
+  return fd;
+}
+
+// Per-connection state between MHD callbacks.
+struct Pending {
+  Request req;
+  std::optional<Response> early;
+  bool too_large = false;
+  bool admin = false;
+  std::chrono::steady_clock::time_point start;
+};
+
+std::atomic<uint64_t> g_request_counter{0};
+
+constexpr char kTlsPriorities[] =
+    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:"
+    "+AES-256-GCM:+CHACHA20-POLY1305:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_"
+    "PRECEDENCE";
+
+MHD_Result CollectHeader(void* cls, MHD_ValueKind kind, const char* key,
+                         const char* value) noexcept {
+  auto* p = static_cast<Pending*>(cls);
+  try {
+    std::string k(key ? key : "");
+    std::string v(value ? value : "");
+    if (kind == MHD_HEADER_KIND) {
+      for (char& c : k) c = static_cast<char>(tolower(c));
+      auto [it, inserted] = p->req.headers.emplace(k, v);
+      if (!inserted) it->second += ", " + v;  // RFC 9110 §5.3
+    } else {
+      p->req.query[k] = v;
+    }
+  } catch (...) {
+    return MHD_NO;
+  }
+  return MHD_YES;
+}
+
+void LogRequest(const Pending& p, const Response& r, double ms) {
+  int status = r.status;
+  std::string source =
+      p.admin ? "socket"
+              : (p.req.client ? p.req.client->ToString()
+                              : (p.req.peer ? p.req.peer->ToString() : "-"));
+  // Health probes (load balancers, the systemd watchdog) log at debug.
+  bool probe = p.req.path == "/healthz" || p.req.path == "/readyz";
+  Log(probe ? LogLevel::kDebug : LogLevel::kInfo,
+      "event=request id=%s method=%s path=%s status=%d "
+      "latency_ms=%.3f source=%s client_id=%s",
+      p.req.request_id.c_str(), LogSafe(p.req.method).c_str(),
+      LogSafe(p.req.path).c_str(), status, ms, source.c_str(),
+      r.log_client_id.empty() ? "-" : r.log_client_id.c_str());
+}
+
+MHD_Result Queue(MHD_Connection* conn, const Response& r, Pending* p,
+                 const HttpService* service) {
+  MHD_Response* resp = MHD_create_response_from_buffer(
+      r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
+  if (resp == nullptr) return MHD_NO;
+  if (!r.body.empty() || r.status != 204) {
+    MHD_add_response_header(resp, "Content-Type", r.content_type.c_str());
+  }
+  for (const auto& [k, v] : r.headers) {
+    MHD_add_response_header(resp, k.c_str(), v.c_str());
+  }
+  MHD_add_response_header(resp, "X-Request-Id", p->req.request_id.c_str());
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  MHD_Result ret =
+      MHD_queue_response(conn, static_cast<unsigned>(r.status), resp);
+  MHD_destroy_response(resp);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - p->start)
+          .count();
+  service->Observe(p->req, seconds);
+  LogRequest(*p, r, seconds * 1000);
+  return ret;
+}
+
+}  // namespace
+
+Status ValidateListenAddress(const std::string& text) {
+  return ParseListen(text).status();
+}
+
+struct HttpServer::Listener {
+  HttpServer* server = nullptr;
+  bool admin = false;
+  MHD_Daemon* daemon = nullptr;
+  int fd = -1;
+};
+
+namespace {
+
+MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url,
+                     const char* method, const char* /*version*/,
+                     const char* upload_data, size_t* upload_data_size,
+                     void** con_cls) noexcept;
+void OnCompleted(void* /*cls*/, MHD_Connection* /*conn*/, void** con_cls,
+                 MHD_RequestTerminationCode /*code*/) noexcept {
+  delete static_cast<Pending*>(*con_cls);
+  *con_cls = nullptr;
+}
+
+void OnMhdLog(void* /*cls*/, const char* fmt, va_list ap) noexcept {
+  char buf[512];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  size_t n = strlen(buf);
+  while (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
+  Log(LogLevel::kWarn, "event=http msg=\"%s\"", buf);
+}
+
+}  // namespace
+
+// Exposed to the C trampoline below; not part of the public interface.
+struct ServerAccess {
+  static const HttpService* service(const HttpServer::Listener* l) {
+    return l->server->service_;
+  }
+  static const ServerOptions& opts(const HttpServer::Listener* l) {
+    return l->server->opts_;
+  }
+};
+
+namespace {
+
+// The first call for a request: what the request line and headers say.
+// Returns the number of headers and query parameters, or -1.
+int Begin(const HttpServer::Listener* l, MHD_Connection* conn, const char* url,
+          const char* method, Pending* p) {
+  p->start = std::chrono::steady_clock::now();
+  p->admin = l->admin;
+  p->req.method = method;
+  p->req.path = url;
+  p->req.admin_socket = l->admin;
+  char id[24];
+  snprintf(id, sizeof id, "%016llx",
+           static_cast<unsigned long long>(++g_request_counter));
+  p->req.request_id = id;
+  int n = MHD_get_connection_values(
+      conn, static_cast<MHD_ValueKind>(MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND),
+      &CollectHeader, p);
+  if (!l->admin) {
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (info && info->client_addr) {
+      p->req.peer = IpAddress::FromSockaddr(info->client_addr);
+    }
+    return n;
+  }
+  const MHD_ConnectionInfo* fdinfo =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (fdinfo && getsockopt(fdinfo->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred,
+                           &len) == 0) {
+    p->req.peer_uid = cred.uid;
+  }
+  return n;
+}
+
+Response TooLarge(const ServerOptions& opts) {
+  return Response::Error(
+      413, "payload_too_large",
+      "request body exceeds " + std::to_string(opts.max_body_bytes) + " bytes");
+}
+
+// The answer to give before the body is read, if any: too many parameters,
+// a refused address, or a declared body over the limit.
+std::optional<Response> EarlyAnswer(const HttpService* service,
+                                    const ServerOptions& opts, int params,
+                                    Pending* p) {
+  if (params < 0 || static_cast<unsigned>(params) > opts.max_params) {
+    return Response::Error(431, "request_too_large",
+                           "too many headers or query parameters");
+  }
+  if (auto refused = service->Admit(p->req)) return refused;
+  if (const std::string* cl = p->req.Header("content-length")) {
+    char* end = nullptr;
+    unsigned long long len = strtoull(cl->c_str(), &end, 10);
+    if (end == cl->c_str() || *end || len > opts.max_body_bytes) {
+      return TooLarge(opts);
+    }
+  }
+  return std::nullopt;
+}
+
+MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url,
+                     const char* method, const char* /*version*/,
+                     const char* upload_data, size_t* upload_data_size,
+                     void** con_cls) noexcept {
+  auto* l = static_cast<HttpServer::Listener*>(cls);
+  try {
+    const HttpService* service = ServerAccess::service(l);
+    const ServerOptions& opts = ServerAccess::opts(l);
+    auto* p = static_cast<Pending*>(*con_cls);
+    if (p == nullptr) {
+      p = new Pending();
+      *con_cls = p;
+      int params = Begin(l, conn, url, method, p);
+      p->early = EarlyAnswer(service, opts, params, p);
+      if (p->early) return Queue(conn, *p->early, p, service);
+      return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+      if (!p->too_large) {
+        if (p->req.body.size() + *upload_data_size > opts.max_body_bytes) {
+          p->too_large = true;
+          p->req.body.clear();
+        } else {
+          p->req.body.append(upload_data, *upload_data_size);
+        }
+      }
+      *upload_data_size = 0;
+      return MHD_YES;
+    }
+    if (p->too_large) return Queue(conn, TooLarge(opts), p, service);
+    return Queue(conn, service->Handle(p->req), p, service);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, "event=http msg=\"handler failed: %s\"", e.what());
+  } catch (...) {
+    Log(LogLevel::kError, "event=http msg=\"handler failed\"");
+  }
+  return MHD_NO;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(const HttpService* service, ServerOptions opts)
+    : service_(service), opts_(std::move(opts)) {}
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const ServerOptions& opts, const HttpService* service) {
+  std::unique_ptr<HttpServer> server(new HttpServer(service, opts));
+  for (const std::string& addr : opts.listen) {
+    std::string bound;
+    ASSIGN_OR_RETURN(int fd, BindTcp(addr, &bound));
+    server->bound_.push_back(bound);
+    RETURN_IF_ERROR(server->AddDaemon(fd, false));
+  }
+  if (!opts.admin_socket.empty()) {
+    ASSIGN_OR_RETURN(int fd, BindUnix(opts.admin_socket));
+    RETURN_IF_ERROR(server->AddDaemon(fd, true));
+  }
+  return server;
+}
+
+Status HttpServer::AddDaemon(int fd, bool admin) {
+  auto l = std::make_unique<Listener>();
+  l->server = this;
+  l->admin = admin;
+  l->fd = fd;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                   MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  auto opt = [](MHD_OPTION o, intptr_t v, void* p = nullptr) {
+    return MHD_OptionItem{o, v, p};
+  };
+  std::vector<MHD_OptionItem> o = {
+      {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&OnMhdLog),
+       nullptr},
+      opt(MHD_OPTION_LISTEN_SOCKET, fd),
+      opt(MHD_OPTION_CONNECTION_TIMEOUT, opts_.connection_timeout_seconds),
+      opt(MHD_OPTION_CONNECTION_LIMIT, opts_.max_connections),
+      opt(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+          static_cast<intptr_t>(opts_.max_header_bytes)),
+      {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&OnCompleted),
+       nullptr},
+  };
+  if (!admin) {
+    if (opts_.threads > 1) {
+      o.push_back(opt(MHD_OPTION_THREAD_POOL_SIZE, opts_.threads));
+    }
+    o.push_back(opt(MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                    opts_.max_connections_per_address));
+    if (opts_.tls_cert_callback != nullptr) {
+      flags |= MHD_USE_TLS;
+      o.push_back(
+          opt(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, opts_.tls_cert_callback));
+      o.push_back(opt(MHD_OPTION_HTTPS_PRIORITIES, 0,
+                      const_cast<char*>(kTlsPriorities)));
+    } else if (!opts_.tls_cert_pem.empty()) {
+      flags |= MHD_USE_TLS;
+      o.push_back(opt(MHD_OPTION_HTTPS_MEM_CERT, 0,
+                      const_cast<char*>(opts_.tls_cert_pem.c_str())));
+      o.push_back(opt(MHD_OPTION_HTTPS_MEM_KEY, 0,
+                      const_cast<char*>(opts_.tls_key_pem.c_str())));
+      // TLS 1.2 and 1.3 only, AEAD suites with forward secrecy.
+      o.push_back(opt(MHD_OPTION_HTTPS_PRIORITIES, 0,
+                      const_cast<char*>(kTlsPriorities)));
+    }
+  }
+  o.push_back(opt(MHD_OPTION_END, 0));
+  l->daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &OnRequest, l.get(),
+                               MHD_OPTION_ARRAY, o.data(), MHD_OPTION_END);
+  if (l->daemon == nullptr) {
+    close(fd);
+    return Status::Unavailable(
+        admin ? "cannot start the admin socket server"
+              : "cannot start the HTTP server (check the TLS certificate and "
+                "key)");
+  }
+  listeners_.push_back(std::move(l));
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  for (auto& l : listeners_) {
+    if (l->daemon) MHD_quiesce_daemon(l->daemon);
+  }
+  for (auto& l : listeners_) {
+    if (l->daemon) MHD_stop_daemon(l->daemon);
+    l->daemon = nullptr;
+    if (l->fd >= 0) close(l->fd);
+    l->fd = -1;
+  }
+  if (!opts_.admin_socket.empty()) unlink(opts_.admin_socket.c_str());
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+}  // namespace authd::api

@@ -1,0 +1,72 @@
+// HttpServer: the libmicrohttpd adapter, and the only file that includes
+// <microhttpd.h>. It binds the TCP listeners and the admin Unix socket itself
+// (so port 0 and socket activation work the same way), hands them to one MHD
+// daemon each with an internal epoll thread pool, and turns MHD callbacks into
+// HttpService::Admit / Handle / Observe calls.
+//
+// Bounds, all from ServerOptions: body size (413 before the body is read when
+// Content-Length says so), header memory, header and query parameter counts,
+// total and per-address connections, and an idle/slow connection timeout.
+// Every callback is noexcept and catches everything.
+#ifndef AUTHD_API_HTTP_SERVER_H_
+#define AUTHD_API_HTTP_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/http.h"
+#include "common/secure.h"
+#include "common/status.h"
+
+struct MHD_Daemon;
+
+namespace authd::api {
+
+struct ServerOptions {
+  std::vector<std::string> listen;    // "host:port", "[v6]:port"
+  std::string admin_socket;           // path; empty for none
+  std::string tls_cert_pem;           // PEM; empty for plain HTTP
+  SecureString tls_key_pem;           // or, for a key in the HSM:
+  void* tls_cert_callback = nullptr;  // HsmTlsIdentity::CertificateCallback()
+  unsigned threads = 2;
+  size_t max_body_bytes = 16 * 1024;
+  size_t max_header_bytes = 16 * 1024;
+  unsigned max_params = 64;
+  unsigned connection_timeout_seconds = 10;
+  unsigned max_connections = 1024;
+  unsigned max_connections_per_address = 64;
+};
+
+class HttpServer {
+ public:
+  static StatusOr<std::unique_ptr<HttpServer>> Start(
+      const ServerOptions& opts, const HttpService* service);
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+  ~HttpServer();
+
+  // "127.0.0.1:34567" for each TCP listener, in the order configured.
+  const std::vector<std::string>& bound() const { return bound_; }
+  // Stops accepting, lets requests in flight finish, joins the threads.
+  void Stop();
+
+  struct Listener;  // one MHD daemon; defined in the .cc
+
+ private:
+  friend struct ServerAccess;
+  HttpServer(const HttpService* service, ServerOptions opts);
+  Status AddDaemon(int fd, bool admin);
+
+  const HttpService* service_;
+  ServerOptions opts_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::string> bound_;
+};
+
+// Parses "host:port" / "[v6]:port"; exposed for config validation.
+Status ValidateListenAddress(const std::string& text);
+
+}  // namespace authd::api
+
+#endif  // AUTHD_API_HTTP_SERVER_H_

@@ -1,0 +1,69 @@
+// OpsHandler: what the machine around authd polls: /healthz (the process
+// answers), /readyz (it can serve: HSM usable, audit log accepting changes,
+// start-up finished) and /metrics (Prometheus text format). /readyz carries no
+// internal detail; the admin API's status and `authctl status` say why.
+// Thread-safe.
+#ifndef AUTHD_API_OPS_HANDLER_H_
+#define AUTHD_API_OPS_HANDLER_H_
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "api/http.h"
+#include "audit/audit_log.h"
+#include "authority/access.h"
+#include "authority/metrics.h"
+#include "hsm/key_ops.h"
+
+namespace authd::api {
+
+// Whether authd can serve: its own flag, the HSM's and the audit log's.
+class Readiness {
+ public:
+  Readiness(const hsm::KeyOps* keys, const audit::AuditLog* audit)
+      : keys_(keys), audit_(audit) {}
+  void Set(bool ready) { ready_.store(ready); }
+  bool Ready() const {
+    return ready_.load() && keys_->Ready() && audit_->refusal().empty();
+  }
+  bool HsmReady() const { return keys_->Ready(); }
+
+ private:
+  const hsm::KeyOps* keys_;
+  const audit::AuditLog* audit_;
+  std::atomic<bool> ready_{true};
+};
+
+class OpsHandler {
+ public:
+  // `hsm_sessions` gives the HSM sessions in use and open, for /metrics; it
+  // may be empty. `metrics` may be null (then /metrics answers 404).
+  OpsHandler(const Readiness* readiness, const authority::Access* access,
+             const audit::AuditLog* audit, authority::Metrics* metrics,
+             std::function<std::pair<size_t, size_t>()> hsm_sessions,
+             std::string version)
+      : readiness_(readiness),
+        access_(access),
+        audit_(audit),
+        metrics_(metrics),
+        hsm_sessions_(std::move(hsm_sessions)),
+        version_(std::move(version)) {}
+
+  Response Health() const;
+  Response Ready() const;
+  Response Metrics() const;
+
+ private:
+  const Readiness* readiness_;
+  const authority::Access* access_;
+  const audit::AuditLog* audit_;
+  authority::Metrics* metrics_;
+  const std::function<std::pair<size_t, size_t>()> hsm_sessions_;
+  const std::string version_;
+};
+
+}  // namespace authd::api
+
+#endif  // AUTHD_API_OPS_HANDLER_H_

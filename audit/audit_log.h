@@ -1,0 +1,120 @@
+// AuditLog: authd's change log as a verifiable transparency log.
+//
+// Every change is recorded by Record(), which runs the change, appends its
+// entries (deterministically serialized audit.v1.Entry protobufs, the Merkle
+// leaves of RFC 9162 §2.1) and a checkpoint for the new tree size signed by
+// the HSM audit key, all in ONE storage transaction. If any step fails
+// nothing commits and the caller gets the error (503 at the API): no change
+// without its entry, no acknowledged change without a signed checkpoint.
+//
+// Checkpoints are C2SP tlog-checkpoint bodies wrapped in C2SP signed notes
+// (see storage/checkpoint.h for the pinned versions). After each commit the
+// newest tree size and root are also written to a CKO_DATA object in the HSM;
+// at Open a database behind that head (restored from an older copy) or
+// diverging from it (forked) is detected and the log refuses further changes
+// until an operator acts.
+//
+// Thread-safe: Record() calls are serialized by an internal mutex.
+#ifndef AUTHD_AUDIT_AUDIT_LOG_H_
+#define AUTHD_AUDIT_AUDIT_LOG_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/entry.h"
+#include "audit/merkle.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "hsm/key_ops.h"
+#include "storage/storage.h"
+
+namespace authd::audit {
+
+// The HSM head object is labelled kAuditHeadLabel + ":" + origin, so logs
+// with different origins can share a token.
+inline constexpr char kAuditHeadLabel[] = "authd-audit-head";
+
+class AuditLog {
+ public:
+  // `origin` is the checkpoint origin line and the signed-note key name.
+  static StatusOr<std::unique_ptr<AuditLog>> Open(storage::Storage* storage,
+                                                  const hsm::KeyOps* keys,
+                                                  const Clock* clock,
+                                                  std::string origin,
+                                                  std::string version);
+
+  // Runs `change` and appends `events` in one transaction, signs the new
+  // checkpoint, commits, then advances the HSM head.
+  // FailedPrecondition when the log was found rolled back at Open.
+  Status Record(const std::function<Status(storage::Transaction&)>& change,
+                const std::vector<AuditEvent>& events);
+
+  // The operator's way out of a detected rollback or fork (a database
+  // restored from backup on purpose): records an "audit.rollback_accepted"
+  // entry naming what was detected, moves the HSM head to the database's
+  // tree, and lifts the refusal. Auditors see the gap in the log itself.
+  // FailedPrecondition when there is nothing to accept, or the refusal is of
+  // another kind (edited entries, another audit key).
+  Status AcceptRollback(AuditEvent event);
+
+  // Empty when healthy; otherwise why changes are refused.
+  std::string refusal() const;
+  const std::string& origin() const { return origin_; }
+  uint64_t size() const;
+
+  StatusOr<std::vector<storage::AuditRecord>> List(
+      const storage::AuditFilter& filter) const {
+    return storage_->ListAudit(filter);
+  }
+  // The latest signed note; NotFound before the first entry.
+  StatusOr<std::string> LatestCheckpoint() const;
+  struct Proof {
+    uint64_t index = 0, size = 0;
+    std::string leaf;  // for inclusion proofs
+    std::vector<std::string> hashes;
+    std::string checkpoint;  // signed note for `size`
+  };
+  StatusOr<Proof> InclusionProof(uint64_t index, uint64_t size) const;
+  StatusOr<Proof> ConsistencyProof(uint64_t from, uint64_t to) const;
+
+ private:
+  AuditLog(storage::Storage* storage, const hsm::KeyOps* keys,
+           const Clock* clock, std::string origin, std::string version)
+      : storage_(storage),
+        keys_(keys),
+        clock_(clock),
+        origin_(std::move(origin)),
+        version_(std::move(version)) {}
+  Status Load();
+  Status RecordLocked(
+      const std::function<Status(storage::Transaction&)>& change,
+      const std::vector<AuditEvent>& events);
+  Status CheckHead();
+  Status WriteHead(const MerkleFrontier& f) const;
+  // The stored checkpoint for exactly `size`; NotFound when none was signed.
+  StatusOr<storage::StoredCheckpoint> CheckpointAt(uint64_t size) const;
+  std::string HeadLabel() const {
+    return std::string(kAuditHeadLabel) + ":" + origin_;
+  }
+  StatusOr<std::string> SignCheckpoint(uint64_t size,
+                                       const std::string& root) const;
+
+  storage::Storage* storage_;
+  const hsm::KeyOps* keys_;
+  const Clock* clock_;
+  std::string origin_;  // fixed at the first Open, kept in meta
+  const std::string version_;
+  mutable std::mutex mu_;
+  MerkleFrontier frontier_;   // GUARDED_BY(mu_)
+  std::string refusal_;       // GUARDED_BY(mu_)
+  bool rolled_back_ = false;  // GUARDED_BY(mu_): refusal_ may be accepted
+};
+
+}  // namespace authd::audit
+
+#endif  // AUTHD_AUDIT_AUDIT_LOG_H_

@@ -1,0 +1,231 @@
+#include "authd/daemon.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "api/routes.h"
+#include "authd/version.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/secure.h"
+#include "storage/sqlite_storage.h"
+
+namespace authd {
+namespace {
+
+// Reads a whole file named by config `key`, less trailing newlines (a PIN
+// file's last newline is not part of the PIN). A `secret` one (PIN, TLS key)
+// draws a warning when others can read it.
+StatusOr<SecureString> ReadFileFor(const std::string& key,
+                                   const std::string& path, bool secret) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Status::InvalidArgument("cannot read " + key + " " + path + ": " +
+                                   strerror(errno));
+  }
+  struct stat st {};
+  fstat(fd, &st);
+  if (secret && (st.st_mode & S_IROTH)) {
+    Log(LogLevel::kWarn, "event=config msg=\"%s %s is world-readable\"",
+        key.c_str(), path.c_str());
+  }
+  SecureString data;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) data.append(buf, n);
+  OPENSSL_cleanse(buf, sizeof buf);
+  close(fd);
+  while (!data.empty() && (data.back() == '\n' || data.back() == '\r')) {
+    data.pop_back();
+  }
+  if (data.empty()) {
+    return Status::InvalidArgument(key + " " + path + " is empty");
+  }
+  return data;
+}
+
+// Fills the server's TLS options from server.tls_cert/tls_key: a key file, or
+// a key in the HSM that GnuTLS uses in place.
+Status LoadTls(Config& c, const SecureString& pin,
+               std::unique_ptr<api::HsmTlsIdentity>* identity) {
+  if (c.tls_cert.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(SecureString cert, ReadFileFor("server.tls_cert", c.tls_cert,
+                                                  /*secret=*/false));
+  c.server.tls_cert_pem = std::string(cert.view());
+  if (c.tls_key.rfind("pkcs11:", 0) == 0) {
+    ASSIGN_OR_RETURN(*identity, api::HsmTlsIdentity::Load(c.server.tls_cert_pem,
+                                                          c.tls_key, pin));
+    c.server.tls_cert_callback = (*identity)->CertificateCallback();
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(c.server.tls_key_pem,
+                   ReadFileFor("server.tls_key", c.tls_key, /*secret=*/true));
+  return Status::Ok();
+}
+
+// tokens.algorithm differs from the active key's: rotate to a new key of
+// that algorithm, recorded as the system's change.
+Status SwitchAlgorithm(authority::KeyRing& ring, Algorithm alg) {
+  if (ring.Current()->active.pub.algorithm() == alg) return Status::Ok();
+  return ring
+      .Rotate(alg, "system", "local",
+              std::string("tokens.algorithm is ") + AlgorithmName(alg))
+      .status();
+}
+
+// A start-up change that could not be recorded is fatal, unless the audit
+// log is refusing every change (a detected rollback): then authd still
+// serves tokens, as the operator must be able to reach it to resolve that.
+Status TolerateRefusal(const audit::AuditLog& audit, Status st,
+                       const char* what) {
+  if (st.ok()) return st;
+  if (audit.refusal().empty()) return st;
+  Log(LogLevel::kWarn, "event=audit msg=\"%s while changes are refused: %s\"",
+      what, st.message().c_str());
+  return Status::Ok();
+}
+
+}  // namespace
+
+Daemon::~Daemon() { Stop(); }
+
+StatusOr<std::unique_ptr<Daemon>> Daemon::Open(Config config) {
+  std::unique_ptr<Daemon> d(new Daemon(std::move(config)));
+  RETURN_IF_ERROR(d->OpenHsm());
+  RETURN_IF_ERROR(d->OpenState());
+  return d;
+}
+
+Status Daemon::OpenHsm() {
+  Config& c = config_;
+  ASSIGN_OR_RETURN(SecureString pin, ReadFileFor("hsm.pin_file", c.hsm_pin_file,
+                                                 /*secret=*/true));
+  SecureString tls_pin = pin;  // for a TLS key in the HSM, used below
+  hsm::HsmOptions opts{c.hsm_module, c.hsm_token, std::move(pin),
+                       c.hsm_sessions,
+                       std::chrono::milliseconds(c.hsm_timeout_ms)};
+  ASSIGN_OR_RETURN(hsm_,
+                   hsm::Pkcs11KeyOps::Create(std::move(opts), &created_keys_));
+  // After our login, so GnuTLS finds the token already logged in.
+  RETURN_IF_ERROR(LoadTls(c, tls_pin, &tls_identity_));
+  keys_ =
+      std::make_unique<authority::InstrumentedKeyOps>(hsm_.get(), &metrics_);
+  for (const auto& label : created_keys_) {
+    Log(LogLevel::kNotice, "event=key_created label=%s", label.c_str());
+  }
+  return Status::Ok();
+}
+
+Status Daemon::OpenState() {
+  ASSIGN_OR_RETURN(storage_,
+                   storage::SqliteStorage::Open(config_.storage_path));
+  ASSIGN_OR_RETURN(audit_, audit::AuditLog::Open(
+                               storage_.get(), keys_.get(), &SystemClock::Get(),
+                               config_.audit_origin, kVersion));
+  if (std::string why = audit_->refusal(); !why.empty()) {
+    Log(LogLevel::kError,
+        "event=audit_rollback msg=\"refusing admin changes: %s\"", why.c_str());
+  }
+  return Status::Ok();
+}
+
+Status Daemon::AcceptRollback() {
+  return audit_->AcceptRollback(
+      {"uid:" + std::to_string(getuid()), "local", "", "", {}, ""});
+}
+
+Status Daemon::LoadAccess() {
+  const Clock* clock = &SystemClock::Get();
+  ASSIGN_OR_RETURN(
+      access_, authority::Access::Create(storage_.get(), audit_.get(),
+                                         keys_.get(), clock, config_.roles));
+  RETURN_IF_ERROR(TolerateRefusal(*audit_,
+                                  access_->RecordStartup(created_keys_),
+                                  "start-up changes not recorded"));
+  ASSIGN_OR_RETURN(
+      ring_, authority::KeyRing::Open(storage_.get(), audit_.get(), keys_.get(),
+                                      clock, config_.tokens.ttl_seconds));
+  return TolerateRefusal(*audit_,
+                         SwitchAlgorithm(*ring_, config_.tokens.algorithm),
+                         "tokens.algorithm not applied");
+}
+
+void Daemon::StartApi() {
+  const Clock* clock = &SystemClock::Get();
+  limiter_ =
+      std::make_unique<authority::FailureLimiter>(clock, config_.limiter);
+  tokens_ = std::make_unique<authority::TokenService>(
+      ring_.get(), access_.get(), limiter_.get(), clock, config_.tokens);
+  readiness_ = std::make_unique<api::Readiness>(keys_.get(), audit_.get());
+  token_handler_ =
+      std::make_unique<api::TokenHandler>(tokens_.get(), &metrics_);
+  discovery_handler_ = std::make_unique<api::DiscoveryHandler>(
+      ring_.get(), access_.get(), clock, config_.tokens.issuer);
+  ops_handler_ = std::make_unique<api::OpsHandler>(
+      readiness_.get(), access_.get(), audit_.get(), &metrics_,
+      [h = hsm_.get()] { return h->SessionStats(); }, kVersion);
+  admin_handler_ = std::make_unique<api::AdminHandler>(api::AdminHandler::Deps{
+      access_.get(), audit_.get(), ring_.get(), keys_.get(), clock,
+      readiness_.get(), &metrics_, kVersion});
+  audit_handler_ = std::make_unique<api::AuditHandler>(audit_.get());
+  router_ = std::make_unique<api::Router>(
+      api::AuthdRoutes({token_handler_.get(), discovery_handler_.get(),
+                        ops_handler_.get(), admin_handler_.get(),
+                        audit_handler_.get()}),
+      access_.get(), tokens_.get(), config_.trusted_proxies, &metrics_);
+}
+
+Status Daemon::Serve() {
+  RETURN_IF_ERROR(LoadAccess());
+  StartApi();
+  if (config_.tls_cert.empty() && !config_.server.listen.empty()) {
+    Log(LogLevel::kWarn,
+        "event=config msg=\"TLS is off: tokens and secrets "
+        "cross the network in clear text\"");
+  }
+  ASSIGN_OR_RETURN(server_,
+                   api::HttpServer::Start(config_.server, router_.get()));
+  for (const auto& addr : server_->bound()) {
+    Log(LogLevel::kNotice, "event=listening address=%s", addr.c_str());
+  }
+  if (!config_.server.admin_socket.empty()) {
+    Log(LogLevel::kNotice, "event=listening admin_socket=%s",
+        config_.server.admin_socket.c_str());
+  }
+  auto active = ring_->Current();
+  Log(LogLevel::kNotice, "event=ready version=%s token_kid=%s alg=%s", kVersion,
+      active->active.pub.kid().c_str(),
+      AlgorithmName(active->active.pub.algorithm()));
+  return Status::Ok();
+}
+
+std::string Daemon::StatusLine() const {
+  if (!hsm_->Ready()) {
+    return "degraded: HSM unavailable: " + hsm_->NotReadyReason();
+  }
+  if (!audit_->refusal().empty()) {
+    return "degraded: refusing changes: " + audit_->refusal();
+  }
+  return "serving; audit log at " + std::to_string(audit_->size()) + " entries";
+}
+
+void Daemon::Reload(const Config& fresh) {
+  SetLogLevel(fresh.log_level);
+  if (limiter_) limiter_->SetOptions(fresh.limiter);
+  std::string pending;
+  for (const auto& k : KeysNeedingRestart(config_, fresh)) {
+    pending += (pending.empty() ? "" : ", ") + k;
+  }
+  Log(LogLevel::kNotice,
+      "event=reload msg=\"applied log.level and rate_limit%s%s\"",
+      pending.empty() ? "" : "; restart to apply: ", pending.c_str());
+}
+
+void Daemon::Stop() {
+  if (server_) server_->Stop();
+}
+
+}  // namespace authd

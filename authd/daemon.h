@@ -1,0 +1,87 @@
+// Daemon: authd's object graph, built in dependency order from a Config, and
+// what the main loop asks of it (serve, reload, say how it is, stop). One per
+// process; members are declared in construction order so they are destroyed
+// in reverse. Every start-up failure is a Status whose message an operator
+// can act on; main prints it as one line.
+#ifndef AUTHD_AUTHD_DAEMON_H_
+#define AUTHD_AUTHD_DAEMON_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/admin_handler.h"
+#include "api/audit_handler.h"
+#include "api/discovery_handler.h"
+#include "api/hsm_tls.h"
+#include "api/http_server.h"
+#include "api/ops_handler.h"
+#include "api/router.h"
+#include "api/token_handler.h"
+#include "audit/audit_log.h"
+#include "authd/config.h"
+#include "authority/access.h"
+#include "authority/failure_limiter.h"
+#include "authority/key_ring.h"
+#include "authority/metrics.h"
+#include "authority/token_service.h"
+#include "hsm/pkcs11_key_ops.h"
+#include "storage/storage.h"
+
+namespace authd {
+
+class Daemon {
+ public:
+  // Opens the HSM (creating missing keys), the database and the audit log.
+  static StatusOr<std::unique_ptr<Daemon>> Open(Config config);
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+  ~Daemon();
+
+  // `authd --accept-rollback`: records that the database was restored on
+  // purpose and moves the HSM head to it.
+  Status AcceptRollback();
+  // Loads the access rules and the key ring, records start-up changes, and
+  // starts listening.
+  Status Serve();
+  // SIGHUP: applies what can change live from `fresh`; names the rest.
+  void Reload(const Config& fresh);
+  // The one-line state systemd shows in `systemctl status`.
+  std::string StatusLine() const;
+  void Stop();
+
+  const Config& config() const { return config_; }
+
+ private:
+  explicit Daemon(Config config) : config_(std::move(config)) {}
+  Status OpenHsm();
+  Status OpenState();
+  Status LoadAccess();
+  void StartApi();
+
+  Config config_;
+  authority::Metrics metrics_;
+  std::vector<std::string> created_keys_;  // labels the HSM layer generated
+  std::unique_ptr<hsm::Pkcs11KeyOps> hsm_;
+  std::unique_ptr<api::HsmTlsIdentity> tls_identity_;
+  std::unique_ptr<authority::InstrumentedKeyOps> keys_;
+  std::unique_ptr<storage::Storage> storage_;
+  std::unique_ptr<audit::AuditLog> audit_;
+  std::unique_ptr<authority::Access> access_;
+  std::unique_ptr<authority::KeyRing> ring_;
+  std::unique_ptr<authority::FailureLimiter> limiter_;
+  std::unique_ptr<authority::TokenService> tokens_;
+  std::unique_ptr<api::Readiness> readiness_;
+  std::unique_ptr<api::TokenHandler> token_handler_;
+  std::unique_ptr<api::DiscoveryHandler> discovery_handler_;
+  std::unique_ptr<api::OpsHandler> ops_handler_;
+  std::unique_ptr<api::AdminHandler> admin_handler_;
+  std::unique_ptr<api::AuditHandler> audit_handler_;
+  std::unique_ptr<api::Router> router_;
+  std::unique_ptr<api::HttpServer> server_;
+};
+
+}  // namespace authd
+
+#endif  // AUTHD_AUTHD_DAEMON_H_

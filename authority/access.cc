@@ -1,0 +1,289 @@
+#include "authority/access.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+
+#include "common/encoding.h"
+#include "common/log.h"
+
+namespace authd::authority {
+namespace {
+
+constexpr std::string_view kMacLabel{"authd-client-secret-v1\0", 23};
+constexpr size_t kSecretBytes = 32;  // 256 bits, SPEC "Security rules"
+constexpr size_t kClientIdBytes = 16;
+
+}  // namespace
+
+std::vector<Role> DefaultRoles() {
+  return {
+      {"owner",
+       "Instance owner: manages credentials, the allowlist and keys.",
+       {"admin:read", "admin:write", "audit:read", "data:read",
+        "devices:control"}},
+      {"auditor",
+       "Reads the configuration and the audit log.",
+       {"admin:read", "audit:read"}},
+      {"operator",
+       "Reads site and device data and controls devices.",
+       {"data:read", "devices:control"}},
+      {"viewer", "Reads site and device data.", {"data:read"}},
+  };
+}
+
+Status ValidateCredentialName(std::string_view name) {
+  return ValidatePrintable("name", name, 1, 64);
+}
+
+Status ValidateReason(std::string_view reason) {
+  return ValidatePrintable("reason", reason, 0, 1024);
+}
+
+StatusOr<std::unique_ptr<Access>> Access::Create(storage::Storage* storage,
+                                                 audit::AuditLog* audit,
+                                                 const hsm::KeyOps* keys,
+                                                 const Clock* clock,
+                                                 std::vector<Role> roles) {
+  std::unique_ptr<Access> access(
+      new Access(storage, audit, keys, clock, std::move(roles)));
+  RETURN_IF_ERROR(access->Reload());
+  return access;
+}
+
+Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
+  std::vector<audit::AuditEvent> events;
+  // Every fixed key gets its key.create entry once, whichever start made
+  // it: a start that created a key and died before recording it is caught
+  // up by the next one.
+  for (const char* label :
+       {hsm::kTokenKeyLabel, hsm::kAuditKeyLabel, hsm::kPepperLabel}) {
+    storage::AuditFilter f;
+    f.action = "key.create";
+    f.target = label;
+    f.limit = 1;
+    ASSIGN_OR_RETURN(std::vector<storage::AuditRecord> seen, audit_->List(f));
+    if (!seen.empty()) continue;
+    bool now = std::find(created_keys.begin(), created_keys.end(), label) !=
+               created_keys.end();
+    audit::AuditEvent e{"system", "local", "key.create", label, {}, ""};
+    e.reason = now ? "created at start" : "found in the HSM at start";
+    if (label == hsm::kTokenKeyLabel) {
+      e.values = {{"use", "token"},
+                  {"kid", keys_->Public(hsm::KeyUse::kToken).kid()},
+                  {"algorithm", "ES256"}};
+    } else if (label == hsm::kAuditKeyLabel) {
+      e.values = {{"use", "audit"},
+                  {"kid", keys_->Public(hsm::KeyUse::kAudit).kid()},
+                  {"algorithm", "ES256"}};
+    } else {
+      e.values = {{"use", "pepper"}, {"algorithm", "HMAC-SHA256"}};
+    }
+    events.push_back(std::move(e));
+  }
+  nlohmann::json roles = nlohmann::json::array();
+  for (const Role& r : roles_) {
+    roles.push_back({{"name", r.name},
+                     {"description", r.description},
+                     {"scopes", r.scopes}});
+  }
+  std::string roles_text = roles.dump();
+  ASSIGN_OR_RETURN(std::optional<std::string> recorded,
+                   storage_->GetMeta("roles"));
+  bool roles_changed = !recorded || *recorded != roles_text;
+  if (roles_changed) {
+    events.push_back(
+        {"system", "local", "roles.set", "roles", {{"roles", roles_text}}, ""});
+  }
+  if (events.empty()) return Status::Ok();
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return audit_->Record(
+      [&](storage::Transaction& tx) {
+        return roles_changed ? tx.PutMeta("roles", roles_text) : Status::Ok();
+      },
+      events);
+}
+
+Status Access::Commit(
+    const std::function<Status(storage::Transaction&)>& change,
+    audit::AuditEvent event, const Actor& actor) {
+  event.actor = actor.id;
+  event.source = actor.address;
+  RETURN_IF_ERROR(audit_->Record(change, {event}));
+  Status st = Reload();
+  if (!st.ok()) st = Reload();
+  if (!st.ok()) {
+    // The change is committed and audited but cannot be put in force: stop
+    // rather than serve a stale allowlist or a deleted credential; systemd
+    // restarts authd, which loads the committed state.
+    Log(LogLevel::kError,
+        "event=fatal msg=\"committed change not loaded: %s; stopping\"",
+        LogSafe(st.message()).c_str());
+    std::abort();
+  }
+  return Status::Ok();
+}
+
+Status Access::Reload() {
+  auto snap = std::make_shared<Snapshot>();
+  ASSIGN_OR_RETURN(std::vector<storage::Credential> creds,
+                   storage_->ListCredentials());
+  for (auto& c : creds) {
+    snap->newest_first.push_back(c.client_id);
+    snap->credentials.emplace(c.client_id, std::move(c));
+  }
+  ASSIGN_OR_RETURN(snap->allowlist, storage_->ListAllowlist());
+  std::vector<Cidr> cidrs;
+  cidrs.reserve(snap->allowlist.size());
+  for (const auto& e : snap->allowlist) {
+    StatusOr<Cidr> c = Cidr::Parse(e.cidr);
+    if (!c.ok()) {
+      return Status::Internal("stored allowlist entry is invalid: " +
+                              c.status().message());
+    }
+    cidrs.push_back(*c);
+  }
+  snap->allow = IpSet::Build(cidrs);
+  snapshot_.store(std::move(snap));
+  return Status::Ok();
+}
+
+const Role* Access::FindRole(const std::string& name) const {
+  for (const Role& r : roles_) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+StatusOr<std::string> Access::SecretMac(std::string_view client_id,
+                                        std::string_view secret) const {
+  SecureString input;
+  input.reserve(kMacLabel.size() + client_id.size() + 1 + secret.size());
+  input.append(kMacLabel.data(), kMacLabel.size());
+  input.append(client_id.data(), client_id.size());
+  input.push_back('\0');
+  input.append(secret.data(), secret.size());
+  return keys_->HmacPepper(input.view());
+}
+
+StatusOr<storage::Credential> Access::Authenticate(
+    std::string_view client_id, std::string_view secret) const {
+  std::shared_ptr<const Snapshot> snap = snapshot_.load();
+  auto it = snap->credentials.find(std::string(client_id));
+  const storage::Credential* cred =
+      it == snap->credentials.end() ? nullptr : &it->second;
+  // Always spend the MAC so an unknown id costs what a known one does.
+  ASSIGN_OR_RETURN(std::string mac, SecretMac(client_id, secret));
+  static const std::string kNoMac(32, '\0');
+  const std::string& want = cred ? cred->secret_mac : kNoMac;
+  bool match = want.size() == mac.size() &&
+               CRYPTO_memcmp(want.data(), mac.data(), mac.size()) == 0;
+  if (!cred || !match || cred->expires_at <= clock_->NowSeconds()) {
+    return Status::Unauthenticated("client authentication failed");
+  }
+  return *cred;
+}
+
+StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
+                                                     const Actor& actor) {
+  RETURN_IF_ERROR(ValidateCredentialName(req.name));
+  RETURN_IF_ERROR(ValidateReason(req.reason));
+  if (FindRole(req.role) == nullptr) {
+    std::string known;
+    for (const Role& r : roles_) known += (known.empty() ? "" : ", ") + r.name;
+    return Status::InvalidArgument("role '" + req.role +
+                                   "' does not exist; known roles: " + known);
+  }
+  int64_t now = clock_->NowSeconds();
+  if (req.expires_at <= now) {
+    return Status::InvalidArgument("expires_at must be in the future");
+  }
+  if (req.expires_at - now > kMaxCredentialLifetime) {
+    return Status::InvalidArgument(
+        "expires_at must be at most 365 days from now");
+  }
+  ASSIGN_OR_RETURN(std::string id_bytes, keys_->Random(kClientIdBytes));
+  ASSIGN_OR_RETURN(std::string secret_bytes, keys_->Random(kSecretBytes));
+  CreatedCredential out;
+  out.client_secret = SecureString("authd_s_" + Base64UrlEncode(secret_bytes));
+  OPENSSL_cleanse(secret_bytes.data(), secret_bytes.size());
+  storage::Credential& c = out.credential;
+  c.client_id = Base64UrlEncode(id_bytes);
+  c.name = req.name;
+  c.role = req.role;
+  c.created_at = now;
+  c.expires_at = req.expires_at;
+  c.created_by = actor.id;
+  ASSIGN_OR_RETURN(c.secret_mac,
+                   SecretMac(c.client_id, out.client_secret.view()));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  RETURN_IF_ERROR(
+      Commit([&](storage::Transaction& tx) { return tx.InsertCredential(c); },
+             {"",
+              "",
+              "credential.create",
+              c.client_id,
+              {{"name", c.name},
+               {"role", c.role},
+               {"expires_at", FormatRfc3339(c.expires_at)}},
+              req.reason},
+             actor));
+  c.secret_mac.clear();
+  return out;
+}
+
+Status Access::DeleteCredential(const std::string& client_id,
+                                const Actor& actor, const std::string& reason) {
+  RETURN_IF_ERROR(ValidateReason(reason));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  std::map<std::string, std::string> values;
+  auto snap = snapshot_.load();
+  if (auto it = snap->credentials.find(client_id);
+      it != snap->credentials.end()) {
+    values = {{"name", it->second.name}, {"role", it->second.role}};
+  }
+  return Commit(
+      [&](storage::Transaction& tx) { return tx.DeleteCredential(client_id); },
+      {"", "", "credential.delete", client_id, values, reason}, actor);
+}
+
+std::vector<storage::Credential> Access::ListCredentials() const {
+  std::shared_ptr<const Snapshot> snap = snapshot_.load();
+  std::vector<storage::Credential> out;
+  out.reserve(snap->newest_first.size());
+  for (const std::string& id : snap->newest_first) {
+    out.push_back(snap->credentials.at(id));
+    out.back().secret_mac.clear();
+  }
+  return out;
+}
+
+StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
+    std::string_view text, const Actor& actor, const std::string& reason) {
+  RETURN_IF_ERROR(ValidateReason(reason));
+  ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
+  storage::AllowlistEntry e{cidr.ToString(), clock_->NowSeconds(), actor.id};
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Status st =
+      Commit([&](storage::Transaction& tx) { return tx.InsertAllowlist(e); },
+             {"", "", "allowlist.add", e.cidr, {}, reason}, actor);
+  if (st.code() == StatusCode::kAlreadyExists) {
+    return Status::AlreadyExists(e.cidr + " is already on the allowlist");
+  }
+  RETURN_IF_ERROR(st);
+  return e;
+}
+
+Status Access::RemoveAllowlist(std::string_view text, const Actor& actor,
+                               const std::string& reason) {
+  RETURN_IF_ERROR(ValidateReason(reason));
+  ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return Commit(
+      [&](storage::Transaction& tx) {
+        return tx.DeleteAllowlist(cidr.ToString());
+      },
+      {"", "", "allowlist.remove", cidr.ToString(), {}, reason}, actor);
+}
+
+}  // namespace authd::authority

@@ -1,0 +1,58 @@
+#include "authority/jwt.h"
+
+#include "common/encoding.h"
+
+namespace authd::authority {
+
+std::string JwsSigningInput(const nlohmann::json& header,
+                            const nlohmann::json& claims) {
+  return Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(claims.dump());
+}
+
+StatusOr<VerifiedJwt> VerifyJwt(
+    std::string_view token,
+    const std::function<const PublicKey*(const std::string& kid)>& find) {
+  auto bad = [](std::string_view why) {
+    return Status::Unauthenticated("access token " + std::string(why));
+  };
+  size_t dot1 = token.find('.');
+  size_t dot2 =
+      dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos ||
+      token.find('.', dot2 + 1) != std::string_view::npos) {
+    return bad("is not a compact JWS");
+  }
+  auto header_raw = Base64UrlDecode(token.substr(0, dot1));
+  auto claims_raw = Base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  auto sig = Base64UrlDecode(token.substr(dot2 + 1));
+  if (!header_raw || !claims_raw || !sig) return bad("is not base64url");
+  VerifiedJwt out;
+  out.header = nlohmann::json::parse(*header_raw, nullptr, false);
+  out.claims = nlohmann::json::parse(*claims_raw, nullptr, false);
+  if (!out.header.is_object() || !out.claims.is_object()) {
+    return bad("is not JSON");
+  }
+  auto header_string = [&](const char* name) {
+    const auto it = out.header.find(name);
+    return it != out.header.end() && it->is_string() ? it->get<std::string>()
+                                                     : std::string();
+  };
+  const PublicKey* key = find(header_string("kid"));
+  if (key == nullptr) return bad("was not signed by a current key");
+  // RFC 8725 §3.1: the algorithm is the key's, never the token's choice.
+  if (header_string("alg") != AlgorithmName(key->algorithm())) {
+    return bad("has the wrong alg");
+  }
+  if (!key->Verify(token.substr(0, dot2), *sig)) {
+    return bad("has an invalid signature");
+  }
+  return out;
+}
+
+StatusOr<VerifiedJwt> VerifyJwt(std::string_view token, const PublicKey& key) {
+  return VerifyJwt(token, [&](const std::string& kid) {
+    return kid == key.kid() ? &key : nullptr;
+  });
+}
+
+}  // namespace authd::authority

@@ -1,0 +1,167 @@
+#include "authority/metrics.h"
+
+#include <chrono>
+#include <cstdio>
+
+namespace authd::authority {
+namespace {
+
+constexpr const char* kTokenFailureNames[] = {
+    "invalid_request", "unsupported_grant_type", "invalid_client",
+    "invalid_scope",   "rate_limited",           "access_denied",
+    "unavailable"};
+constexpr const char* kEndpointNames[] = {"token",  "jwks",    "metadata",
+                                          "health", "metrics", "admin",
+                                          "audit",  "other"};
+constexpr const char* kAdminActionNames[] = {
+    "credential.create", "credential.delete", "allowlist.add",
+    "allowlist.remove"};
+constexpr const char* kHsmOpNames[] = {"sign", "hmac", "random", "data"};
+
+std::string Num(double v) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+void Header(std::string* out, const char* name, const char* type,
+            const char* help) {
+  *out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
+          " " + type + "\n";
+}
+
+template <typename F>
+auto Timed(Metrics* m, HsmOp op, F&& f) {
+  auto start = std::chrono::steady_clock::now();
+  auto result = f();
+  double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  m->Hsm(op, s, result.ok());
+  return result;
+}
+
+}  // namespace
+
+void Histogram::Observe(double seconds) {
+  for (size_t i = 0; i < kBounds.size(); ++i) {
+    if (seconds <= kBounds[i]) {
+      buckets_[i].fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+  }
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_nanos_.fetch_add(static_cast<uint64_t>(seconds * 1e9),
+                       std::memory_order_relaxed);
+}
+
+void Histogram::Render(std::string* out, std::string_view name,
+                       std::string_view labels) const {
+  std::string n(name), sep = labels.empty() ? "" : ",";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kBounds.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    *out += n + "_bucket{" + std::string(labels) + sep + "le=\"" +
+            Num(kBounds[i]) + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  uint64_t count = count_.load(std::memory_order_relaxed);
+  std::string braces = labels.empty() ? "" : "{" + std::string(labels) + "}";
+  *out += n + "_bucket{" + std::string(labels) + sep + "le=\"+Inf\"} " +
+          std::to_string(count) + "\n";
+  *out += n + "_sum" + braces + " " +
+          Num(static_cast<double>(sum_nanos_.load()) / 1e9) + "\n";
+  *out += n + "_count" + braces + " " + std::to_string(count) + "\n";
+}
+
+void Metrics::Hsm(HsmOp op, double seconds, bool ok) {
+  hsm_latency_[static_cast<size_t>(op)].Observe(seconds);
+  if (!ok) Add(hsm_errors_, op);
+}
+
+std::string Metrics::Render(const Gauges& g, std::string_view version) const {
+  std::string out;
+  // One unlabelled sample.
+  auto single = [&](const char* name, const char* type, const char* help,
+                    uint64_t value) {
+    Header(&out, name, type, help);
+    out += std::string(name) + " " + std::to_string(value) + "\n";
+  };
+  // One counter per label value.
+  auto labelled = [&](const char* name, const char* help, const char* label,
+                      const char* const* values, const auto& counters) {
+    Header(&out, name, "counter", help);
+    for (size_t i = 0; i < counters.size(); ++i) {
+      out += std::string(name) + "{" + label + "=\"" + values[i] + "\"} " +
+             std::to_string(counters[i].load()) + "\n";
+    }
+  };
+  auto histograms = [&](const char* name, const char* help, const char* label,
+                        const char* const* values, const auto& hists) {
+    Header(&out, name, "histogram", help);
+    for (size_t i = 0; i < hists.size(); ++i) {
+      hists[i].Render(&out, name,
+                      std::string(label) + "=\"" + values[i] + "\"");
+    }
+  };
+  Header(&out, "authd_build_info", "gauge", "Build information.");
+  out += "authd_build_info{version=\"" + std::string(version) + "\"} 1\n";
+  single("authd_ready", "gauge",
+         "1 when the HSM, storage and audit log are usable.", g.ready ? 1 : 0);
+  single("authd_tokens_issued_total", "counter", "Access tokens issued.",
+         tokens_issued_.load());
+  labelled("authd_token_failures_total", "Token requests refused, by reason.",
+           "reason", kTokenFailureNames, token_failures_);
+  labelled("authd_admin_changes_total",
+           "Committed administrative changes, by action.", "action",
+           kAdminActionNames, admin_changes_);
+  histograms("authd_http_request_duration_seconds",
+             "HTTP request latency, by endpoint.", "endpoint", kEndpointNames,
+             requests_);
+  histograms("authd_hsm_operation_duration_seconds",
+             "HSM operation latency, by operation.", "op", kHsmOpNames,
+             hsm_latency_);
+  labelled("authd_hsm_errors_total",
+           "HSM operations that failed, by operation.", "op", kHsmOpNames,
+           hsm_errors_);
+  single("authd_hsm_sessions_in_use", "gauge", "HSM sessions leased now.",
+         g.hsm_sessions_in_use);
+  single("authd_hsm_sessions_open", "gauge", "HSM sessions open.",
+         g.hsm_sessions_open);
+  single("authd_allowlist_entries", "gauge", "Entries on the IP allowlist.",
+         g.allowlist_entries);
+  single("authd_credentials", "gauge", "Client credentials, expired included.",
+         g.credentials);
+  single("authd_audit_entries", "gauge", "Entries in the audit log.",
+         g.audit_entries);
+  return out;
+}
+
+StatusOr<std::string> InstrumentedKeyOps::SignEs256(
+    hsm::KeyUse use, std::string_view data) const {
+  return Timed(metrics_, HsmOp::kSign,
+               [&] { return inner_->SignEs256(use, data); });
+}
+StatusOr<std::string> InstrumentedKeyOps::SignWith(
+    const std::string& label, std::string_view data) const {
+  return Timed(metrics_, HsmOp::kSign,
+               [&] { return inner_->SignWith(label, data); });
+}
+StatusOr<std::string> InstrumentedKeyOps::HmacPepper(
+    std::string_view data) const {
+  return Timed(metrics_, HsmOp::kHmac,
+               [&] { return inner_->HmacPepper(data); });
+}
+StatusOr<std::string> InstrumentedKeyOps::Random(size_t n) const {
+  return Timed(metrics_, HsmOp::kRandom, [&] { return inner_->Random(n); });
+}
+StatusOr<std::vector<std::string>> InstrumentedKeyOps::ReadData(
+    const std::string& label) const {
+  return Timed(metrics_, HsmOp::kData, [&] { return inner_->ReadData(label); });
+}
+Status InstrumentedKeyOps::WriteData(const std::string& label,
+                                     std::string_view value) const {
+  return Timed(metrics_, HsmOp::kData,
+               [&] { return inner_->WriteData(label, value); });
+}
+
+}  // namespace authd::authority

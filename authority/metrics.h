@@ -1,0 +1,127 @@
+// Metrics: authd's counters and histograms, rendered in the Prometheus text
+// exposition format (version 0.0.4) at GET /metrics. Every series has a fixed
+// label set known at compile time, so recording is a relaxed atomic add with
+// no lookup and no lock. Thread-safe.
+#ifndef AUTHD_AUTHORITY_METRICS_H_
+#define AUTHD_AUTHORITY_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "hsm/forwarding_key_ops.h"
+
+namespace authd::authority {
+
+class Histogram {
+ public:
+  // Upper bounds in seconds, chosen for sub-millisecond HSM operations up to
+  // multi-second stalls.
+  static constexpr std::array<double, 12> kBounds = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+      0.01,   0.025,   0.05,   0.1,   0.5,    2.5};
+  void Observe(double seconds);
+  // Appends the _bucket, _sum and _count lines for `name{labels}`.
+  void Render(std::string* out, std::string_view name,
+              std::string_view labels) const;
+
+ private:
+  std::array<std::atomic<uint64_t>, kBounds.size()> buckets_{};
+  std::atomic<uint64_t> count_{0};
+  std::atomic<uint64_t> sum_nanos_{0};
+};
+
+enum class TokenFailure {
+  kInvalidRequest,
+  kUnsupportedGrantType,
+  kInvalidClient,
+  kInvalidScope,
+  kRateLimited,
+  kAccessDenied,
+  kUnavailable,
+  kCount
+};
+
+enum class Endpoint {
+  kToken,
+  kJwks,
+  kMetadata,
+  kHealth,
+  kMetrics,
+  kAdmin,
+  kAudit,
+  kOther,
+  kCount
+};
+
+enum class AdminAction {
+  kCredentialCreate,
+  kCredentialDelete,
+  kAllowlistAdd,
+  kAllowlistRemove,
+  kCount
+};
+
+enum class HsmOp { kSign, kHmac, kRandom, kData, kCount };
+
+class Metrics {
+ public:
+  void TokenIssued() { tokens_issued_.fetch_add(1, std::memory_order_relaxed); }
+  void TokenFailed(TokenFailure f) { Add(token_failures_, f); }
+  void AdminChange(AdminAction a) { Add(admin_changes_, a); }
+  void Request(Endpoint e, double seconds) {
+    requests_[static_cast<size_t>(e)].Observe(seconds);
+  }
+  void Hsm(HsmOp op, double seconds, bool ok);
+
+  // Point-in-time values gathered at scrape.
+  struct Gauges {
+    bool ready = false;
+    size_t hsm_sessions_in_use = 0, hsm_sessions_open = 0;
+    size_t allowlist_entries = 0, credentials = 0;
+    uint64_t audit_entries = 0;
+  };
+  std::string Render(const Gauges& g, std::string_view version) const;
+
+ private:
+  template <typename A, typename E>
+  static void Add(A& arr, E e) {
+    arr[static_cast<size_t>(e)].fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::atomic<uint64_t> tokens_issued_{0};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(TokenFailure::kCount)>
+      token_failures_{};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(AdminAction::kCount)>
+      admin_changes_{};
+  std::array<Histogram, static_cast<size_t>(Endpoint::kCount)> requests_;
+  std::array<Histogram, static_cast<size_t>(HsmOp::kCount)> hsm_latency_;
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(HsmOp::kCount)>
+      hsm_errors_{};
+};
+
+// KeyOps that times every HSM operation into Metrics and forwards.
+class InstrumentedKeyOps final : public hsm::ForwardingKeyOps {
+ public:
+  InstrumentedKeyOps(const hsm::KeyOps* inner, Metrics* metrics)
+      : ForwardingKeyOps(inner), metrics_(metrics) {}
+  StatusOr<std::string> SignEs256(hsm::KeyUse use,
+                                  std::string_view data) const override;
+  StatusOr<std::string> HmacPepper(std::string_view data) const override;
+  StatusOr<std::string> Random(size_t n) const override;
+  StatusOr<std::vector<std::string>> ReadData(
+      const std::string& label) const override;
+  Status WriteData(const std::string& label,
+                   std::string_view value) const override;
+  StatusOr<std::string> SignWith(const std::string& label,
+                                 std::string_view data) const override;
+
+ private:
+  Metrics* metrics_;
+};
+
+}  // namespace authd::authority
+
+#endif  // AUTHD_AUTHORITY_METRICS_H_

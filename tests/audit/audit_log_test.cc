@@ -1,0 +1,398 @@
+// The audit log against real SQLite and the SoftHSM2 token: atomicity with
+// the change, fail-closed on HSM and disk faults, rollback and fork detection,
+// and offline verification that rejects every tampering of an export.
+#include "audit/audit_log.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "audit/checkpoint.h"
+#include "audit/verifier.h"
+#include "authority/access.h"
+#include "common/encoding.h"
+#include "storage/sqlite_storage.h"
+#include "testing/fake_clock.h"
+#include "testing/fault_vfs.h"
+#include "testing/faulty_key_ops.h"
+#include "testing/softhsm_token.h"
+
+namespace authd::audit {
+namespace {
+
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  for (size_t p = 0, e; (e = text.find('\n', p)) != std::string::npos;
+       p = e + 1) {
+    lines.push_back(text.substr(p, e - p));
+  }
+  return lines;
+}
+
+std::string JoinLines(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += l + "\n";
+  return s;
+}
+
+using storage::AuditFilter;
+using storage::AuditRecord;
+using storage::SqliteStorage;
+using storage::StoredCheckpoint;
+using storage::Transaction;
+using testing::FakeClock;
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::RegisterFaultVfs();
+    dir_ = testing::MakeTempDir("authd-audit-");
+    path_ = dir_ + "/authd.db";
+    origin_ = std::string("test.local/") +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    keys_ =
+        std::make_unique<testing::FaultyKeyOps>(&testing::SoftHsmToken::Keys());
+    Reopen();
+  }
+  void TearDown() override {
+    testing::FailWrites(false);
+    testing::FailSyncs(false);
+  }
+
+  void Reopen() {
+    access_.reset();
+    log_.reset();
+    storage_.reset();
+    storage_ =
+        std::move(SqliteStorage::Open(path_, testing::kFaultVfsName)).value();
+    log_ = std::move(AuditLog::Open(storage_.get(), keys_.get(), &clock_,
+                                    origin_, "test"))
+               .value();
+    access_ = std::move(authority::Access::Create(storage_.get(), log_.get(),
+                                                  keys_.get(), &clock_,
+                                                  authority::DefaultRoles()))
+                  .value();
+  }
+
+  Status AddCidr(const std::string& cidr) {
+    return access_->AddAllowlist(cidr, {"uid:0", "unix"}, "test").status();
+  }
+
+  // The export authctl would write: every entry, then the latest checkpoint.
+  std::string Export() {
+    AuditFilter f;
+    f.limit = 100000;
+    std::string out;
+    for (const AuditRecord& r : storage_->ListAudit(f).value()) {
+      out += AuditEntryJson(r.leaf).value().dump() + "\n";
+    }
+    out += nlohmann::json{{"checkpoint", log_->LatestCheckpoint().value()}}
+               .dump() +
+           "\n";
+    return out;
+  }
+
+  const PublicKey& AuditKey() { return keys_->Public(hsm::KeyUse::kAudit); }
+
+  // Copies the database as a backup would (WAL folded in first).
+  void Backup(const std::string& to) {
+    sqlite3* db;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr,
+                           nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+    std::filesystem::copy_file(
+        path_, to, std::filesystem::copy_options::overwrite_existing);
+  }
+  void Restore(const std::string& from) {
+    access_.reset();
+    log_.reset();
+    storage_.reset();
+    std::filesystem::remove(path_ + "-wal");
+    std::filesystem::remove(path_ + "-shm");
+    std::filesystem::copy_file(
+        from, path_, std::filesystem::copy_options::overwrite_existing);
+  }
+
+  FakeClock clock_;
+  std::string dir_, path_, origin_;
+  std::unique_ptr<testing::FaultyKeyOps> keys_;
+  std::unique_ptr<SqliteStorage> storage_;
+  std::unique_ptr<AuditLog> log_;
+  std::unique_ptr<authority::Access> access_;
+};
+
+TEST_F(AuditLogTest, EachChangeAppendsOneEntryAndASignedCheckpoint) {
+  // Three key.create (the keys predate this log) and roles.set.
+  ASSERT_TRUE(access_->RecordStartup({}).ok());
+  EXPECT_EQ(log_->size(), 4u);
+  ASSERT_TRUE(access_->RecordStartup({}).ok());  // nothing new to record
+  EXPECT_EQ(log_->size(), 4u);
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  auto created = access_->CreateCredential(
+      {"svc", "viewer", clock_.NowSeconds() + 3600, "ticket 7"},
+      {"client:abc", "198.51.100.1"});
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(log_->size(), 6u);
+  auto cp = VerifySignedCheckpoint(log_->LatestCheckpoint().value(), origin_,
+                                   origin_, AuditKey());
+  ASSERT_TRUE(cp.ok()) << cp.status().message();
+  EXPECT_EQ(cp->size, 6u);
+
+  AuditFilter f;
+  f.action = "credential.create";
+  auto rows = storage_->ListAudit(f).value();
+  ASSERT_EQ(rows.size(), 1u);
+  auto e = AuditEntryJson(rows[0].leaf).value();
+  EXPECT_EQ(e["seq"], 5);
+  EXPECT_EQ(e["actor"], "client:abc");
+  EXPECT_EQ(e["source"], "198.51.100.1");
+  EXPECT_EQ(e["target"], created->credential.client_id);
+  EXPECT_EQ(e["reason"], "ticket 7");
+  EXPECT_EQ(e["result"], "success");
+  EXPECT_EQ(e["software_version"], "test");
+  EXPECT_EQ(e["values"],
+            (nlohmann::json{
+                {"name", "svc"},
+                {"role", "viewer"},
+                {"expires_at", FormatRfc3339(clock_.NowSeconds() + 3600)}}));
+  // No secret, and no MAC of it, anywhere in the log.
+  std::string all = Export();
+  EXPECT_EQ(all.find(std::string(created->client_secret.view())),
+            std::string::npos);
+  EXPECT_EQ(all.find(Base64Encode(created->client_secret.view())),
+            std::string::npos);
+  EXPECT_TRUE(VerifyExport(all, AuditKey(), std::nullopt).ok());
+}
+
+TEST_F(AuditLogTest, HsmSignFaultLeavesStateAndLogUnchanged) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  std::string before = Export();
+  keys_->fail_audit_sign = true;
+  Status st = AddCidr("198.51.100.0/24");
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  auto c = access_->CreateCredential(
+      {"x", "viewer", clock_.NowSeconds() + 60, ""}, {"uid:0", "unix"});
+  EXPECT_EQ(c.status().code(), StatusCode::kUnavailable);
+  keys_->fail_audit_sign = false;
+  EXPECT_EQ(access_->Current()->allowlist.size(), 1u);
+  EXPECT_TRUE(access_->ListCredentials().empty());
+  EXPECT_EQ(Export(), before);
+  Reopen();  // and on disk too
+  EXPECT_EQ(access_->Current()->allowlist.size(), 1u);
+  EXPECT_EQ(Export(), before);
+  EXPECT_TRUE(AddCidr("198.51.100.0/24").ok());
+  EXPECT_TRUE(VerifyExport(Export(), AuditKey(), std::nullopt).ok());
+}
+
+TEST_F(AuditLogTest, DiskFaultAtCommitLeavesStateAndLogUnchanged) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  std::string before = Export();
+  for (auto fail : {&testing::FailSyncs, &testing::FailWrites}) {
+    fail(true);
+    Status st = AddCidr("198.51.100.0/24");
+    fail(false);
+    EXPECT_FALSE(st.ok());
+    EXPECT_NE(st.code(), StatusCode::kInternal) << st.message();
+    EXPECT_EQ(access_->Current()->allowlist.size(), 1u);
+    Reopen();
+    EXPECT_EQ(Export(), before);
+    EXPECT_EQ(log_->refusal(), "");
+  }
+  EXPECT_TRUE(AddCidr("198.51.100.0/24").ok());
+  EXPECT_TRUE(VerifyExport(Export(), AuditKey(), std::nullopt).ok());
+}
+
+TEST_F(AuditLogTest, RestoredOlderDatabaseIsRefusedUntilAccepted) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  Backup(dir_ + "/old.db");
+  ASSERT_TRUE(AddCidr("198.51.100.0/24").ok());
+  Restore(dir_ + "/old.db");
+  Reopen();
+  EXPECT_NE(log_->refusal().find("behind the HSM"), std::string::npos)
+      << log_->refusal();
+  EXPECT_EQ(AddCidr("203.0.113.0/24").code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(log_->AcceptRollback({"uid:0", "local", "", "", {}, ""}).ok());
+  EXPECT_EQ(log_->refusal(), "");
+  EXPECT_TRUE(AddCidr("203.0.113.0/24").ok());
+  Reopen();
+  EXPECT_EQ(log_->refusal(), "");
+  AuditFilter f;
+  f.action = "audit.rollback_accepted";
+  EXPECT_EQ(storage_->ListAudit(f).value().size(), 1u);
+}
+
+TEST_F(AuditLogTest, ForkedDatabaseIsRefused) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  Backup(dir_ + "/old.db");
+  ASSERT_TRUE(AddCidr("198.51.100.0/24").ok());  // HSM head: size 2
+  Restore(dir_ + "/old.db");
+  keys_->hide_data = true;  // a second history grows without the HSM seeing it
+  Reopen();
+  ASSERT_TRUE(AddCidr("203.0.113.0/24").ok());
+  ASSERT_TRUE(AddCidr("203.0.113.128/25").ok());
+  keys_->hide_data = false;
+  Reopen();
+  EXPECT_NE(log_->refusal().find("diverges"), std::string::npos)
+      << log_->refusal();
+}
+
+TEST_F(AuditLogTest, EditedOrDeletedRowsAreRefused) {
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(AddCidr("10.0." + std::to_string(i) + ".0/24").ok());
+  for (const char* sql :
+       {"UPDATE audit_log SET leaf_hash = zeroblob(32) WHERE seq = 1",
+        "DELETE FROM audit_log WHERE seq = 2"}) {
+    Backup(dir_ + "/good.db");
+    access_.reset();
+    log_.reset();
+    storage_.reset();
+    sqlite3* db;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    Reopen();
+    EXPECT_NE(log_->refusal(), "") << sql;
+    EXPECT_EQ(log_->AcceptRollback({"uid:0", "local", "", "", {}, ""}).code(),
+              StatusCode::kFailedPrecondition);
+    Restore(dir_ + "/good.db");
+    Reopen();
+    EXPECT_EQ(log_->refusal(), "");
+  }
+}
+
+TEST_F(AuditLogTest, ProofsVerify) {
+  for (int i = 0; i < 7; ++i)
+    ASSERT_TRUE(AddCidr("10.1." + std::to_string(i) + ".0/24").ok());
+  for (uint64_t size = 1; size <= 7; ++size) {
+    auto cp =
+        VerifySignedCheckpoint(storage_->GetCheckpoint(size).value()->note,
+                               origin_, origin_, AuditKey());
+    ASSERT_TRUE(cp.ok());
+    for (uint64_t i = 0; i < size; ++i) {
+      auto p = log_->InclusionProof(i, size).value();
+      EXPECT_TRUE(
+          VerifyInclusion(i, size, LeafHash(p.leaf), p.hashes, cp->root_hash)
+              .ok());
+      std::string file = FormatTlogProof(i, p.leaf, p.hashes, p.checkpoint);
+      std::string leaf;
+      auto proved = VerifyProofFile(file, AuditKey(), &leaf);
+      ASSERT_TRUE(proved.ok()) << proved.status().message();
+      EXPECT_EQ(leaf, p.leaf);
+    }
+    if (size < 7) {
+      auto c = log_->ConsistencyProof(size, 7).value();
+      auto latest =
+          VerifySignedCheckpoint(c.checkpoint, origin_, origin_, AuditKey())
+              .value();
+      EXPECT_TRUE(
+          VerifyConsistency(size, 7, c.hashes, cp->root_hash, latest.root_hash)
+              .ok());
+    }
+  }
+  EXPECT_EQ(log_->InclusionProof(7, 7).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(log_->InclusionProof(0, 99).status().code(), StatusCode::kNotFound);
+}
+
+// Every single-bit flip of every entry's leaf, and of the checkpoint, fails.
+TEST_F(AuditLogTest, ExportRejectsEveryBitFlip) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  ASSERT_TRUE(
+      access_
+          ->CreateCredential({"a", "viewer", clock_.NowSeconds() + 60, ""},
+                             {"uid:0", "unix"})
+          .ok());
+  ASSERT_TRUE(AddCidr("2001:db8::/32").ok());
+  std::string good = Export();
+  ASSERT_TRUE(VerifyExport(good, AuditKey(), std::nullopt).ok());
+  std::vector<std::string> lines = SplitLines(good);
+  size_t flips = 0;
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    nlohmann::json j = nlohmann::json::parse(lines[i]);
+    std::string leaf = Base64Decode(j["leaf"].get<std::string>()).value();
+    for (size_t bit = 0; bit < leaf.size() * 8; ++bit) {
+      std::string bad = leaf;
+      bad[bit / 8] ^= static_cast<char>(1 << (bit % 8));
+      j["leaf"] = Base64Encode(bad);
+      auto copy = lines;
+      copy[i] = j.dump();
+      ASSERT_FALSE(VerifyExport(JoinLines(copy), AuditKey(), std::nullopt).ok())
+          << "line " << i << " bit " << bit;
+      ++flips;
+    }
+  }
+  std::string note = nlohmann::json::parse(lines.back())["checkpoint"];
+  for (size_t bit = 0; bit < note.size() * 8; ++bit) {
+    std::string bad = note;
+    bad[bit / 8] ^= static_cast<char>(1 << (bit % 8));
+    auto copy = lines;
+    copy.back() = nlohmann::json{{"checkpoint", bad}}.dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    ASSERT_FALSE(VerifyExport(JoinLines(copy), AuditKey(), std::nullopt).ok())
+        << bit;
+    ++flips;
+  }
+  EXPECT_GT(flips, 2000u);
+}
+
+TEST_F(AuditLogTest, ExportRejectsLineEditsTruncationAndForks) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(AddCidr("10.2." + std::to_string(i) + ".0/24").ok());
+    if (i == 2) Backup(dir_ + "/at3.db");
+  }
+  std::string kept3 = storage_->GetCheckpoint(3).value()->note;
+  std::string kept5 = storage_->GetCheckpoint(5).value()->note;
+  std::string good = Export();
+  std::vector<std::string> lines = SplitLines(good);
+  auto rejected = [&](std::vector<std::string> ls,
+                      std::optional<std::string> kept = {}) {
+    return !VerifyExport(
+                JoinLines(ls), AuditKey(),
+                kept ? std::optional<std::string_view>(*kept) : std::nullopt)
+                .ok();
+  };
+  ASSERT_FALSE(rejected(lines, kept3));
+  ASSERT_FALSE(rejected(lines, kept5));
+  auto del = lines;
+  del.erase(del.begin() + 2);
+  EXPECT_TRUE(rejected(del));
+  auto ins = lines;
+  ins.insert(ins.begin() + 2, lines[1]);
+  EXPECT_TRUE(rejected(ins));  // duplicated line
+  auto swp = lines;
+  std::swap(swp[1], swp[2]);
+  EXPECT_TRUE(rejected(swp));
+  auto nocp = lines;
+  nocp.pop_back();
+  EXPECT_TRUE(rejected(nocp));
+  // An edited field that leaves the leaf alone.
+  auto edited = lines;
+  nlohmann::json j = nlohmann::json::parse(edited[1]);
+  j["actor"] = "uid:1000";
+  edited[1] = j.dump();
+  EXPECT_TRUE(rejected(edited));
+  // Tail dropped together with the newest checkpoint: consistent on its own,
+  // caught by the later checkpoint the auditor kept.
+  std::vector<std::string> truncated(lines.begin(), lines.begin() + 3);
+  truncated.push_back(nlohmann::json{{"checkpoint", kept3}}.dump());
+  EXPECT_FALSE(rejected(truncated));
+  EXPECT_TRUE(rejected(truncated, kept5));
+  // A checkpoint kept from a different history of the same log (a fork,
+  // signed by the same key) is caught too.
+  Restore(dir_ + "/at3.db");
+  keys_->hide_data = true;
+  Reopen();
+  ASSERT_TRUE(AddCidr("172.16.0.0/12").ok());
+  ASSERT_TRUE(AddCidr("172.16.0.0/16").ok());
+  keys_->hide_data = false;
+  std::string fork5 = storage_->GetCheckpoint(5).value()->note;
+  ASSERT_NE(fork5, kept5);
+  EXPECT_TRUE(rejected(lines, fork5));
+  EXPECT_TRUE(rejected(lines, std::string("not a checkpoint")));
+}
+
+}  // namespace
+}  // namespace authd::audit

@@ -1,0 +1,220 @@
+#include "authority/failure_limiter.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <random>
+#include <string>
+
+#include "testing/fake_clock.h"
+
+namespace authd::authority {
+namespace {
+
+using testing::FakeClock;
+
+constexpr char kClient[] = "client-a";
+constexpr char kAddress[] = "192.0.2.10";
+
+class FailureLimiterTest : public ::testing::Test {
+ protected:
+  // Defaults: 5 per (client, address), one back every 180 s; 20 per address,
+  // one back every 45 s.
+  FakeClock clock_;
+  FailureLimiter limiter_{&clock_, LimiterOptions{}};
+
+  void Fail(std::string_view client, std::string_view address, int times) {
+    for (int i = 0; i < times; ++i) limiter_.Reserve(client, address);
+  }
+};
+
+TEST_F(FailureLimiterTest, NothingIsBlockedAtFirst) {
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), std::nullopt);
+  EXPECT_EQ(limiter_.size(), 0u);
+}
+
+TEST_F(FailureLimiterTest, FiveFailuresPerClientAndAddressThenWait) {
+  Fail(kClient, kAddress, 4);
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), std::nullopt);
+  Fail(kClient, kAddress, 1);
+  // The bucket is empty; one failure comes back after 180 s.
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), 180);
+  clock_.Advance(90);
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), 90);
+}
+
+TEST_F(FailureLimiterTest, OtherAddressForTheSameClientIsNotBlocked) {
+  Fail(kClient, kAddress, 5);
+  ASSERT_TRUE(limiter_.Check(kClient, kAddress).has_value());
+  EXPECT_EQ(limiter_.Check(kClient, "198.51.100.7"), std::nullopt);
+  EXPECT_EQ(limiter_.Check(kClient, "2001:db8::1"), std::nullopt);
+}
+
+TEST_F(FailureLimiterTest, OtherClientFromTheSameAddressIsNotBlocked) {
+  Fail(kClient, kAddress, 5);
+  ASSERT_TRUE(limiter_.Check(kClient, kAddress).has_value());
+  EXPECT_EQ(limiter_.Check("client-b", kAddress), std::nullopt);
+}
+
+TEST_F(FailureLimiterTest, BucketRefillsOverTime) {
+  Fail(kClient, kAddress, 5);
+  clock_.Advance(179);
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), 1);
+  clock_.Advance(1);
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), std::nullopt);
+  // One failure allowed back, so one more failure empties it again.
+  Fail(kClient, kAddress, 1);
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), 180);
+  // After a full window the whole burst is back.
+  clock_.Advance(5 * 180);
+  Fail(kClient, kAddress, 4);
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), std::nullopt);
+  Fail(kClient, kAddress, 1);
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), 180);
+}
+
+TEST_F(FailureLimiterTest, RefillNeverExceedsTheBurst) {
+  Fail(kClient, kAddress, 1);
+  clock_.Advance(365 * testing::kDay);
+  Fail(kClient, kAddress, 4);
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), std::nullopt);
+  Fail(kClient, kAddress, 1);
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), 180);
+}
+
+TEST_F(FailureLimiterTest, AddressLimitTripsAcrossManyClientIds) {
+  for (int i = 0; i < 19; ++i) Fail("id-" + std::to_string(i), kAddress, 1);
+  EXPECT_EQ(limiter_.Check("id-new", kAddress), std::nullopt);
+  Fail("id-19", kAddress, 1);
+  // Twenty different ids, one failure each: the address is out.
+  EXPECT_EQ(limiter_.Check("id-new", kAddress), 45);
+  EXPECT_EQ(limiter_.Check("id-0", kAddress), 45);
+  EXPECT_EQ(limiter_.Check("id-new", "192.0.2.11"), std::nullopt);
+  clock_.Advance(45);
+  EXPECT_EQ(limiter_.Check("id-new", kAddress), std::nullopt);
+}
+
+TEST_F(FailureLimiterTest, WaitIsTheLongerOfBothBuckets) {
+  Fail(kClient, kAddress, 5);
+  for (int i = 0; i < 15; ++i) Fail("id-" + std::to_string(i), kAddress, 1);
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), 180);
+  EXPECT_EQ(limiter_.Check("id-x", kAddress), 45);
+}
+
+TEST_F(FailureLimiterTest, SuccessClearsTheClientAddressBucket) {
+  Fail(kClient, kAddress, 5);
+  ASSERT_TRUE(limiter_.Check(kClient, kAddress).has_value());
+  limiter_.RecordSuccess(kClient, kAddress);
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), std::nullopt);
+  // The bucket starts full again.
+  Fail(kClient, kAddress, 4);
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), std::nullopt);
+}
+
+TEST_F(FailureLimiterTest, SuccessLeavesTheAddressBucketAlone) {
+  for (int i = 0; i < 20; ++i) Fail("id-" + std::to_string(i), kAddress, 1);
+  limiter_.RecordSuccess("id-0", kAddress);
+  EXPECT_EQ(limiter_.Check("id-0", kAddress), 45);
+}
+
+TEST_F(FailureLimiterTest, SuccessForAnotherAddressClearsNothing) {
+  Fail(kClient, kAddress, 5);
+  limiter_.RecordSuccess(kClient, "198.51.100.7");
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), 180);
+}
+
+TEST(FailureLimiterOptionsTest, HonoursConfiguredBurstAndRefill) {
+  FakeClock clock;
+  LimiterOptions options;
+  options.client_burst = 2;
+  options.client_refill_seconds = 10;
+  FailureLimiter limiter(&clock, options);
+  limiter.Reserve("c", "a");
+  EXPECT_EQ(limiter.Check("c", "a"), std::nullopt);
+  limiter.Reserve("c", "a");
+  EXPECT_EQ(limiter.Check("c", "a"), 10);
+  clock.Advance(10);
+  EXPECT_EQ(limiter.Check("c", "a"), std::nullopt);
+}
+
+TEST(FailureLimiterMemoryTest, SizeStaysWithinMaxEntries) {
+  FakeClock clock;
+  LimiterOptions options;
+  options.max_entries = 1000;
+  FailureLimiter limiter(&clock, options);
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 100000; ++i) {
+    const std::string id = std::to_string(rng());
+    const std::string address = "10.0." + std::to_string(rng() % 256) + "." +
+                                std::to_string(rng() % 256);
+    limiter.Reserve(id, address);
+    if (i % 997 == 0) {
+      ASSERT_LE(limiter.size(), 1000u) << "after " << i;
+    }
+  }
+  EXPECT_LE(limiter.size(), 1000u);
+  EXPECT_GT(limiter.size(), 500u);
+}
+
+// rate_limit.max_tracked may be as low as 16: one key per shard.
+TEST(FailureLimiterMemoryTest, SmallestConfigurableLimitIsRespected) {
+  FakeClock clock;
+  LimiterOptions options;
+  options.max_entries = 16;
+  FailureLimiter limiter(&clock, options);
+  for (int i = 0; i < 1000; ++i) {
+    limiter.Reserve("id-" + std::to_string(i), "192.0.2.1");
+  }
+  EXPECT_LE(limiter.size(), 16u);
+}
+
+// Eviction drops the least recently failed key: an address that keeps
+// failing stays tracked while a flood of one-off ids churns past it.
+TEST(FailureLimiterMemoryTest, EvictionKeepsRecentlyFailingKeys) {
+  FakeClock clock;
+  LimiterOptions options;
+  options.max_entries = 160;  // 10 per shard
+  FailureLimiter limiter(&clock, options);
+  for (int i = 0; i < 20; ++i) {
+    limiter.Reserve("victim-" + std::to_string(i), "203.0.113.9");
+    for (int j = 0; j < 20; ++j) {
+      limiter.Reserve("flood-" + std::to_string(i * 20 + j),
+                      "198.51.100." + std::to_string(j));
+    }
+  }
+  EXPECT_EQ(limiter.Check("anyone", "203.0.113.9"), 45);
+}
+
+}  // namespace
+}  // namespace authd::authority
+
+namespace authd::authority {
+namespace {
+
+// Reserve charges the attempt up front: N parallel attempts cannot all pass
+// a check that only the first five should pass.
+TEST(FailureLimiterReserveTest, ChargesBeforeTheOutcomeIsKnown) {
+  FakeClock clock;
+  FailureLimiter limiter(&clock, LimiterOptions{});
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(limiter.Reserve("client", "192.0.2.1"), std::nullopt) << i;
+  }
+  auto wait = limiter.Reserve("client", "192.0.2.1");
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_GT(*wait, 0);
+  // The refused attempt did not drain the address bucket further.
+  EXPECT_EQ(limiter.Reserve("other", "192.0.2.1"), std::nullopt);
+}
+
+TEST(FailureLimiterReserveTest, RefundedAttemptsCostNothing) {
+  FakeClock clock;
+  FailureLimiter limiter(&clock, LimiterOptions{});
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(limiter.Reserve("client", "192.0.2.1"), std::nullopt) << i;
+    limiter.Refund("client", "192.0.2.1");
+  }
+  EXPECT_EQ(limiter.Check("client", "192.0.2.1"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace authd::authority
