@@ -1,119 +1,109 @@
 #include "api/routes.h"
 
 namespace authd::api {
+namespace {
 
-std::vector<Route> AuthdRoutes(const Handlers& h) {
-  using authority::Endpoint;
-  using A = AdminHandler;
-  const std::vector<std::string> get = {"GET", "HEAD"};
-  auto admin = [a = h.admin](Response (A::*fn)(const Request&, const A::Actor&)
-                                 const) {
-    return [a, fn](const Request& r, const A::Actor& who) {
-      return (a->*fn)(r, who);
-    };
+using authority::Endpoint;
+using A = AdminHandler;
+
+const std::vector<std::string> kGet = {"GET", "HEAD"};
+
+// A handler that needs no actor.
+template <typename F>
+Handler Plain(F fn) {
+  return [fn](const Request& r, const authority::Actor&) { return fn(r); };
+}
+
+Handler Admin(const A* a,
+              Response (A::*fn)(const Request&, const A::Actor&) const) {
+  return [a, fn](const Request& r, const A::Actor& who) {
+    return (a->*fn)(r, who);
   };
-  auto plain = [](auto fn) {
-    return [fn](const Request& r, const authority::Actor&) { return fn(r); };
+}
+
+// What clients, resource servers and the machine around authd read.
+void AddPublicRoutes(const Handlers& h, std::vector<Route>* out) {
+  const OpsHandler* ops = h.ops;
+  const DiscoveryHandler* d = h.discovery;
+  auto jwks = Plain([d](const Request&) { return d->Jwks(); });
+  out->insert(
+      out->end(),
+      {
+          {kGet, "/healthz", Endpoint::kHealth, Guard::kOpen,
+           Plain([ops](const Request&) { return ops->Health(); })},
+          {kGet, "/readyz", Endpoint::kHealth, Guard::kOpen,
+           Plain([ops](const Request&) { return ops->Ready(); })},
+          {kGet, "/metrics", Endpoint::kMetrics, Guard::kAllowlist,
+           Plain([ops](const Request&) { return ops->Metrics(); })},
+          // The token endpoint answers a wrong method itself, the OAuth way.
+          {{},
+           "/v1/auth/token",
+           Endpoint::kToken,
+           Guard::kAllowlist,
+           Plain([t = h.token](const Request& r) { return t->Handle(r); })},
+          {kGet, "/v1/auth/jwks", Endpoint::kJwks, Guard::kAllowlist, jwks},
+          {kGet, "/.well-known/jwks.json", Endpoint::kJwks, Guard::kAllowlist,
+           jwks},
+          {kGet, "/.well-known/oauth-authorization-server", Endpoint::kMetadata,
+           Guard::kAllowlist,
+           Plain([d](const Request&) { return d->Metadata(); })},
+      });
+}
+
+// SPEC "Administration": admin:read for GET, admin:write for POST/DELETE.
+void AddAdminRoutes(const A* a, std::vector<Route>* out) {
+  const std::string creds = A::kCredentials;
+  const std::string allow = A::kAllowlist;
+  auto route = [&](const char* method, std::string path, Handler handle) {
+    out->push_back({{method},
+                    std::move(path),
+                    Endpoint::kAdmin,
+                    Guard::kAdmin,
+                    std::move(handle)});
   };
-  const std::string creds = std::string(A::kCredentials);
-  const std::string allow = std::string(A::kAllowlist);
-  return {
-      {get, "/healthz", Endpoint::kHealth, Guard::kOpen,
-       plain([o = h.ops](const Request&) { return o->Health(); })},
-      {get, "/readyz", Endpoint::kHealth, Guard::kOpen,
-       plain([o = h.ops](const Request&) { return o->Ready(); })},
-      {get, "/metrics", Endpoint::kMetrics, Guard::kAllowlist,
-       plain([o = h.ops](const Request&) { return o->Metrics(); })},
-      // The token endpoint answers a wrong method itself, the OAuth way.
-      {{},
-       "/v1/auth/token",
-       Endpoint::kToken,
-       Guard::kAllowlist,
-       plain([t = h.token](const Request& r) { return t->Handle(r); })},
-      {get, "/v1/auth/jwks", Endpoint::kJwks, Guard::kAllowlist,
-       plain([d = h.discovery](const Request&) { return d->Jwks(); })},
-      {get, "/.well-known/jwks.json", Endpoint::kJwks, Guard::kAllowlist,
-       plain([d = h.discovery](const Request&) { return d->Jwks(); })},
-      {get, "/.well-known/oauth-authorization-server", Endpoint::kMetadata,
-       Guard::kAllowlist,
-       plain([d = h.discovery](const Request&) { return d->Metadata(); })},
-      {{"GET"},
-       "/v1/admin/status",
-       Endpoint::kAdmin,
-       Guard::kAdmin,
-       admin(&A::ServerStatus)},
-      {{"GET"},
-       "/v1/admin/roles",
-       Endpoint::kAdmin,
-       Guard::kAdmin,
-       admin(&A::Roles)},
-      {{"GET"},
-       "/v1/admin/keys",
-       Endpoint::kAdmin,
-       Guard::kAdmin,
-       admin(&A::ListKeys)},
-      {{"POST"},
-       "/v1/admin/keys/rotate",
-       Endpoint::kAdmin,
-       Guard::kAdmin,
-       admin(&A::RotateKey)},
-      {{"GET"},
-       creds,
-       Endpoint::kAdmin,
-       Guard::kAdmin,
-       admin(&A::ListCredentials)},
-      {{"POST"},
-       creds,
-       Endpoint::kAdmin,
-       Guard::kAdmin,
-       admin(&A::CreateCredential)},
-      {{"DELETE"},
-       creds + "/",
-       Endpoint::kAdmin,
-       Guard::kAdmin,
-       admin(&A::DeleteCredential)},
-      {{"GET"},
-       allow,
-       Endpoint::kAdmin,
-       Guard::kAdmin,
-       admin(&A::ListAllowlist)},
-      {{"POST"},
-       allow,
-       Endpoint::kAdmin,
-       Guard::kAdmin,
-       admin(&A::AddAllowlist)},
-      {{"DELETE"},
-       allow + "/",
-       Endpoint::kAdmin,
-       Guard::kAdmin,
-       admin(&A::RemoveAllowlist)},
-      {{"GET"},
-       "/v1/admin/audit",
-       Endpoint::kAudit,
-       Guard::kAudit,
-       plain([a = h.audit](const Request& r) { return a->Entries(r); })},
-      {{"GET"},
-       "/v1/admin/audit/checkpoint",
-       Endpoint::kAudit,
-       Guard::kAudit,
-       plain([a = h.audit](const Request& r) { return a->Checkpoint(r); })},
-      {{"GET"},
-       "/v1/admin/audit/proof",
-       Endpoint::kAudit,
-       Guard::kAudit,
-       plain([a = h.audit](const Request& r) { return a->Proof(r, true); })},
-      {{"GET"},
-       "/v1/admin/audit/consistency",
-       Endpoint::kAudit,
-       Guard::kAudit,
-       plain([a = h.audit](const Request& r) { return a->Proof(r, false); })},
-      // Unknown admin paths are answered only to an authorized caller.
+  route("GET", "/v1/admin/status", Admin(a, &A::ServerStatus));
+  route("GET", "/v1/admin/roles", Admin(a, &A::Roles));
+  route("GET", "/v1/admin/keys", Admin(a, &A::ListKeys));
+  route("POST", "/v1/admin/keys/rotate", Admin(a, &A::RotateKey));
+  route("GET", creds, Admin(a, &A::ListCredentials));
+  route("POST", creds, Admin(a, &A::CreateCredential));
+  route("DELETE", creds + "/", Admin(a, &A::DeleteCredential));
+  route("GET", allow, Admin(a, &A::ListAllowlist));
+  route("POST", allow, Admin(a, &A::AddAllowlist));
+  route("DELETE", allow + "/", Admin(a, &A::RemoveAllowlist));
+  // Unknown admin paths are answered only to an authorized caller.
+  out->push_back(
       {{},
        "/v1/admin/",
        Endpoint::kAdmin,
        Guard::kAdmin,
-       plain([](const Request& r) { return Response::NotFound(r.path); })},
+       Plain([](const Request& r) { return Response::NotFound(r.path); })});
+}
+
+// Scope audit:read, GET only.
+void AddAuditRoutes(const AuditHandler* a, std::vector<Route>* out) {
+  auto route = [&](const char* path, Handler handle) {
+    out->push_back(
+        {{"GET"}, path, Endpoint::kAudit, Guard::kAudit, std::move(handle)});
   };
+  route("/v1/admin/audit",
+        Plain([a](const Request& r) { return a->Entries(r); }));
+  route("/v1/admin/audit/checkpoint",
+        Plain([a](const Request& r) { return a->Checkpoint(r); }));
+  route("/v1/admin/audit/proof",
+        Plain([a](const Request& r) { return a->Proof(r, true); }));
+  route("/v1/admin/audit/consistency",
+        Plain([a](const Request& r) { return a->Proof(r, false); }));
+}
+
+}  // namespace
+
+std::vector<Route> AuthdRoutes(const Handlers& h) {
+  std::vector<Route> routes;
+  AddPublicRoutes(h, &routes);
+  AddAdminRoutes(h.admin, &routes);
+  AddAuditRoutes(h.audit, &routes);
+  return routes;
 }
 
 }  // namespace authd::api

@@ -1,5 +1,7 @@
 #include "audit/audit_log.h"
 
+#include <cstdio>
+
 #include "audit/checkpoint.h"
 #include "common/encoding.h"
 #include "common/log.h"
@@ -38,74 +40,103 @@ Status AuditLog::Load() {
 
 // REQUIRES: mu_ held.
 Status AuditLog::CheckHead() {
+  RETURN_IF_ERROR(CheckDatabase());
+  if (!refusal_.empty()) return Status::Ok();
+  return CheckHsmHead();
+}
+
+// The database against itself: its latest checkpoint verifies with the HSM's
+// audit key and covers exactly the entries stored.
+// REQUIRES: mu_ held.
+Status AuditLog::CheckDatabase() {
   const PublicKey& key = keys_->Public(hsm::KeyUse::kAudit);
   ASSIGN_OR_RETURN(std::optional<storage::StoredCheckpoint> latest,
                    storage_->GetCheckpoint(std::nullopt));
   uint64_t size = frontier_.size();
-  if (latest) {
-    auto verified = VerifySignedCheckpoint(latest->note, origin_, origin_, key);
-    if (!verified.ok()) {
-      refusal_ =
-          "the latest audit checkpoint does not verify with this HSM's "
-          "audit key: " +
-          verified.status().message();
-      return Status::Ok();
-    }
-    StatusOr<std::vector<std::string>> hashes =
-        storage_->AuditLeafHashes(latest->size);
-    if (!hashes.ok() && hashes.status().code() == StatusCode::kUnavailable) {
-      return hashes.status();
-    }
-    if (!hashes.ok() || latest->size != size ||
-        RootFromLeafHashes(*hashes) != latest->root ||
-        frontier_.Root() != latest->root) {
-      refusal_ =
-          "the audit log in the database does not match its latest "
-          "signed checkpoint (entries edited or removed)";
-      return Status::Ok();
-    }
-  } else if (size != 0) {
-    refusal_ = "the audit log has entries but no signed checkpoint";
+  if (!latest) {
+    if (size != 0)
+      refusal_ = "the audit log has entries but no signed checkpoint";
     return Status::Ok();
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> heads,
-                   keys_->ReadData(HeadLabel()));
-  if (heads.empty()) return size == 0 ? Status::Ok() : WriteHead(frontier_);
-  // Normally one; two only if a write stopped between create and destroy.
-  unsigned long long head_size = 0;
-  std::optional<std::string> head_root;
-  for (const std::string& head : heads) {
+  auto verified = VerifySignedCheckpoint(latest->note, origin_, origin_, key);
+  if (!verified.ok()) {
+    refusal_ =
+        "the latest audit checkpoint does not verify with this HSM's "
+        "audit key: " +
+        verified.status().message();
+    return Status::Ok();
+  }
+  StatusOr<std::vector<std::string>> hashes =
+      storage_->AuditLeafHashes(latest->size);
+  if (!hashes.ok() && hashes.status().code() == StatusCode::kUnavailable) {
+    return hashes.status();
+  }
+  if (!hashes.ok() || latest->size != size ||
+      RootFromLeafHashes(*hashes) != latest->root ||
+      frontier_.Root() != latest->root) {
+    refusal_ =
+        "the audit log in the database does not match its latest "
+        "signed checkpoint (entries edited or removed)";
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+struct Head {
+  uint64_t size = 0;
+  std::string root;
+};
+
+// The largest of the head objects ("SIZE BASE64ROOT"): normally one, two
+// only if a write stopped between create and destroy. Nullopt if malformed.
+std::optional<Head> NewestHead(const std::vector<std::string>& objects) {
+  std::optional<Head> newest;
+  for (const std::string& object : objects) {
     unsigned long long n = 0;
     char root_b64[64] = {0};
-    std::optional<std::string> root;
-    if (sscanf(head.c_str(), "%llu %60s", &n, root_b64) == 2) {
-      root = Base64Decode(root_b64);
-    }
-    if (!root) {
-      refusal_ = "the audit head object in the HSM is malformed";
-      return Status::Ok();
-    }
-    if (!head_root || n > head_size) head_size = n, head_root = root;
+    if (sscanf(object.c_str(), "%llu %60s", &n, root_b64) != 2) return {};
+    std::optional<std::string> root = Base64Decode(root_b64);
+    if (!root) return {};
+    if (!newest || n > newest->size) newest = Head{n, *root};
   }
-  if (head_size > size) {
+  return newest;
+}
+
+}  // namespace
+
+// The database against the head the HSM recorded: not behind it (restored
+// from an older copy) and not diverging from it (forked).
+// REQUIRES: mu_ held.
+Status AuditLog::CheckHsmHead() {
+  uint64_t size = frontier_.size();
+  ASSIGN_OR_RETURN(std::vector<std::string> objects,
+                   keys_->ReadData(HeadLabel()));
+  if (objects.empty()) return size == 0 ? Status::Ok() : WriteHead(frontier_);
+  std::optional<Head> head = NewestHead(objects);
+  if (!head) {
+    refusal_ = "the audit head object in the HSM is malformed";
+    return Status::Ok();
+  }
+  if (head->size > size) {
     rolled_back_ = true;
     refusal_ = "the database is behind the HSM: it holds " +
                std::to_string(size) + " audit entries but the HSM recorded " +
-               std::to_string(head_size) +
+               std::to_string(head->size) +
                " (database restored from an older copy?)";
     return Status::Ok();
   }
   ASSIGN_OR_RETURN(std::optional<storage::StoredCheckpoint> at,
-                   storage_->GetCheckpoint(head_size));
-  if (head_size > 0 && (!at || at->root != *head_root)) {
+                   storage_->GetCheckpoint(head->size));
+  if (head->size > 0 && (!at || at->root != head->root)) {
     rolled_back_ = true;
     refusal_ =
         "the audit log in the database diverges from the one the HSM "
         "recorded at size " +
-        std::to_string(head_size) + " (forked or replaced database?)";
+        std::to_string(head->size) + " (forked or replaced database?)";
     return Status::Ok();
   }
-  return head_size < size ? WriteHead(frontier_) : Status::Ok();
+  return head->size < size ? WriteHead(frontier_) : Status::Ok();
 }
 
 Status AuditLog::WriteHead(const MerkleFrontier& f) const {

@@ -8,7 +8,7 @@
 // without its entry, no acknowledged change without a signed checkpoint.
 //
 // Checkpoints are C2SP tlog-checkpoint bodies wrapped in C2SP signed notes
-// (see storage/checkpoint.h for the pinned versions). After each commit the
+// (see audit/checkpoint.h for the pinned versions). After each commit the
 // newest tree size and root are also written to a CKO_DATA object in the HSM;
 // at Open a database behind that head (restored from an older copy) or
 // diverging from it (forked) is detected and the log refuses further changes
@@ -95,6 +95,8 @@ class AuditLog {
       const std::function<Status(storage::Transaction&)>& change,
       const std::vector<AuditEvent>& events);
   Status CheckHead();
+  Status CheckDatabase();
+  Status CheckHsmHead();
   Status WriteHead(const MerkleFrontier& f) const;
   // The stored checkpoint for exactly `size`; NotFound when none was signed.
   StatusOr<storage::StoredCheckpoint> CheckpointAt(uint64_t size) const;

@@ -184,6 +184,56 @@ Status VerifyInclusion(uint64_t index, uint64_t size,
   return Status::Ok();
 }
 
+namespace {
+
+// RFC 9162 §2.1.4.2 steps 2-7 for 0 < size1 < size2: the first and second
+// roots that `proof` implies. Errors name only the defect; the caller adds
+// which proof it was.
+StatusOr<std::pair<std::string, std::string>> ConsistencyRoots(
+    uint64_t size1, uint64_t size2, const std::vector<std::string>& proof,
+    std::string_view root1) {
+  // Step 2: a power-of-two first tree is itself a node of the second tree,
+  // so its root is the implicit first element of the path.
+  std::vector<std::string> path;
+  path.reserve(proof.size() + 1);
+  if (std::has_single_bit(size1)) path.emplace_back(root1);
+  path.insert(path.end(), proof.begin(), proof.end());
+  // Steps 3-4.
+  uint64_t fn = size1 - 1;
+  uint64_t sn = size2 - 1;
+  while ((fn & 1) == 1) {
+    fn >>= 1;
+    sn >>= 1;
+  }
+  // Steps 5-6.
+  std::string fr = path[0];
+  std::string sr = path[0];
+  for (size_t i = 1; i < path.size(); ++i) {
+    const std::string& c = path[i];
+    if (sn == 0) {
+      return Status::InvalidArgument("proof has too many elements (" +
+                                     std::to_string(proof.size()) + ")");
+    }
+    if ((fn & 1) == 1 || fn == sn) {
+      fr = NodeHash(c, fr);
+      sr = NodeHash(c, sr);
+      ShiftUntilOddOrZero(fn, sn);
+    } else {
+      sr = NodeHash(sr, c);
+    }
+    fn >>= 1;
+    sn >>= 1;
+  }
+  // Step 7.
+  if (sn != 0) {
+    return Status::InvalidArgument("proof has too few elements (" +
+                                   std::to_string(proof.size()) + ")");
+  }
+  return std::pair{std::move(fr), std::move(sr)};
+}
+
+}  // namespace
+
 Status VerifyConsistency(uint64_t size1, uint64_t size2,
                          const std::vector<std::string>& proof,
                          std::string_view root1, std::string_view root2) {
@@ -208,54 +258,18 @@ Status VerifyConsistency(uint64_t size1, uint64_t size2,
     }
     return Status::Ok();
   }
-  // RFC 9162 §2.1.4.2 from here on; 0 < size1 < size2.
-  // Step 1.
+  // RFC 9162 §2.1.4.2 from here on; 0 < size1 < size2. Step 1.
   if (proof.empty()) {
     return Status::InvalidArgument(where + ": proof is empty");
   }
   RETURN_IF_ERROR(CheckHashSizes(proof).WithContext(where));
-  // Step 2: a power-of-two first tree is itself a node of the second tree,
-  // so its root is the implicit first element of the path.
-  std::vector<std::string> path;
-  path.reserve(proof.size() + 1);
-  if (std::has_single_bit(size1)) path.emplace_back(root1);
-  path.insert(path.end(), proof.begin(), proof.end());
-  // Steps 3-4.
-  uint64_t fn = size1 - 1;
-  uint64_t sn = size2 - 1;
-  while ((fn & 1) == 1) {
-    fn >>= 1;
-    sn >>= 1;
-  }
-  // Steps 5-6.
-  std::string fr = path[0];
-  std::string sr = path[0];
-  for (size_t i = 1; i < path.size(); ++i) {
-    const std::string& c = path[i];
-    if (sn == 0) {
-      return Status::InvalidArgument(where + ": proof has too many elements (" +
-                                     std::to_string(proof.size()) + ")");
-    }
-    if ((fn & 1) == 1 || fn == sn) {
-      fr = NodeHash(c, fr);
-      sr = NodeHash(c, sr);
-      ShiftUntilOddOrZero(fn, sn);
-    } else {
-      sr = NodeHash(sr, c);
-    }
-    fn >>= 1;
-    sn >>= 1;
-  }
-  // Step 7.
-  if (sn != 0) {
-    return Status::InvalidArgument(where + ": proof has too few elements (" +
-                                   std::to_string(proof.size()) + ")");
-  }
-  if (fr != root1) {
+  auto roots = ConsistencyRoots(size1, size2, proof, root1);
+  if (!roots.ok()) return roots.status().WithContext(where);
+  if (roots->first != root1) {
     return Status::InvalidArgument(
         where + ": computed first root does not match the first root");
   }
-  if (sr != root2) {
+  if (roots->second != root2) {
     return Status::InvalidArgument(
         where + ": computed second root does not match the second root");
   }

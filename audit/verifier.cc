@@ -1,5 +1,6 @@
 #include "audit/verifier.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "audit/entry.h"
@@ -39,6 +40,102 @@ std::string UnwrapCheckpoint(std::string_view text) {
   return std::string(text);
 }
 
+namespace {
+
+// One entry line: its leaf must decode to exactly the fields shown and carry
+// the next seq; its leaf hash joins `tree`.
+Status AppendEntry(const nlohmann::json& j, size_t line_no,
+                   MerkleFrontier* tree) {
+  if (!j.contains("leaf") || !j["leaf"].is_string()) {
+    return LineError(line_no, "entry has no \"leaf\"");
+  }
+  std::optional<std::string> leaf = Base64Decode(j["leaf"].get<std::string>());
+  if (!leaf) return LineError(line_no, "\"leaf\" is not base64");
+  StatusOr<nlohmann::json> decoded = AuditEntryJson(*leaf);
+  if (!decoded.ok()) return LineError(line_no, decoded.status().message());
+  if (*decoded != j) {
+    return LineError(line_no,
+                     "decoded fields do not match the leaf bytes (entry "
+                     "edited)");
+  }
+  uint64_t seq = (*decoded)["seq"].get<uint64_t>();
+  if (tree->size() == 0 && seq != 0) {
+    return LineError(line_no, "the export starts at seq " +
+                                  std::to_string(seq) +
+                                  "; verification needs the whole log (export "
+                                  "without --since)");
+  }
+  if (seq != tree->size()) {
+    return LineError(line_no, "expected seq " + std::to_string(tree->size()) +
+                                  ", found " + std::to_string(seq) +
+                                  " (entries missing, duplicated or "
+                                  "reordered)");
+  }
+  tree->Append(LeafHash(*leaf));
+  return Status::Ok();
+}
+
+// The whole export read line by line: the tree of its entries, the root at
+// the kept checkpoint's size (when one is given) and the checkpoint line.
+struct ReadExport {
+  MerkleFrontier tree;
+  std::string root_at_kept;
+  std::optional<std::string> note;
+};
+
+StatusOr<ReadExport> Read(std::string_view text,
+                          const std::optional<Checkpoint>& kept) {
+  ReadExport out;
+  size_t line_no = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = std::min(text.find('\n', pos), text.size());
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    if (out.note)
+      return LineError(line_no, "content after the checkpoint line");
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object()) return LineError(line_no, "not a JSON object");
+    if (j.contains("checkpoint")) {
+      if (!j["checkpoint"].is_string() || j.size() != 1) {
+        return LineError(line_no, "malformed checkpoint line");
+      }
+      out.note = j["checkpoint"].get<std::string>();
+      continue;
+    }
+    RETURN_IF_ERROR(AppendEntry(j, line_no, &out.tree));
+    if (kept && out.tree.size() == kept->size)
+      out.root_at_kept = out.tree.Root();
+  }
+  return out;
+}
+
+// The kept checkpoint must be for the same log and a prefix of this one.
+Status CheckKept(const Checkpoint& kept, const Checkpoint& cp,
+                 const ReadExport& read) {
+  if (kept.origin != cp.origin) {
+    return Status::InvalidArgument("the kept checkpoint is for log '" +
+                                   kept.origin + "', not '" + cp.origin + "'");
+  }
+  if (kept.size > read.tree.size()) {
+    return Status::InvalidArgument(
+        "the kept checkpoint covers " + std::to_string(kept.size) +
+        " entries but the export only " + std::to_string(read.tree.size()) +
+        ": the log was truncated or rolled back");
+  }
+  if (kept.size == 0 ? kept.root_hash != EmptyTreeHash()
+                     : kept.root_hash != read.root_at_kept) {
+    return Status::InvalidArgument(
+        "the log's first " + std::to_string(kept.size) +
+        " entries do not match the kept checkpoint: the history was "
+        "rewritten (fork)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<ExportSummary> VerifyExport(
     std::string_view text, const PublicKey& key,
     std::optional<std::string_view> earlier_note) {
@@ -47,95 +144,26 @@ StatusOr<ExportSummary> VerifyExport(
     ASSIGN_OR_RETURN(earlier, VerifyNote(UnwrapCheckpoint(*earlier_note), key,
                                          "kept checkpoint"));
   }
-  MerkleFrontier tree;
-  std::string earlier_root;
-  std::optional<std::string> note;
-  size_t line_no = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    if (line.empty()) continue;
-    if (note) return LineError(line_no, "content after the checkpoint line");
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_object()) return LineError(line_no, "not a JSON object");
-    if (j.contains("checkpoint")) {
-      if (!j["checkpoint"].is_string() || j.size() != 1) {
-        return LineError(line_no, "malformed checkpoint line");
-      }
-      note = j["checkpoint"].get<std::string>();
-      continue;
-    }
-    if (!j.contains("leaf") || !j["leaf"].is_string()) {
-      return LineError(line_no, "entry has no \"leaf\"");
-    }
-    std::optional<std::string> leaf =
-        Base64Decode(j["leaf"].get<std::string>());
-    if (!leaf) return LineError(line_no, "\"leaf\" is not base64");
-    StatusOr<nlohmann::json> decoded = AuditEntryJson(*leaf);
-    if (!decoded.ok()) return LineError(line_no, decoded.status().message());
-    if (*decoded != j) {
-      return LineError(line_no,
-                       "decoded fields do not match the leaf bytes (entry "
-                       "edited)");
-    }
-    uint64_t seq = (*decoded)["seq"].get<uint64_t>();
-    if (tree.size() == 0 && seq != 0) {
-      return LineError(line_no,
-                       "the export starts at seq " + std::to_string(seq) +
-                           "; verification needs the whole log (export "
-                           "without --since)");
-    }
-    if (seq != tree.size()) {
-      return LineError(
-          line_no, "expected seq " + std::to_string(tree.size()) + ", found " +
-                       std::to_string(seq) +
-                       " (entries missing, duplicated or reordered)");
-    }
-    tree.Append(LeafHash(*leaf));
-    if (earlier && tree.size() == earlier->size) earlier_root = tree.Root();
-  }
-  if (!note) {
+  ASSIGN_OR_RETURN(ReadExport read, Read(text, earlier));
+  if (!read.note) {
     return Status::InvalidArgument(
         "the export has no checkpoint line (truncated file?)");
   }
-  ASSIGN_OR_RETURN(Checkpoint cp, VerifyNote(*note, key, "export checkpoint"));
-  if (cp.size != tree.size()) {
+  ASSIGN_OR_RETURN(Checkpoint cp,
+                   VerifyNote(*read.note, key, "export checkpoint"));
+  if (cp.size != read.tree.size()) {
     return Status::InvalidArgument(
         "the checkpoint covers " + std::to_string(cp.size) +
-        " entries but the export holds " + std::to_string(tree.size()) +
+        " entries but the export holds " + std::to_string(read.tree.size()) +
         " (entries added or removed)");
   }
-  if (cp.root_hash != tree.Root()) {
+  if (cp.root_hash != read.tree.Root()) {
     return Status::InvalidArgument(
         "the entries' Merkle root does not match the signed checkpoint "
         "(entries altered)");
   }
-  ExportSummary out{tree.size(), cp, earlier};
-  if (earlier) {
-    if (earlier->origin != cp.origin) {
-      return Status::InvalidArgument("the kept checkpoint is for log '" +
-                                     earlier->origin + "', not '" + cp.origin +
-                                     "'");
-    }
-    if (earlier->size > tree.size()) {
-      return Status::InvalidArgument(
-          "the kept checkpoint covers " + std::to_string(earlier->size) +
-          " entries but the export only " + std::to_string(tree.size()) +
-          ": the log was truncated or rolled back");
-    }
-    if (earlier->size == 0 ? earlier->root_hash != EmptyTreeHash()
-                           : earlier->root_hash != earlier_root) {
-      return Status::InvalidArgument(
-          "the log's first " + std::to_string(earlier->size) +
-          " entries do not match the kept checkpoint: the history was "
-          "rewritten (fork)");
-    }
-  }
-  return out;
+  if (earlier) RETURN_IF_ERROR(CheckKept(*earlier, cp, read));
+  return ExportSummary{read.tree.size(), cp, earlier};
 }
 
 StatusOr<Checkpoint> VerifyProofFile(std::string_view proof_text,

@@ -188,13 +188,50 @@ Status LoadRoles(const toml::table& t, Config* c) {
   return Status::Ok();
 }
 
-}  // namespace
+Status LoadStorage(const toml::table& t, Config* c) {
+  RETURN_IF_ERROR(CheckKeys(t, "storage.", {"path"}));
+  return GetString(t, "storage.", "path", &c->storage_path, true);
+}
 
-StatusOr<Config> LoadConfig(const std::string& path) {
-  // Debian's toml++ is built with exceptions: parse errors arrive as one.
-  toml::table root;
+Status LoadLog(const toml::table& t, Config* c) {
+  RETURN_IF_ERROR(CheckKeys(t, "log.", {"level"}));
+  std::string level = "info";
+  RETURN_IF_ERROR(GetString(t, "log.", "level", &level));
+  std::optional<LogLevel> parsed = ParseLogLevel(level);
+  if (!parsed) {
+    return Bad("log.level", "must be debug, info, notice, warn or error");
+  }
+  c->log_level = *parsed;
+  return Status::Ok();
+}
+
+Status LoadAudit(const toml::table& t, Config* c) {
+  RETURN_IF_ERROR(CheckKeys(t, "audit.", {"origin"}));
+  return GetString(t, "audit.", "origin", &c->audit_origin);
+}
+
+// The tables of the file, in the order they are checked. A table with a
+// `required` key must be present; its absence is reported as that key.
+struct Table {
+  const char* name;
+  const char* required;
+  Status (*load)(const toml::table&, Config*);
+};
+constexpr Table kTables[] = {
+    {"server", nullptr, LoadServer},
+    {"storage", "storage.path", LoadStorage},
+    {"hsm", "hsm.token", LoadHsm},
+    {"tokens", "tokens.issuer", LoadTokens},
+    {"rate_limit", nullptr, LoadRateLimit},
+    {"roles", nullptr, LoadRoles},
+    {"log", nullptr, LoadLog},
+    {"audit", nullptr, LoadAudit},
+};
+
+// Debian's toml++ is built with exceptions: parse errors arrive as one.
+StatusOr<toml::table> ParseFile(const std::string& path) {
   try {
-    root = toml::parse_file(path);
+    return toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     std::ostringstream msg;
     msg << "config: " << path;
@@ -204,70 +241,51 @@ StatusOr<Config> LoadConfig(const std::string& path) {
     msg << ": " << e.description();
     return Status::InvalidArgument(msg.str());
   }
-  RETURN_IF_ERROR(CheckKeys(root, "",
-                            {"server", "storage", "hsm", "tokens", "roles",
-                             "rate_limit", "audit", "log"}));
+}
+
+// Defaults that depend on other keys, and rules across tables.
+Status Finish(Config* c) {
+  if (c->roles.empty()) c->roles = authority::DefaultRoles();
+  if (c->audit_origin.empty()) {
+    // C2SP tlog-checkpoint: a schema-less URL; the issuer's host plus a path.
+    std::string host = c->tokens.issuer;
+    if (size_t p = host.find("://"); p != std::string::npos) {
+      host.erase(0, p + 3);
+    }
+    while (!host.empty() && host.back() == '/') host.pop_back();
+    c->audit_origin = host + "/authd-audit";
+  }
+  if (c->audit_origin.find_first_of(" +\t\n") != std::string::npos) {
+    return Bad("audit.origin", "must not contain spaces or '+'");
+  }
+  if (c->server.listen.empty() && c->server.admin_socket.empty()) {
+    return Bad("server.listen", "no TCP listener and no admin_socket");
+  }
+  if (c->hsm_sessions == 0) c->hsm_sessions = c->server.threads + 2;
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<Config> LoadConfig(const std::string& path) {
+  ASSIGN_OR_RETURN(toml::table root, ParseFile(path));
+  std::set<std::string> names;
+  for (const Table& t : kTables) names.insert(t.name);
+  RETURN_IF_ERROR(CheckKeys(root, "", names));
   Config c;
   c.server.threads = std::max(2u, std::thread::hardware_concurrency());
   c.tokens.ttl_seconds = 600;
-  Status st;
-  if (const toml::table* t = Section(root, "server", &st)) {
-    RETURN_IF_ERROR(LoadServer(*t, &c));
+  for (const Table& t : kTables) {
+    Status st;
+    const toml::table* table = Section(root, t.name, &st);
+    RETURN_IF_ERROR(st);
+    if (table == nullptr) {
+      if (t.required != nullptr) return Bad(t.required, "is required");
+      continue;
+    }
+    RETURN_IF_ERROR(t.load(*table, &c));
   }
-  RETURN_IF_ERROR(st);
-  const toml::table* storage = Section(root, "storage", &st);
-  RETURN_IF_ERROR(st);
-  if (storage == nullptr) return Bad("storage.path", "is required");
-  RETURN_IF_ERROR(CheckKeys(*storage, "storage.", {"path"}));
-  RETURN_IF_ERROR(
-      GetString(*storage, "storage.", "path", &c.storage_path, true));
-  const toml::table* hsm = Section(root, "hsm", &st);
-  RETURN_IF_ERROR(st);
-  if (hsm == nullptr) return Bad("hsm.token", "is required");
-  RETURN_IF_ERROR(LoadHsm(*hsm, &c));
-  const toml::table* tokens = Section(root, "tokens", &st);
-  RETURN_IF_ERROR(st);
-  if (tokens == nullptr) return Bad("tokens.issuer", "is required");
-  RETURN_IF_ERROR(LoadTokens(*tokens, &c));
-  if (const toml::table* t = Section(root, "rate_limit", &st)) {
-    RETURN_IF_ERROR(LoadRateLimit(*t, &c));
-  }
-  RETURN_IF_ERROR(st);
-  if (const toml::table* t = Section(root, "roles", &st)) {
-    RETURN_IF_ERROR(LoadRoles(*t, &c));
-  }
-  RETURN_IF_ERROR(st);
-  if (c.roles.empty()) c.roles = authority::DefaultRoles();
-  if (const toml::table* t = Section(root, "log", &st)) {
-    RETURN_IF_ERROR(CheckKeys(*t, "log.", {"level"}));
-    std::string level = "info";
-    RETURN_IF_ERROR(GetString(*t, "log.", "level", &level));
-    std::optional<LogLevel> parsed = ParseLogLevel(level);
-    if (!parsed)
-      return Bad("log.level", "must be debug, info, notice, warn or error");
-    c.log_level = *parsed;
-  }
-  RETURN_IF_ERROR(st);
-  if (const toml::table* t = Section(root, "audit", &st)) {
-    RETURN_IF_ERROR(CheckKeys(*t, "audit.", {"origin"}));
-    RETURN_IF_ERROR(GetString(*t, "audit.", "origin", &c.audit_origin));
-  }
-  RETURN_IF_ERROR(st);
-  if (c.audit_origin.empty()) {
-    // C2SP tlog-checkpoint: a schema-less URL; the issuer's host plus a path.
-    std::string host = c.tokens.issuer;
-    if (size_t p = host.find("://"); p != std::string::npos)
-      host.erase(0, p + 3);
-    while (!host.empty() && host.back() == '/') host.pop_back();
-    c.audit_origin = host + "/authd-audit";
-  }
-  if (c.audit_origin.find_first_of(" +\t\n") != std::string::npos) {
-    return Bad("audit.origin", "must not contain spaces or '+'");
-  }
-  if (c.server.listen.empty() && c.server.admin_socket.empty()) {
-    return Bad("server.listen", "no TCP listener and no admin_socket");
-  }
-  if (c.hsm_sessions == 0) c.hsm_sessions = c.server.threads + 2;
+  RETURN_IF_ERROR(Finish(&c));
   return c;
 }
 
