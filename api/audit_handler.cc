@@ -80,7 +80,7 @@ Response AuditHandler::Entries(const Request& req) const {
                               {"tree_size", audit_->size()}});
 }
 
-Response AuditHandler::Checkpoint(const Request&) const {
+Response AuditHandler::LatestCheckpoint(const Request&) const {
   auto note = audit_->LatestCheckpoint();
   if (!note.ok()) return Response::FromStatus(note.status());
   Response r;

@@ -16,7 +16,7 @@ class AuditHandler {
   // GET /v1/admin/audit?since&until&after_seq&limit&action&actor&target
   Response Entries(const Request& req) const;
   // GET /v1/admin/audit/checkpoint: the signed note, text/plain.
-  Response Checkpoint(const Request& req) const;
+  Response LatestCheckpoint(const Request& req) const;
   // GET /v1/admin/audit/proof?index&size (inclusion) and
   // GET /v1/admin/audit/consistency?from&to.
   Response Proof(const Request& req, bool inclusion) const;

@@ -19,7 +19,7 @@ Response OpsHandler::Ready() const {
   return Response::Json(ready ? 200 : 503, body);
 }
 
-Response OpsHandler::Metrics() const {
+Response OpsHandler::MetricsPage() const {
   if (metrics_ == nullptr) {
     return Response::Error(404, "not_found", "metrics are off");
   }

@@ -53,7 +53,7 @@ class OpsHandler {
 
   Response Health() const;
   Response Ready() const;
-  Response Metrics() const;
+  Response MetricsPage() const;
 
  private:
   const Readiness* readiness_;

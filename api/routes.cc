@@ -34,7 +34,7 @@ void AddPublicRoutes(const Handlers& h, std::vector<Route>* out) {
           {kGet, "/readyz", Endpoint::kHealth, Guard::kOpen,
            Plain([ops](const Request&) { return ops->Ready(); })},
           {kGet, "/metrics", Endpoint::kMetrics, Guard::kAllowlist,
-           Plain([ops](const Request&) { return ops->Metrics(); })},
+           Plain([ops](const Request&) { return ops->MetricsPage(); })},
           // The token endpoint answers a wrong method itself, the OAuth way.
           {{},
            "/v1/auth/token",
@@ -89,7 +89,7 @@ void AddAuditRoutes(const AuditHandler* a, std::vector<Route>* out) {
   route("/v1/admin/audit",
         Plain([a](const Request& r) { return a->Entries(r); }));
   route("/v1/admin/audit/checkpoint",
-        Plain([a](const Request& r) { return a->Checkpoint(r); }));
+        Plain([a](const Request& r) { return a->LatestCheckpoint(r); }));
   route("/v1/admin/audit/proof",
         Plain([a](const Request& r) { return a->Proof(r, true); }));
   route("/v1/admin/audit/consistency",

@@ -9,7 +9,6 @@
 namespace authd::api {
 namespace {
 
-using authority::TokenDenial;
 using authority::TokenFailure;
 
 bool ContentTypeIsForm(const std::string* ct) {
@@ -150,19 +149,19 @@ Response TokenHandler::Answer(const authority::TokenOutcome& out) const {
         .WithClient(t.client_id);
   }
   const std::string& msg = out.status.message();
-  switch (out.denial) {
-    case TokenDenial::kRateLimited:
+  switch (out.failure) {
+    case TokenFailure::kRateLimited:
       return Failed(TokenFailure::kRateLimited,
                     Response::OAuthError(429, "too_many_requests", msg)
                         .With("Retry-After", std::to_string(out.retry_after)));
-    case TokenDenial::kInvalidScope:
+    case TokenFailure::kInvalidScope:
       return Failed(TokenFailure::kInvalidScope,
                     Response::OAuthError(400, "invalid_scope", msg));
-    case TokenDenial::kUnavailable:
+    case TokenFailure::kUnavailable:
       return Failed(TokenFailure::kUnavailable,
                     Response::OAuthError(503, "temporarily_unavailable", msg)
                         .With("Retry-After", "5"));
-    case TokenDenial::kInvalidClient:
+    default:
       break;
   }
   return Failed(TokenFailure::kInvalidClient, InvalidClient());

@@ -11,15 +11,15 @@
 namespace authd::authority {
 namespace {
 
-TokenOutcome Denied(TokenDenial why, Status st) {
+TokenOutcome Denied(TokenFailure why, Status st) {
   TokenOutcome out;
   out.status = std::move(st);
-  out.denial = why;
+  out.failure = why;
   return out;
 }
 
 TokenOutcome Unavailable(std::string message) {
-  return Denied(TokenDenial::kUnavailable,
+  return Denied(TokenFailure::kUnavailable,
                 Status::Unavailable(std::move(message)));
 }
 
@@ -62,7 +62,7 @@ TokenOutcome TokenService::Issue(const TokenRequest& req) const {
   // Charged before the HMAC, so parallel guesses cannot all pass one check.
   if (auto wait = limiter_->Reserve(req.client_id, req.address)) {
     TokenOutcome out = Denied(
-        TokenDenial::kRateLimited,
+        TokenFailure::kRateLimited,
         Status::ResourceExhausted("too many failed attempts; retry later"));
     out.retry_after = *wait;
     return out;
@@ -74,7 +74,7 @@ TokenOutcome TokenService::Issue(const TokenRequest& req) const {
       limiter_->Refund(req.client_id, req.address);  // not the client's fault
       return Unavailable("the HSM is unavailable; retry later");
     }
-    return Denied(TokenDenial::kInvalidClient, cred.status());
+    return Denied(TokenFailure::kInvalidClient, cred.status());
   }
   limiter_->Refund(req.client_id, req.address);
   limiter_->RecordSuccess(req.client_id, req.address);
@@ -82,13 +82,13 @@ TokenOutcome TokenService::Issue(const TokenRequest& req) const {
   const Role* role = access_->FindRole(cred->role);
   if (role == nullptr) {
     return Denied(
-        TokenDenial::kInvalidScope,
+        TokenFailure::kInvalidScope,
         Status::InvalidArgument("the credential's role no longer exists"));
   }
   for (const auto& s : req.scopes) {
     if (!Contains(role->scopes, s)) {
       return Denied(
-          TokenDenial::kInvalidScope,
+          TokenFailure::kInvalidScope,
           Status::InvalidArgument("scope '" + s + "' is not granted to role " +
                                   role->name));
     }

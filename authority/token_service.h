@@ -17,6 +17,7 @@
 #include "authority/access.h"
 #include "authority/failure_limiter.h"
 #include "authority/key_ring.h"
+#include "authority/metrics.h"
 #include "common/clock.h"
 #include "common/public_key.h"
 #include "common/status.h"
@@ -53,18 +54,12 @@ struct IssuedToken {
   int64_t expires_in = 0;
 };
 
-// Why Issue refused, for metrics and the RFC 6749 §5.2 error code.
-enum class TokenDenial {
-  kInvalidClient,  // Unauthenticated
-  kRateLimited,    // ResourceExhausted; retry_after set
-  kInvalidScope,   // InvalidArgument
-  kUnavailable,    // Unavailable: the HSM or the random source
-};
-
 struct TokenOutcome {
   Status status;  // OK when `token` is set
   IssuedToken token;
-  TokenDenial denial = TokenDenial::kInvalidClient;
+  // Why Issue refused: kInvalidClient, kRateLimited (retry_after set),
+  // kInvalidScope or kUnavailable (the HSM or the random source).
+  TokenFailure failure = TokenFailure::kInvalidClient;
   int64_t retry_after = 0;  // seconds, for kRateLimited
 };
 
