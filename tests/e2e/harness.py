@@ -65,6 +65,18 @@ def _request(conn, method, path, body=None, headers=None):
         conn.close()
 
 
+def wait_until(probe, timeout=10, interval=0.05):
+    """Polls probe() until it returns something truthy or timeout seconds
+    pass; returns its last value. For conditions only the real daemon can
+    bring about (a wall-clock expiry, a reload), never as a fixed delay."""
+    deadline = time.time() + timeout
+    value = probe()
+    while not value and time.time() < deadline:
+        time.sleep(interval)
+        value = probe()
+    return value
+
+
 def form(**fields):
     return urllib.parse.urlencode(fields)
 

@@ -9,7 +9,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Daemon, basic, form
+from harness import Daemon, basic, form, wait_until
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -117,12 +117,10 @@ class AdminOverTcpTest(unittest.TestCase):
         cred = self.d.create_credential("viewer", "soon", expires_in=2)
         self.assertTrue(cred["client_secret"].startswith("authd_s_"))
         self.assertEqual(len(cred["client_secret"]), 8 + 43)  # 256 bits, base64url
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            listed = {c["client_id"]: c for c in self.d.admin("GET", "/v1/admin/credentials").json()}
-            if listed[cred["client_id"]]["expired"]:
-                break
-            time.sleep(0.2)
+        def listing():
+            return {c["client_id"]: c for c in self.d.admin("GET", "/v1/admin/credentials").json()}
+        wait_until(lambda: listing()[cred["client_id"]]["expired"])
+        listed = listing()
         self.assertTrue(listed[cred["client_id"]]["expired"])
         self.assertFalse(listed[self.owner["client_id"]]["expired"])
         self.assertNotIn("client_secret", json.dumps(listed))

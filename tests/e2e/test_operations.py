@@ -6,7 +6,7 @@ import signal
 import time
 import unittest
 
-from harness import Daemon
+from harness import Daemon, wait_until
 
 
 def metric(text, name, labels=""):
@@ -89,9 +89,7 @@ class LogTest(unittest.TestCase):
                 f.write(text.replace('level = "warn"', 'level = "info"')
                         .replace("ttl_seconds = 600", "ttl_seconds = 300"))
             d.proc.send_signal(signal.SIGHUP)
-            deadline = time.time() + 10
-            while "event=reload" not in d.read_log() and time.time() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda: "event=reload" in d.read_log())
             self.assertIn("restart to apply: tokens", d.read_log())
             d.http("GET", "/v1/auth/jwks")
             self.assertIn("event=request", d.read_log())
@@ -99,9 +97,7 @@ class LogTest(unittest.TestCase):
             with open(d.config, "w") as f:
                 f.write(text + "\nbogus = 1\n")
             d.proc.send_signal(signal.SIGHUP)
-            deadline = time.time() + 10
-            while "keeping the running configuration" not in d.read_log() and time.time() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda: "keeping the running configuration" in d.read_log())
             self.assertIn("unknown key log.bogus", d.read_log())
             self.assertEqual(d.http("GET", "/v1/auth/jwks").status, 200)
             self.assertIsNone(d.proc.poll())
