@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/cidr.h"
-#include "common/secure.h"
+#include "common/secure_string.h"
 #include "common/status.h"
 
 namespace authd::api {

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/unique_fd.h"
 
 namespace authd::api {
 namespace {
@@ -88,57 +89,53 @@ std::string FormatSockaddr(const sockaddr* sa) {
   return out;
 }
 
-StatusOr<int> BindTcp(const std::string& text, std::string* bound) {
+StatusOr<UniqueFd> BindTcp(const std::string& text, std::string* bound) {
   ASSIGN_OR_RETURN(ParsedListen l, ParseListen(text));
-  int fd = socket(l.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
+  UniqueFd fd(socket(l.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) {
     return Status::Unavailable("socket: " + std::string(strerror(errno)));
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (l.addr.ss_family == AF_INET6) {
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   }
-  if (bind(fd, reinterpret_cast<sockaddr*>(&l.addr), l.len) != 0 ||
-      listen(fd, 1024) != 0) {
-    Status st = Status::Unavailable("cannot listen on " + text + ": " +
-                                    strerror(errno));
-    close(fd);
-    return st;
+  int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (l.addr.ss_family == AF_INET6) {
+    setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  }
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&l.addr), l.len) != 0 ||
+      listen(fd.get(), 1024) != 0) {
+    return Status::Unavailable("cannot listen on " + text + ": " +
+                               strerror(errno));
   }
   sockaddr_storage actual{};
   socklen_t len = sizeof actual;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&actual), &len);
+  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&actual), &len);
   *bound = FormatSockaddr(reinterpret_cast<sockaddr*>(&actual));
   return fd;
 }
 
-StatusOr<int> BindUnix(const std::string& path) {
+StatusOr<UniqueFd> BindUnix(const std::string& path) {
   sockaddr_un addr{};
   if (path.size() >= sizeof addr.sun_path) {
     return Status::InvalidArgument("admin_socket path is too long");
   }
   addr.sun_family = AF_UNIX;
   memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) {
     return Status::Unavailable("socket: " + std::string(strerror(errno)));
+  }
   // A live socket means another authd owns it; a dead one is stale.
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    close(fd);
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
     return Status::FailedPrecondition("admin socket " + path +
                                       " is in use by another process");
   }
-  close(fd);
   unlink(path.c_str());
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  fd.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   mode_t old = umask(0177);  // the socket is created 0600
-  int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   umask(old);
-  if (rc != 0 || chmod(path.c_str(), 0600) != 0 || listen(fd, 64) != 0) {
-    Status st = Status::Unavailable("cannot listen on admin socket " + path +
-                                    ": " + strerror(errno));
-    close(fd);
-    return st;
+  if (rc != 0 || chmod(path.c_str(), 0600) != 0 || listen(fd.get(), 64) != 0) {
+    return Status::Unavailable("cannot listen on admin socket " + path + ": " +
+                               strerror(errno));
   }
   return fd;
 }
@@ -228,7 +225,7 @@ struct HttpServer::Listener {
   HttpServer* server = nullptr;
   bool admin = false;
   MHD_Daemon* daemon = nullptr;
-  int fd = -1;
+  UniqueFd fd;  // the listening socket, closed after the daemon stops
 };
 
 namespace {
@@ -375,22 +372,21 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   std::unique_ptr<HttpServer> server(new HttpServer(service, opts));
   for (const std::string& addr : opts.listen) {
     std::string bound;
-    ASSIGN_OR_RETURN(int fd, BindTcp(addr, &bound));
+    ASSIGN_OR_RETURN(UniqueFd fd, BindTcp(addr, &bound));
     server->bound_.push_back(bound);
-    RETURN_IF_ERROR(server->AddDaemon(fd, false));
+    RETURN_IF_ERROR(server->AddDaemon(std::move(fd), false));
   }
   if (!opts.admin_socket.empty()) {
-    ASSIGN_OR_RETURN(int fd, BindUnix(opts.admin_socket));
-    RETURN_IF_ERROR(server->AddDaemon(fd, true));
+    ASSIGN_OR_RETURN(UniqueFd fd, BindUnix(opts.admin_socket));
+    RETURN_IF_ERROR(server->AddDaemon(std::move(fd), true));
   }
   return server;
 }
 
-Status HttpServer::AddDaemon(int fd, bool admin) {
+Status HttpServer::AddDaemon(UniqueFd fd, bool admin) {
   auto l = std::make_unique<Listener>();
   l->server = this;
   l->admin = admin;
-  l->fd = fd;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                    MHD_USE_ITC | MHD_USE_ERROR_LOG;
   auto opt = [](MHD_OPTION o, intptr_t v, void* p = nullptr) {
@@ -399,7 +395,7 @@ Status HttpServer::AddDaemon(int fd, bool admin) {
   std::vector<MHD_OptionItem> o = {
       {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&OnMhdLog),
        nullptr},
-      opt(MHD_OPTION_LISTEN_SOCKET, fd),
+      opt(MHD_OPTION_LISTEN_SOCKET, fd.get()),
       opt(MHD_OPTION_CONNECTION_TIMEOUT, opts_.connection_timeout_seconds),
       opt(MHD_OPTION_CONNECTION_LIMIT, opts_.max_connections),
       opt(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -434,12 +430,12 @@ Status HttpServer::AddDaemon(int fd, bool admin) {
   l->daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &OnRequest, l.get(),
                                MHD_OPTION_ARRAY, o.data(), MHD_OPTION_END);
   if (l->daemon == nullptr) {
-    close(fd);
     return Status::Unavailable(
         admin ? "cannot start the admin socket server"
               : "cannot start the HTTP server (check the TLS certificate and "
                 "key)");
   }
+  l->fd = std::move(fd);
   listeners_.push_back(std::move(l));
   return Status::Ok();
 }
@@ -451,8 +447,7 @@ void HttpServer::Stop() {
   for (auto& l : listeners_) {
     if (l->daemon) MHD_stop_daemon(l->daemon);
     l->daemon = nullptr;
-    if (l->fd >= 0) close(l->fd);
-    l->fd = -1;
+    l->fd.reset();
   }
   if (!opts_.admin_socket.empty()) unlink(opts_.admin_socket.c_str());
 }

@@ -16,8 +16,9 @@
 #include <vector>
 
 #include "api/http.h"
-#include "common/secure.h"
+#include "common/secure_string.h"
 #include "common/status.h"
+#include "common/unique_fd.h"
 
 struct MHD_Daemon;
 
@@ -56,7 +57,7 @@ class HttpServer {
  private:
   friend struct ServerAccess;
   HttpServer(const HttpService* service, ServerOptions opts);
-  Status AddDaemon(int fd, bool admin);
+  Status AddDaemon(UniqueFd fd, bool admin);
 
   const HttpService* service_;
   ServerOptions opts_;

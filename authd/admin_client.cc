@@ -8,27 +8,52 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/unique_fd.h"
+
 namespace authd {
 
-StatusOr<HttpReply> AdminRequest(const std::string& socket_path,
-                                 const std::string& method,
-                                 const std::string& path,
-                                 const std::string& json_body) {
+namespace {
+
+StatusOr<UniqueFd> Connect(const std::string& socket_path) {
   sockaddr_un addr{};
   if (socket_path.size() >= sizeof addr.sun_path) {
     return Status::InvalidArgument("socket path is too long");
   }
   addr.sun_family = AF_UNIX;
   memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::Unavailable(strerror(errno));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    Status st = Status::Unavailable("cannot connect to " + socket_path + ": " +
-                                    strerror(errno) +
-                                    " (is authd running? see --socket)");
-    close(fd);
-    return st;
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Status::Unavailable(strerror(errno));
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    return Status::Unavailable("cannot connect to " + socket_path + ": " +
+                               strerror(errno) +
+                               " (is authd running? see --socket)");
   }
+  return fd;
+}
+
+// Reads until the peer closes, waiting at most 30 s for each chunk.
+StatusOr<std::string> ReadAll(int fd) {
+  std::string raw;
+  char buf[8192];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 30000) <= 0) {
+      return Status::Unavailable("authd did not answer within 30 s");
+    }
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return raw;
+    raw.append(buf, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+
+StatusOr<HttpReply> AdminRequest(const std::string& socket_path,
+                                 const std::string& method,
+                                 const std::string& path,
+                                 const std::string& json_body) {
+  ASSIGN_OR_RETURN(UniqueFd fd, Connect(socket_path));
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: localhost\r\n" +
                     "Connection: close\r\n";
   if (!json_body.empty() || method == "POST") {
@@ -37,27 +62,12 @@ StatusOr<HttpReply> AdminRequest(const std::string& socket_path,
   }
   req += "\r\n" + json_body;
   for (size_t off = 0; off < req.size();) {
-    ssize_t n = send(fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) {
-      close(fd);
-      return Status::Unavailable("write to admin socket failed");
-    }
+    ssize_t n =
+        send(fd.get(), req.data() + off, req.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return Status::Unavailable("write to admin socket failed");
     off += static_cast<size_t>(n);
   }
-  std::string raw;
-  char buf[8192];
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 30000) <= 0) {
-      close(fd);
-      return Status::Unavailable("authd did not answer within 30 s");
-    }
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    raw.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
+  ASSIGN_OR_RETURN(std::string raw, ReadAll(fd.get()));
   size_t head_end = raw.find("\r\n\r\n");
   if (raw.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos ||
       raw.size() < 12) {

@@ -10,7 +10,8 @@
 #include "authd/version.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "common/secure.h"
+#include "common/secure_string.h"
+#include "common/unique_fd.h"
 #include "storage/sqlite_storage.h"
 
 namespace authd {
@@ -21,13 +22,13 @@ namespace {
 // draws a warning when others can read it.
 StatusOr<SecureString> ReadFileFor(const std::string& key,
                                    const std::string& path, bool secret) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
     return Status::InvalidArgument("cannot read " + key + " " + path + ": " +
                                    strerror(errno));
   }
   struct stat st {};
-  fstat(fd, &st);
+  fstat(fd.get(), &st);
   if (secret && (st.st_mode & S_IROTH)) {
     Log(LogLevel::kWarn, "event=config msg=\"%s %s is world-readable\"",
         key.c_str(), path.c_str());
@@ -35,9 +36,8 @@ StatusOr<SecureString> ReadFileFor(const std::string& key,
   SecureString data;
   char buf[4096];
   ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) data.append(buf, n);
+  while ((n = read(fd.get(), buf, sizeof buf)) > 0) data.append(buf, n);
   OPENSSL_cleanse(buf, sizeof buf);
-  close(fd);
   while (!data.empty() && (data.back() == '\n' || data.back() == '\r')) {
     data.pop_back();
   }

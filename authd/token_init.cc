@@ -8,7 +8,7 @@
 #include <sstream>
 #include <string>
 
-#include "common/secure.h"
+#include "common/secure_string.h"
 #include "hsm/provision.h"
 
 namespace {

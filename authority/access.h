@@ -20,7 +20,7 @@
 #include "common/cidr.h"
 #include "common/clock.h"
 #include "common/ip_set.h"
-#include "common/secure.h"
+#include "common/secure_string.h"
 #include "common/status.h"
 #include "hsm/key_ops.h"
 #include "storage/storage.h"

@@ -11,8 +11,6 @@
 #include <string>
 #include <string_view>
 
-#include "hsm/forwarding_key_ops.h"
-
 namespace authd::authority {
 
 class Histogram {
@@ -100,26 +98,6 @@ class Metrics {
   std::array<Histogram, static_cast<size_t>(HsmOp::kCount)> hsm_latency_;
   std::array<std::atomic<uint64_t>, static_cast<size_t>(HsmOp::kCount)>
       hsm_errors_{};
-};
-
-// KeyOps that times every HSM operation into Metrics and forwards.
-class InstrumentedKeyOps final : public hsm::ForwardingKeyOps {
- public:
-  InstrumentedKeyOps(const hsm::KeyOps* inner, Metrics* metrics)
-      : ForwardingKeyOps(inner), metrics_(metrics) {}
-  StatusOr<std::string> SignEs256(hsm::KeyUse use,
-                                  std::string_view data) const override;
-  StatusOr<std::string> HmacPepper(std::string_view data) const override;
-  StatusOr<std::string> Random(size_t n) const override;
-  StatusOr<std::vector<std::string>> ReadData(
-      const std::string& label) const override;
-  Status WriteData(const std::string& label,
-                   std::string_view value) const override;
-  StatusOr<std::string> SignWith(const std::string& label,
-                                 std::string_view data) const override;
-
- private:
-  Metrics* metrics_;
 };
 
 }  // namespace authd::authority

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/secure.h"
+#include "common/secure_string.h"
 #include "common/status.h"
 
 namespace authd {

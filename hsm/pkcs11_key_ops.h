@@ -29,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/secure.h"
+#include "common/secure_string.h"
 #include "hsm/key_ops.h"
 #include "hsm/module.h"
 

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "common/secure.h"
+#include "common/secure_string.h"
 #include "common/status.h"
 
 namespace authd::hsm {

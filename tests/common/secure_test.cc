@@ -1,4 +1,4 @@
-#include "common/secure.h"
+#include "common/secure_string.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "api/hsm_tls.h"
+#include "api/hsm_tls_identity.h"
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>

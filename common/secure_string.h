@@ -1,8 +1,8 @@
 // Buffers for secrets (PINs, client secrets, decoded Basic headers, form
 // bodies): memory is wiped with OPENSSL_cleanse before it is returned to the
 // allocator, including the copies std::string makes when it grows.
-#ifndef AUTHD_COMMON_SECURE_H_
-#define AUTHD_COMMON_SECURE_H_
+#ifndef AUTHD_COMMON_SECURE_STRING_H_
+#define AUTHD_COMMON_SECURE_STRING_H_
 
 #include <openssl/crypto.h>
 
@@ -50,4 +50,4 @@ class SecureString : public std::basic_string<char, std::char_traits<char>,
 
 }  // namespace authd
 
-#endif  // AUTHD_COMMON_SECURE_H_
+#endif  // AUTHD_COMMON_SECURE_STRING_H_

@@ -3,13 +3,13 @@
 // PKCS#11 support so no key file exists on disk. The only file that includes
 // GnuTLS. One identity per process (GnuTLS's certificate callback carries no
 // user pointer); thread-safe once loaded.
-#ifndef AUTHD_API_HSM_TLS_H_
-#define AUTHD_API_HSM_TLS_H_
+#ifndef AUTHD_API_HSM_TLS_IDENTITY_H_
+#define AUTHD_API_HSM_TLS_IDENTITY_H_
 
 #include <memory>
 #include <string>
 
-#include "common/secure.h"
+#include "common/secure_string.h"
 #include "common/status.h"
 
 namespace authd::api {
@@ -40,4 +40,4 @@ class HsmTlsIdentity {
 
 }  // namespace authd::api
 
-#endif  // AUTHD_API_HSM_TLS_H_
+#endif  // AUTHD_API_HSM_TLS_IDENTITY_H_
