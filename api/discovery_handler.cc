@@ -22,6 +22,9 @@ Response DiscoveryHandler::Jwks() const {
 }
 
 Response DiscoveryHandler::Metadata() const {
+  // RFC 6749 §2.3.1: HTTP Basic, or the credentials in the form body.
+  const std::vector<std::string> kClientAuthMethods = {"client_secret_basic",
+                                                       "client_secret_post"};
   std::vector<std::string> scopes;
   for (const authority::Role& r : access_->roles()) {
     for (const auto& s : r.scopes) {
@@ -31,18 +34,22 @@ Response DiscoveryHandler::Metadata() const {
     }
   }
   return Response::Json(
-      200, {{"issuer", issuer_},
-            {"token_endpoint", issuer_ + "/v1/auth/token"},
-            {"jwks_uri", issuer_ + "/.well-known/jwks.json"},
-            {"grant_types_supported", {"client_credentials"}},
-            // Not registered in RFC 8414 (which has no access-token field):
-            // the JWS algorithm of the access tokens this server issues now.
-            {"access_token_signing_alg_values_supported",
-             {AlgorithmName(ring_->Current()->active.pub.algorithm())}},
-            {"token_endpoint_auth_methods_supported",
-             {"client_secret_basic", "client_secret_post"}},
-            {"response_types_supported", nlohmann::json::array()},
-            {"scopes_supported", scopes}});
+      200,
+      {{"issuer", issuer_},
+       {"token_endpoint", issuer_ + "/v1/auth/token"},
+       {"jwks_uri", issuer_ + "/.well-known/jwks.json"},
+       {"grant_types_supported", {"client_credentials"}},
+       // Not registered in RFC 8414 (which has no access-token field):
+       // the JWS algorithm of the access tokens this server issues now.
+       {"access_token_signing_alg_values_supported",
+        {AlgorithmName(ring_->Current()->active.pub.algorithm())}},
+       {"token_endpoint_auth_methods_supported", kClientAuthMethods},
+       {"introspection_endpoint", issuer_ + "/v1/auth/introspect"},
+       {"introspection_endpoint_auth_methods_supported", kClientAuthMethods},
+       {"revocation_endpoint", issuer_ + "/v1/auth/revoke"},
+       {"revocation_endpoint_auth_methods_supported", kClientAuthMethods},
+       {"response_types_supported", nlohmann::json::array()},
+       {"scopes_supported", scopes}});
 }
 
 }  // namespace authd::api

@@ -9,32 +9,33 @@ Response OpsHandler::Health() const {
 }
 
 Response OpsHandler::Ready() const {
-  bool ready = readiness_->Ready();
+  bool ready = d_.readiness->Ready();
   // No detail for unauthenticated callers: the reason is in the log and in
   // the admin API's /v1/admin/status.
   nlohmann::json body = {
       {"ready", ready},
-      {"hsm", readiness_->HsmReady() ? "ok" : "unavailable"},
-      {"audit", audit_->refusal().empty() ? "ok" : "refusing changes"}};
+      {"hsm", d_.readiness->HsmReady() ? "ok" : "unavailable"},
+      {"audit", d_.audit->refusal().empty() ? "ok" : "refusing changes"}};
   return Response::Json(ready ? 200 : 503, body);
 }
 
 Response OpsHandler::MetricsPage() const {
-  if (metrics_ == nullptr) {
+  if (d_.metrics == nullptr) {
     return Response::Error(404, "not_found", "metrics are off");
   }
   authority::Metrics::Gauges g;
-  g.ready = readiness_->Ready();
-  if (hsm_sessions_) {
-    std::tie(g.hsm_sessions_in_use, g.hsm_sessions_open) = hsm_sessions_();
+  g.ready = d_.readiness->Ready();
+  if (d_.hsm_sessions) {
+    std::tie(g.hsm_sessions_in_use, g.hsm_sessions_open) = d_.hsm_sessions();
   }
-  auto snap = access_->Current();
+  auto snap = d_.access->Current();
   g.allowlist_entries = snap->allowlist.size();
   g.credentials = snap->credentials.size();
-  g.audit_entries = audit_->size();
+  g.audit_entries = d_.audit->size();
+  if (d_.revocations) g.revoked_tokens = d_.revocations->Current()->size();
   Response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = metrics_->Render(g, version_);
+  r.body = d_.metrics->Render(g, d_.version);
   return r;
 }
 

@@ -15,6 +15,7 @@
 #include "audit/audit_log.h"
 #include "authority/access.h"
 #include "authority/metrics.h"
+#include "authority/revocations.h"
 #include "hsm/key_ops.h"
 
 namespace authd::api {
@@ -38,30 +39,24 @@ class Readiness {
 
 class OpsHandler {
  public:
-  // `hsm_sessions` gives the HSM sessions in use and open, for /metrics; it
-  // may be empty. `metrics` may be null (then /metrics answers 404).
-  OpsHandler(const Readiness* readiness, const authority::Access* access,
-             const audit::AuditLog* audit, authority::Metrics* metrics,
-             std::function<std::pair<size_t, size_t>()> hsm_sessions,
-             std::string version)
-      : readiness_(readiness),
-        access_(access),
-        audit_(audit),
-        metrics_(metrics),
-        hsm_sessions_(std::move(hsm_sessions)),
-        version_(std::move(version)) {}
+  struct Deps {
+    const Readiness* readiness;
+    const authority::Access* access;
+    const audit::AuditLog* audit;
+    const authority::Revocations* revocations = nullptr;  // may be null
+    authority::Metrics* metrics = nullptr;  // null: /metrics answers 404
+    // HSM sessions in use and open, for /metrics; may be empty.
+    std::function<std::pair<size_t, size_t>()> hsm_sessions;
+    std::string version;
+  };
+  explicit OpsHandler(Deps deps) : d_(std::move(deps)) {}
 
   Response Health() const;
   Response Ready() const;
   Response MetricsPage() const;
 
  private:
-  const Readiness* readiness_;
-  const authority::Access* access_;
-  const audit::AuditLog* audit_;
-  authority::Metrics* metrics_;
-  const std::function<std::pair<size_t, size_t>()> hsm_sessions_;
-  const std::string version_;
+  const Deps d_;
 };
 
 }  // namespace authd::api

@@ -96,6 +96,9 @@ std::optional<Response> Router::Admit(Request& req) const {
                                 "an entry that is not an IP address");
   }
   if (access_->Allowed(*req.client)) return std::nullopt;
+  if (!routes.empty() && routes.front()->guard == Guard::kGateway) {
+    return std::nullopt;
+  }
   if (metrics_ && !routes.empty() &&
       routes.front()->endpoint == authority::Endpoint::kToken) {
     metrics_->TokenFailed(authority::TokenFailure::kAccessDenied);

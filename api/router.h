@@ -3,8 +3,10 @@
 //
 // Admit enforces the IP allowlist on every TCP request to a route that is not
 // exempt (only /healthz and /readyz are), and on every unknown path: default
-// deny. The client address is the direct peer, or for a trusted proxy the
-// right-most X-Forwarded-For entry that is not itself a trusted proxy.
+// deny. The gateway check resolves the client address the same way but
+// answers a refused address itself, in the form its gateway understands. The
+// client address is the direct peer, or for a trusted proxy the right-most
+// X-Forwarded-For entry that is not itself a trusted proxy.
 //
 // Handle finds the route (exact path first, then the longest prefix), answers
 // 404 or 405 itself, authorizes admin and audit routes (peer uid on the admin
@@ -32,6 +34,7 @@ namespace authd::api {
 enum class Guard {
   kOpen,       // health probes: no allowlist
   kAllowlist,  // the allowlist only
+  kGateway,    // client address resolved; the handler applies the allowlist
   kAdmin,      // allowlist; admin:read, or admin:write for POST and DELETE
   kAudit,      // allowlist; audit:read
 };

@@ -25,29 +25,41 @@ Handler Admin(const A* a,
 void AddPublicRoutes(const Handlers& h, std::vector<Route>* out) {
   const OpsHandler* ops = h.ops;
   const DiscoveryHandler* d = h.discovery;
+  auto route = [&](std::string path, Endpoint e, Guard g, Handler handle) {
+    out->push_back({kGet, std::move(path), e, g, std::move(handle)});
+  };
   auto jwks = Plain([d](const Request&) { return d->Jwks(); });
-  out->insert(
-      out->end(),
-      {
-          {kGet, "/healthz", Endpoint::kHealth, Guard::kOpen,
-           Plain([ops](const Request&) { return ops->Health(); })},
-          {kGet, "/readyz", Endpoint::kHealth, Guard::kOpen,
-           Plain([ops](const Request&) { return ops->Ready(); })},
-          {kGet, "/metrics", Endpoint::kMetrics, Guard::kAllowlist,
-           Plain([ops](const Request&) { return ops->MetricsPage(); })},
-          // The token endpoint answers a wrong method itself, the OAuth way.
-          {{},
-           "/v1/auth/token",
-           Endpoint::kToken,
-           Guard::kAllowlist,
-           Plain([t = h.token](const Request& r) { return t->Handle(r); })},
-          {kGet, "/v1/auth/jwks", Endpoint::kJwks, Guard::kAllowlist, jwks},
-          {kGet, "/.well-known/jwks.json", Endpoint::kJwks, Guard::kAllowlist,
-           jwks},
-          {kGet, "/.well-known/oauth-authorization-server", Endpoint::kMetadata,
-           Guard::kAllowlist,
-           Plain([d](const Request&) { return d->Metadata(); })},
-      });
+  route("/healthz", Endpoint::kHealth, Guard::kOpen,
+        Plain([ops](const Request&) { return ops->Health(); }));
+  route("/readyz", Endpoint::kHealth, Guard::kOpen,
+        Plain([ops](const Request&) { return ops->Ready(); }));
+  route("/metrics", Endpoint::kMetrics, Guard::kAllowlist,
+        Plain([ops](const Request&) { return ops->MetricsPage(); }));
+  route("/v1/auth/jwks", Endpoint::kJwks, Guard::kAllowlist, jwks);
+  route("/.well-known/jwks.json", Endpoint::kJwks, Guard::kAllowlist, jwks);
+  route("/.well-known/oauth-authorization-server", Endpoint::kMetadata,
+        Guard::kAllowlist,
+        Plain([d](const Request&) { return d->Metadata(); }));
+}
+
+// The OAuth endpoints answer a wrong method themselves, the OAuth way; the
+// gateway check takes every method (Envoy's ext_authz checks with the
+// original one, and appends the original path).
+void AddOAuthRoutes(const Handlers& h, std::vector<Route>* out) {
+  const TokenHandler* t = h.token;
+  auto route = [&](std::string path, Endpoint e, Guard g, Handler handle) {
+    out->push_back({{}, std::move(path), e, g, std::move(handle)});
+  };
+  route("/v1/auth/token", Endpoint::kToken, Guard::kAllowlist,
+        Plain([t](const Request& r) { return t->Token(r); }));
+  route("/v1/auth/introspect", Endpoint::kIntrospect, Guard::kAllowlist,
+        Plain([t](const Request& r) { return t->Introspect(r); }));
+  route("/v1/auth/revoke", Endpoint::kRevoke, Guard::kAllowlist,
+        Plain([t](const Request& r) { return t->Revoke(r); }));
+  auto check = Plain([c = h.check](const Request& r) { return c->Check(r); });
+  route(kCheckPath, Endpoint::kCheck, Guard::kGateway, check);
+  route(std::string(kCheckPath) + "/", Endpoint::kCheck, Guard::kGateway,
+        check);
 }
 
 // SPEC "Administration": admin:read for GET, admin:write for POST/DELETE.
@@ -101,6 +113,7 @@ void AddAuditRoutes(const AuditHandler* a, std::vector<Route>* out) {
 std::vector<Route> AuthdRoutes(const Handlers& h) {
   std::vector<Route> routes;
   AddPublicRoutes(h, &routes);
+  AddOAuthRoutes(h, &routes);
   AddAdminRoutes(h.admin, &routes);
   AddAuditRoutes(h.audit, &routes);
   return routes;

@@ -8,6 +8,7 @@
 
 #include "api/admin_handler.h"
 #include "api/audit_handler.h"
+#include "api/check_handler.h"
 #include "api/discovery_handler.h"
 #include "api/ops_handler.h"
 #include "api/router.h"
@@ -17,6 +18,7 @@ namespace authd::api {
 
 struct Handlers {
   const TokenHandler* token;
+  const CheckHandler* check;
   const DiscoveryHandler* discovery;
   const OpsHandler* ops;
   const AdminHandler* admin;

@@ -1,6 +1,8 @@
 #include "api/token_handler.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <variant>
 
 #include "authority/failure_limiter.h"
@@ -60,19 +62,37 @@ Refusal BadRequest(std::string_view description) {
           Response::OAuthError(400, "invalid_request", description)};
 }
 
-// The checked parts of a token request.
-struct TokenForm {
-  SecureString client_id, secret;
-  std::vector<std::string> scopes;
-};
+Response FromRefusal(const authority::Refusal& r) {
+  const std::string& msg = r.status.message();
+  switch (r.failure) {
+    case TokenFailure::kRateLimited:
+      return Response::OAuthError(429, "too_many_requests", msg)
+          .With("Retry-After", std::to_string(r.retry_after));
+    case TokenFailure::kInvalidScope:
+      return Response::OAuthError(400, "invalid_scope", msg);
+    case TokenFailure::kUnavailable:
+      return Response::OAuthError(503, "temporarily_unavailable", msg)
+          .With("Retry-After", "5");
+    default:
+      return InvalidClient();
+  }
+}
 
-// Checks method, media type and grant, and extracts the client's credentials
-// (RFC 6749 §2.3: by exactly one method) and the requested scopes.
-std::variant<TokenForm, Refusal> ParseTokenRequest(const Request& req) {
+using Form = std::map<std::string, SecureString>;
+
+const SecureString* Field(const Form& form, const char* name) {
+  auto it = form.find(name);
+  return it == form.end() ? nullptr : &it->second;
+}
+
+// POST with a form body, parsed; a repeated parameter is refused.
+std::variant<Form, Refusal> ParsePost(const Request& req,
+                                      std::string_view endpoint) {
   if (req.method != "POST") {
     return Refusal{TokenFailure::kInvalidRequest,
                    Response::OAuthError(405, "invalid_request",
-                                        "use POST for the token endpoint")
+                                        "use POST for the " +
+                                            std::string(endpoint) + " endpoint")
                        .With("Allow", "POST")};
   }
   if (!ContentTypeIsForm(req.Header("content-type"))) {
@@ -82,22 +102,20 @@ std::variant<TokenForm, Refusal> ParseTokenRequest(const Request& req) {
   if (!form) {
     return BadRequest("body is not valid form encoding or repeats a parameter");
   }
-  auto field = [&](const char* name) -> const SecureString* {
-    auto it = form->find(name);
-    return it == form->end() ? nullptr : &it->second;
-  };
-  const SecureString* grant = field("grant_type");
-  if (grant == nullptr) return BadRequest("grant_type is required");
-  if (grant->view() != "client_credentials") {
-    return Refusal{TokenFailure::kUnsupportedGrantType,
-                   Response::OAuthError(400, "unsupported_grant_type",
-                                        "only grant_type=client_credentials "
-                                        "is supported")};
-  }
-  TokenForm out;
+  return std::move(*form);
+}
+
+struct ClientSecret {
+  SecureString client_id, secret;
+};
+
+// The client's credentials, sent by exactly one method (RFC 6749 §2.3).
+std::variant<ClientSecret, Refusal> ClientOf(const Request& req,
+                                             const Form& form) {
+  ClientSecret out;
   const std::string* auth = req.Header("authorization");
-  const SecureString* post_id = field("client_id");
-  const SecureString* post_secret = field("client_secret");
+  const SecureString* post_id = Field(form, "client_id");
+  const SecureString* post_secret = Field(form, "client_secret");
   if (auth != nullptr && (post_id || post_secret)) {
     return BadRequest(
         "use either HTTP Basic or client_secret in the body, not both");
@@ -112,10 +130,61 @@ std::variant<TokenForm, Refusal> ParseTokenRequest(const Request& req) {
   } else {
     return Refusal{TokenFailure::kInvalidClient, InvalidClient()};
   }
-  if (const SecureString* scope = field("scope")) {
-    out.scopes = authority::SplitScopes(scope->view());
-  }
   return out;
+}
+
+// A client-authenticated POST: the form and the client's credentials.
+struct ClientRequest {
+  Form form;
+  ClientSecret client;
+};
+
+std::variant<ClientRequest, Refusal> ParseClientRequest(
+    const Request& req, std::string_view endpoint,
+    const std::function<std::optional<Refusal>(const Form&)>& check_form) {
+  auto form = ParsePost(req, endpoint);
+  if (auto* r = std::get_if<Refusal>(&form)) return std::move(*r);
+  if (auto refused = check_form(std::get<Form>(form))) {
+    return std::move(*refused);
+  }
+  auto client = ClientOf(req, std::get<Form>(form));
+  if (auto* r = std::get_if<Refusal>(&client)) return std::move(*r);
+  return ClientRequest{std::move(std::get<Form>(form)),
+                       std::move(std::get<ClientSecret>(client))};
+}
+
+std::optional<Refusal> CheckGrant(const Form& form) {
+  const SecureString* grant = Field(form, "grant_type");
+  if (grant == nullptr) return BadRequest("grant_type is required");
+  if (grant->view() != "client_credentials") {
+    return Refusal{TokenFailure::kUnsupportedGrantType,
+                   Response::OAuthError(400, "unsupported_grant_type",
+                                        "only grant_type=client_credentials "
+                                        "is supported")};
+  }
+  return std::nullopt;
+}
+
+std::optional<Refusal> NeedsToken(const Form& form) {
+  if (Field(form, "token") == nullptr) return BadRequest("token is required");
+  return std::nullopt;
+}
+
+// RFC 7662 §2.2: everything authd knows of an active token.
+nlohmann::json IntrospectionJson(const authority::Principal& p) {
+  const authority::TokenClaims& c = p.claims;
+  return {{"active", true},
+          {"scope", authority::JoinScopes(p.scopes)},
+          {"client_id", p.client_id},
+          {"sub", p.client_id},
+          {"role", p.role},
+          {"exp", c.exp},
+          {"iat", c.iat},
+          {"nbf", c.nbf},
+          {"iss", c.iss},
+          {"aud", c.aud},
+          {"jti", c.jti},
+          {"token_type", "Bearer"}};
 }
 
 }  // namespace
@@ -125,46 +194,88 @@ Response TokenHandler::Failed(TokenFailure why, Response r) const {
   return r;
 }
 
-Response TokenHandler::Handle(const Request& req) const {
-  auto parsed = ParseTokenRequest(req);
+Response TokenHandler::Token(const Request& req) const {
+  auto parsed = ParseClientRequest(req, "token", CheckGrant);
   if (auto* refusal = std::get_if<Refusal>(&parsed)) {
     return Failed(refusal->why, std::move(refusal->response));
   }
-  const TokenForm& form = std::get<TokenForm>(parsed);
+  const ClientRequest& r = std::get<ClientRequest>(parsed);
+  std::vector<std::string> scopes;
+  if (const SecureString* scope = Field(r.form, "scope")) {
+    scopes = authority::SplitScopes(scope->view());
+  }
   std::string address = authority::LimiterAddress(req.client);
   return Answer(tokens_->Issue(
-      {form.client_id.view(), form.secret.view(), form.scopes, address}));
+      {{r.client.client_id.view(), r.client.secret.view(), address},
+       std::move(scopes)}));
 }
 
 Response TokenHandler::Answer(const authority::TokenOutcome& out) const {
-  if (out.status.ok()) {
-    if (metrics_) metrics_->TokenIssued();
-    const authority::IssuedToken& t = out.token;
-    return Response::Json(200, {{"access_token", t.access_token},
-                                {"token_type", "Bearer"},
-                                {"expires_in", t.expires_in},
-                                {"scope", t.scope}})
-        .With("Cache-Control", "no-store")
-        .With("Pragma", "no-cache")
-        .WithClient(t.client_id);
+  if (!out.status.ok()) {
+    return Failed(out.refusal.failure, FromRefusal(out.refusal));
   }
-  const std::string& msg = out.status.message();
-  switch (out.failure) {
-    case TokenFailure::kRateLimited:
-      return Failed(TokenFailure::kRateLimited,
-                    Response::OAuthError(429, "too_many_requests", msg)
-                        .With("Retry-After", std::to_string(out.retry_after)));
-    case TokenFailure::kInvalidScope:
-      return Failed(TokenFailure::kInvalidScope,
-                    Response::OAuthError(400, "invalid_scope", msg));
-    case TokenFailure::kUnavailable:
-      return Failed(TokenFailure::kUnavailable,
-                    Response::OAuthError(503, "temporarily_unavailable", msg)
-                        .With("Retry-After", "5"));
-    default:
-      break;
+  if (metrics_) metrics_->TokenIssued();
+  const authority::IssuedToken& t = out.token;
+  return Response::Json(200, {{"access_token", t.access_token},
+                              {"token_type", "Bearer"},
+                              {"expires_in", t.expires_in},
+                              {"scope", t.scope}})
+      .With("Cache-Control", "no-store")
+      .With("Pragma", "no-cache")
+      .WithClient(t.client_id);
+}
+
+Response TokenHandler::Introspect(const Request& req) const {
+  auto parsed = ParseClientRequest(req, "introspection", NeedsToken);
+  if (auto* refusal = std::get_if<Refusal>(&parsed)) {
+    return std::move(refusal->response);
   }
-  return Failed(TokenFailure::kInvalidClient, InvalidClient());
+  const ClientRequest& r = std::get<ClientRequest>(parsed);
+  authority::ClientOutcome caller = tokens_->AuthenticateClient(
+      {r.client.client_id.view(), r.client.secret.view(),
+       authority::LimiterAddress(req.client)});
+  if (!caller.status.ok()) return FromRefusal(caller.refusal);
+  const authority::Role* role =
+      tokens_->access()->FindRole(caller.credential.role);
+  if (role == nullptr || std::find(role->scopes.begin(), role->scopes.end(),
+                                   kIntrospectScope) == role->scopes.end()) {
+    return Response::OAuthError(
+               403, "insufficient_scope",
+               std::string("introspection needs scope ") + kIntrospectScope)
+        .WithClient(caller.credential.client_id);
+  }
+  StatusOr<authority::Principal> p =
+      tokens_->VerifyBearer(Field(r.form, "token")->view());
+  // RFC 7662 §2.2: an inactive token says nothing more.
+  nlohmann::json body =
+      p.ok() ? IntrospectionJson(*p) : nlohmann::json{{"active", false}};
+  return Response::Json(200, body)
+      .With("Cache-Control", "no-store")
+      .WithClient(caller.credential.client_id);
+}
+
+Response TokenHandler::Revoke(const Request& req) const {
+  auto parsed = ParseClientRequest(req, "revocation", NeedsToken);
+  if (auto* refusal = std::get_if<Refusal>(&parsed)) {
+    return std::move(refusal->response);
+  }
+  const ClientRequest& r = std::get<ClientRequest>(parsed);
+  authority::ClientOutcome caller = tokens_->AuthenticateClient(
+      {r.client.client_id.view(), r.client.secret.view(),
+       authority::LimiterAddress(req.client)});
+  if (!caller.status.ok()) return FromRefusal(caller.refusal);
+  StatusOr<bool> revoked = tokens_->Revoke(Field(r.form, "token")->view(),
+                                           caller.credential.client_id);
+  if (!revoked.ok()) {
+    return Response::OAuthError(503, "temporarily_unavailable",
+                                revoked.status().message())
+        .With("Retry-After", "5");
+  }
+  if (*revoked && metrics_) metrics_->TokenRevoked();
+  // RFC 7009 §2.2: 200 whether or not there was anything to revoke.
+  return Response::Json(200, nlohmann::json::object())
+      .With("Cache-Control", "no-store")
+      .WithClient(caller.credential.client_id);
 }
 
 }  // namespace authd::api

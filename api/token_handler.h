@@ -1,9 +1,11 @@
-// TokenHandler: POST /v1/auth/token over HTTP (RFC 6749 §4.4 with client
-// authentication per §2.3.1). Checks the request's shape, extracts the client
-// credentials from HTTP Basic or the form body, and maps the outcome of
-// authority::TokenService::Issue to RFC 6749 §5.1/§5.2 answers. Nothing here
-// touches the HSM: a request that fails before authentication costs none.
-// Thread-safe.
+// TokenHandler: the OAuth endpoints where a client authenticates itself
+// (RFC 6749 §2.3.1: HTTP Basic or client_secret in the form body):
+//   POST /v1/auth/token       RFC 6749 §4.4 client_credentials
+//   POST /v1/auth/introspect  RFC 7662, for callers with tokens:introspect
+//   POST /v1/auth/revoke      RFC 7009, a client revokes its own token
+// Checks each request's shape, extracts the credentials, and maps the
+// outcomes of authority::TokenService to RFC answers. A request refused
+// before client authentication costs no HSM operation. Thread-safe.
 #ifndef AUTHD_API_TOKEN_HANDLER_H_
 #define AUTHD_API_TOKEN_HANDLER_H_
 
@@ -13,16 +15,21 @@
 
 namespace authd::api {
 
+// The scope a caller of the introspection endpoint needs.
+inline constexpr char kIntrospectScope[] = "tokens:introspect";
+
 class TokenHandler {
  public:
   TokenHandler(const authority::TokenService* tokens,
                authority::Metrics* metrics = nullptr)
       : tokens_(tokens), metrics_(metrics) {}
 
-  Response Handle(const Request& req) const;
+  Response Token(const Request& req) const;
+  Response Introspect(const Request& req) const;
+  Response Revoke(const Request& req) const;
 
  private:
-  // Counts the failure and passes the response through.
+  // Counts the failure of a token request and passes the response through.
   Response Failed(authority::TokenFailure why, Response r) const;
   Response Answer(const authority::TokenOutcome& outcome) const;
 

@@ -210,6 +210,42 @@ Status LoadAudit(const toml::table& t, Config* c) {
   return GetString(t, "audit.", "origin", &c->audit_origin);
 }
 
+// One [[gateway.routes]] entry; `name` is "gateway.routes[N]".
+Status LoadGatewayRoute(const toml::node& n, const std::string& name,
+                        authority::GatewayRoute* r) {
+  const toml::table* t = n.as_table();
+  if (t == nullptr) return Bad(name, "must be a table ([[gateway.routes]])");
+  const std::string p = name + ".";
+  RETURN_IF_ERROR(CheckKeys(*t, p, {"prefix", "methods", "scopes"}));
+  RETURN_IF_ERROR(GetString(*t, p, "prefix", &r->prefix, true));
+  RETURN_IF_ERROR(GetStrings(*t, p, "methods", &r->methods));
+  return GetStrings(*t, p, "scopes", &r->scopes);
+}
+
+Status LoadGateway(const toml::table& t, Config* c) {
+  RETURN_IF_ERROR(CheckKeys(t, "gateway.", {"default", "routes"}));
+  std::string def = "deny";
+  RETURN_IF_ERROR(GetString(t, "gateway.", "default", &def));
+  if (def != "deny" && def != "authenticated") {
+    return Bad("gateway.default", "must be \"deny\" or \"authenticated\"");
+  }
+  c->gateway.default_authenticated = def == "authenticated";
+  if (const toml::node* n = t.get("routes")) {
+    const toml::array* routes = n->as_array();
+    if (routes == nullptr) {
+      return Bad("gateway.routes", "must be an array of tables");
+    }
+    for (size_t i = 0; i < routes->size(); ++i) {
+      authority::GatewayRoute r;
+      RETURN_IF_ERROR(LoadGatewayRoute(
+          *routes->get(i), "gateway.routes[" + std::to_string(i) + "]", &r));
+      c->gateway.routes.push_back(std::move(r));
+    }
+  }
+  Status st = authority::ValidateGatewayPolicy(c->gateway);
+  return st.ok() ? st : Status::InvalidArgument("config: " + st.message());
+}
+
 // The tables of the file, in the order they are checked. A table with a
 // `required` key must be present; its absence is reported as that key.
 struct Table {
@@ -226,6 +262,7 @@ constexpr Table kTables[] = {
     {"roles", nullptr, LoadRoles},
     {"log", nullptr, LoadLog},
     {"audit", nullptr, LoadAudit},
+    {"gateway", nullptr, LoadGateway},
 };
 
 // Debian's toml++ is built with exceptions: parse errors arrive as one.

@@ -10,6 +10,7 @@
 #include "api/http_server.h"
 #include "authority/access.h"
 #include "authority/failure_limiter.h"
+#include "authority/gateway_policy.h"
 #include "authority/token_service.h"
 #include "common/cidr.h"
 #include "common/log.h"
@@ -32,11 +33,13 @@ struct Config {
   std::string audit_origin;
   authority::LimiterOptions limiter;
   std::vector<authority::Role> roles;
+  authority::GatewayPolicy gateway;  // [gateway]; reloaded on SIGHUP
   LogLevel log_level = LogLevel::kInfo;
 };
 
 // Keys whose change a SIGHUP cannot apply (listeners, TLS, storage, HSM,
 // tokens, roles, audit): authd keeps the running values and names them.
+// [log], [rate_limit] and [gateway] apply live.
 std::vector<std::string> KeysNeedingRestart(const Config& running,
                                             const Config& fresh);
 

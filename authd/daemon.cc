@@ -158,23 +158,24 @@ void Daemon::StartApi() {
   limiter_ =
       std::make_unique<authority::FailureLimiter>(clock, config_.limiter);
   tokens_ = std::make_unique<authority::TokenService>(
-      ring_.get(), access_.get(), limiter_.get(), clock, config_.tokens);
+      ring_.get(), access_.get(), limiter_.get(), revocations_.get(), clock,
+      config_.tokens);
   readiness_ = std::make_unique<api::Readiness>(keys_.get(), audit_.get());
   token_handler_ =
       std::make_unique<api::TokenHandler>(tokens_.get(), &metrics_);
   discovery_handler_ = std::make_unique<api::DiscoveryHandler>(
       ring_.get(), access_.get(), clock, config_.tokens.issuer);
-  ops_handler_ = std::make_unique<api::OpsHandler>(
-      readiness_.get(), access_.get(), audit_.get(), &metrics_,
-      [h = hsm_.get()] { return h->SessionStats(); }, kVersion);
+  ops_handler_ = std::make_unique<api::OpsHandler>(api::OpsHandler::Deps{
+      readiness_.get(), access_.get(), audit_.get(), revocations_.get(),
+      &metrics_, [h = hsm_.get()] { return h->SessionStats(); }, kVersion});
   admin_handler_ = std::make_unique<api::AdminHandler>(api::AdminHandler::Deps{
       access_.get(), audit_.get(), ring_.get(), keys_.get(), clock,
       readiness_.get(), &metrics_, kVersion});
   audit_handler_ = std::make_unique<api::AuditHandler>(audit_.get());
   router_ = std::make_unique<api::Router>(
-      api::AuthdRoutes({token_handler_.get(), discovery_handler_.get(),
-                        ops_handler_.get(), admin_handler_.get(),
-                        audit_handler_.get()}),
+      api::AuthdRoutes({token_handler_.get(), check_handler_.get(),
+                        discovery_handler_.get(), ops_handler_.get(),
+                        admin_handler_.get(), audit_handler_.get()}),
       access_.get(), tokens_.get(), config_.trusted_proxies, &metrics_);
 }
 
@@ -215,12 +216,13 @@ std::string Daemon::StatusLine() const {
 void Daemon::Reload(const Config& fresh) {
   SetLogLevel(fresh.log_level);
   if (limiter_) limiter_->SetOptions(fresh.limiter);
+  if (check_handler_) check_handler_->SetPolicy(fresh.gateway);
   std::string pending;
   for (const auto& k : KeysNeedingRestart(config_, fresh)) {
     pending += (pending.empty() ? "" : ", ") + k;
   }
   Log(LogLevel::kNotice,
-      "event=reload msg=\"applied log.level and rate_limit%s%s\"",
+      "event=reload msg=\"applied log.level, rate_limit and gateway%s%s\"",
       pending.empty() ? "" : "; restart to apply: ", pending.c_str());
 }
 

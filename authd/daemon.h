@@ -13,6 +13,7 @@
 
 #include "api/admin_handler.h"
 #include "api/audit_handler.h"
+#include "api/check_handler.h"
 #include "api/discovery_handler.h"
 #include "api/hsm_tls_identity.h"
 #include "api/http_server.h"
@@ -26,6 +27,7 @@
 #include "authority/instrumented_key_ops.h"
 #include "authority/key_ring.h"
 #include "authority/metrics.h"
+#include "authority/revocations.h"
 #include "authority/token_service.h"
 #include "hsm/pkcs11_key_ops.h"
 #include "storage/storage.h"
@@ -71,10 +73,12 @@ class Daemon {
   std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<authority::Access> access_;
   std::unique_ptr<authority::KeyRing> ring_;
+  std::unique_ptr<authority::Revocations> revocations_;
   std::unique_ptr<authority::FailureLimiter> limiter_;
   std::unique_ptr<authority::TokenService> tokens_;
   std::unique_ptr<api::Readiness> readiness_;
   std::unique_ptr<api::TokenHandler> token_handler_;
+  std::unique_ptr<api::CheckHandler> check_handler_;
   std::unique_ptr<api::DiscoveryHandler> discovery_handler_;
   std::unique_ptr<api::OpsHandler> ops_handler_;
   std::unique_ptr<api::AdminHandler> admin_handler_;

@@ -21,7 +21,7 @@ std::vector<Role> DefaultRoles() {
       {"owner",
        "Instance owner: manages credentials, the allowlist and keys.",
        {"admin:read", "admin:write", "audit:read", "data:read",
-        "devices:control"}},
+        "devices:control", "tokens:introspect"}},
       {"auditor",
        "Reads the configuration and the audit log.",
        {"admin:read", "audit:read"}},
@@ -29,6 +29,9 @@ std::vector<Role> DefaultRoles() {
        "Reads site and device data and controls devices.",
        {"data:read", "devices:control"}},
       {"viewer", "Reads site and device data.", {"data:read"}},
+      {"resource-server",
+       "A service that asks whether an access token is active (RFC 7662).",
+       {"tokens:introspect"}},
   };
 }
 

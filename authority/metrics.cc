@@ -9,9 +9,11 @@ constexpr const char* kTokenFailureNames[] = {
     "invalid_request", "unsupported_grant_type", "invalid_client",
     "invalid_scope",   "rate_limited",           "access_denied",
     "unavailable"};
-constexpr const char* kEndpointNames[] = {"token",  "jwks",    "metadata",
-                                          "health", "metrics", "admin",
-                                          "audit",  "other"};
+constexpr const char* kEndpointNames[] = {
+    "token", "jwks",  "metadata",   "health", "metrics", "admin",
+    "audit", "check", "introspect", "revoke", "other"};
+constexpr const char* kCheckResultNames[] = {"allowed", "unauthenticated",
+                                             "forbidden"};
 constexpr const char* kAdminActionNames[] = {
     "credential.create", "credential.delete", "allowlist.add",
     "allowlist.remove"};
@@ -66,61 +68,88 @@ void Metrics::Hsm(HsmOp op, double seconds, bool ok) {
   if (!ok) Add(hsm_errors_, op);
 }
 
-std::string Metrics::Render(const Gauges& g, std::string_view version) const {
-  std::string out;
-  // One unlabelled sample.
-  auto single = [&](const char* name, const char* type, const char* help,
-                    uint64_t value) {
-    Header(&out, name, type, help);
-    out += std::string(name) + " " + std::to_string(value) + "\n";
-  };
-  // One counter per label value.
-  auto labelled = [&](const char* name, const char* help, const char* label,
-                      const char* const* values, const auto& counters) {
-    Header(&out, name, "counter", help);
-    for (size_t i = 0; i < counters.size(); ++i) {
-      out += std::string(name) + "{" + label + "=\"" + values[i] + "\"} " +
-             std::to_string(counters[i].load()) + "\n";
-    }
-  };
-  auto histograms = [&](const char* name, const char* help, const char* label,
-                        const char* const* values, const auto& hists) {
-    Header(&out, name, "histogram", help);
-    for (size_t i = 0; i < hists.size(); ++i) {
-      hists[i].Render(&out, name,
-                      std::string(label) + "=\"" + values[i] + "\"");
-    }
-  };
-  Header(&out, "authd_build_info", "gauge", "Build information.");
-  out += "authd_build_info{version=\"" + std::string(version) + "\"} 1\n";
-  single("authd_ready", "gauge",
-         "1 when the HSM, storage and audit log are usable.", g.ready ? 1 : 0);
-  single("authd_tokens_issued_total", "counter", "Access tokens issued.",
+namespace {
+
+// One unlabelled sample.
+void Single(std::string* out, const char* name, const char* type,
+            const char* help, uint64_t value) {
+  Header(out, name, type, help);
+  *out += std::string(name) + " " + std::to_string(value) + "\n";
+}
+
+// One counter per label value.
+template <typename Counters>
+void Labelled(std::string* out, const char* name, const char* help,
+              const char* label, const char* const* values,
+              const Counters& counters) {
+  Header(out, name, "counter", help);
+  for (size_t i = 0; i < counters.size(); ++i) {
+    *out += std::string(name) + "{" + label + "=\"" + values[i] + "\"} " +
+            std::to_string(counters[i].load()) + "\n";
+  }
+}
+
+template <typename Hists>
+void Histograms(std::string* out, const char* name, const char* help,
+                const char* label, const char* const* values,
+                const Hists& hists) {
+  Header(out, name, "histogram", help);
+  for (size_t i = 0; i < hists.size(); ++i) {
+    hists[i].Render(out, name, std::string(label) + "=\"" + values[i] + "\"");
+  }
+}
+
+}  // namespace
+
+void Metrics::RenderCounters(std::string* out) const {
+  Single(out, "authd_tokens_issued_total", "counter", "Access tokens issued.",
          tokens_issued_.load());
-  labelled("authd_token_failures_total", "Token requests refused, by reason.",
-           "reason", kTokenFailureNames, token_failures_);
-  labelled("authd_admin_changes_total",
+  Labelled(out, "authd_token_failures_total",
+           "Token requests refused, by reason.", "reason", kTokenFailureNames,
+           token_failures_);
+  Single(out, "authd_tokens_revoked_total", "counter",
+         "Access tokens revoked by their clients (RFC 7009).",
+         tokens_revoked_.load());
+  Labelled(out, "authd_gateway_checks_total",
+           "Gateway checks (GET /v1/auth/check), by result.", "result",
+           kCheckResultNames, checks_);
+  Labelled(out, "authd_admin_changes_total",
            "Committed administrative changes, by action.", "action",
            kAdminActionNames, admin_changes_);
-  histograms("authd_http_request_duration_seconds",
+  Histograms(out, "authd_http_request_duration_seconds",
              "HTTP request latency, by endpoint.", "endpoint", kEndpointNames,
              requests_);
-  histograms("authd_hsm_operation_duration_seconds",
+  Histograms(out, "authd_hsm_operation_duration_seconds",
              "HSM operation latency, by operation.", "op", kHsmOpNames,
              hsm_latency_);
-  labelled("authd_hsm_errors_total",
+  Labelled(out, "authd_hsm_errors_total",
            "HSM operations that failed, by operation.", "op", kHsmOpNames,
            hsm_errors_);
-  single("authd_hsm_sessions_in_use", "gauge", "HSM sessions leased now.",
+}
+
+void Metrics::RenderGauges(const Gauges& g, std::string* out) {
+  Single(out, "authd_ready", "gauge",
+         "1 when the HSM and the audit log are usable.", g.ready ? 1 : 0);
+  Single(out, "authd_hsm_sessions_in_use", "gauge", "HSM sessions leased now.",
          g.hsm_sessions_in_use);
-  single("authd_hsm_sessions_open", "gauge", "HSM sessions open.",
+  Single(out, "authd_hsm_sessions_open", "gauge", "HSM sessions open.",
          g.hsm_sessions_open);
-  single("authd_allowlist_entries", "gauge", "Entries on the IP allowlist.",
-         g.allowlist_entries);
-  single("authd_credentials", "gauge", "Client credentials, expired included.",
-         g.credentials);
-  single("authd_audit_entries", "gauge", "Entries in the audit log.",
+  Single(out, "authd_allowlist_entries", "gauge",
+         "Entries on the IP allowlist.", g.allowlist_entries);
+  Single(out, "authd_credentials", "gauge",
+         "Client credentials, expired included.", g.credentials);
+  Single(out, "authd_audit_entries", "gauge", "Entries in the audit log.",
          g.audit_entries);
+  Single(out, "authd_revoked_tokens", "gauge",
+         "Revoked access tokens not yet expired.", g.revoked_tokens);
+}
+
+std::string Metrics::Render(const Gauges& g, std::string_view version) const {
+  std::string out;
+  Header(&out, "authd_build_info", "gauge", "Build information.");
+  out += "authd_build_info{version=\"" + std::string(version) + "\"} 1\n";
+  RenderGauges(g, &out);
+  RenderCounters(&out);
   return out;
 }
 

@@ -50,9 +50,15 @@ enum class Endpoint {
   kMetrics,
   kAdmin,
   kAudit,
+  kCheck,
+  kIntrospect,
+  kRevoke,
   kOther,
   kCount
 };
+
+// How a gateway check (GET /v1/auth/check) ended.
+enum class CheckResult { kAllowed, kUnauthenticated, kForbidden, kCount };
 
 enum class AdminAction {
   kCredentialCreate,
@@ -68,6 +74,10 @@ class Metrics {
  public:
   void TokenIssued() { tokens_issued_.fetch_add(1, std::memory_order_relaxed); }
   void TokenFailed(TokenFailure f) { Add(token_failures_, f); }
+  void TokenRevoked() {
+    tokens_revoked_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void Check(CheckResult r) { Add(checks_, r); }
   void AdminChange(AdminAction a) { Add(admin_changes_, a); }
   void Request(Endpoint e, double seconds) {
     requests_[static_cast<size_t>(e)].Observe(seconds);
@@ -80,6 +90,7 @@ class Metrics {
     size_t hsm_sessions_in_use = 0, hsm_sessions_open = 0;
     size_t allowlist_entries = 0, credentials = 0;
     uint64_t audit_entries = 0;
+    size_t revoked_tokens = 0;  // revoked and not yet expired
   };
   std::string Render(const Gauges& g, std::string_view version) const;
 
@@ -89,7 +100,13 @@ class Metrics {
     arr[static_cast<size_t>(e)].fetch_add(1, std::memory_order_relaxed);
   }
 
+  void RenderCounters(std::string* out) const;
+  static void RenderGauges(const Gauges& g, std::string* out);
+
   std::atomic<uint64_t> tokens_issued_{0};
+  std::atomic<uint64_t> tokens_revoked_{0};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(CheckResult::kCount)>
+      checks_{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(TokenFailure::kCount)>
       token_failures_{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(AdminAction::kCount)>

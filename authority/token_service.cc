@@ -11,20 +11,51 @@
 namespace authd::authority {
 namespace {
 
-TokenOutcome Denied(TokenFailure why, Status st) {
+Refusal Refused(TokenFailure why, Status st) {
+  return Refusal{std::move(st), why, 0};
+}
+
+TokenOutcome Denied(Refusal r) {
   TokenOutcome out;
-  out.status = std::move(st);
-  out.failure = why;
+  out.status = r.status;
+  out.refusal = std::move(r);
   return out;
 }
 
 TokenOutcome Unavailable(std::string message) {
-  return Denied(TokenFailure::kUnavailable,
-                Status::Unavailable(std::move(message)));
+  return Denied(Refused(TokenFailure::kUnavailable,
+                        Status::Unavailable(std::move(message))));
 }
 
 bool Contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// The claims of a verified JWT; Unauthenticated when a required one is
+// missing or of the wrong type.
+StatusOr<TokenClaims> ClaimsOf(const nlohmann::json& c) {
+  auto num = [&](const char* k) -> std::optional<int64_t> {
+    auto it = c.find(k);
+    if (it == c.end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<int64_t>();
+  };
+  auto str = [&](const char* k) -> std::string {
+    auto it = c.find(k);
+    return it != c.end() && it->is_string() ? it->get<std::string>() : "";
+  };
+  std::optional<int64_t> exp = num("exp"), nbf = num("nbf"), iat = num("iat");
+  if (!exp) return Status::Unauthenticated("access token has no exp");
+  TokenClaims out;
+  out.client_id = str("client_id");
+  out.role = str("role");
+  out.jti = str("jti");
+  out.iss = str("iss");
+  out.aud = str("aud");
+  out.scopes = SplitScopes(str("scope"));
+  out.exp = *exp;
+  out.nbf = nbf.value_or(0);
+  out.iat = iat.value_or(0);
+  return out;
 }
 
 }  // namespace
@@ -50,50 +81,67 @@ bool Principal::Has(std::string_view scope) const {
 }
 
 TokenService::TokenService(const KeyRing* ring, const Access* access,
-                           FailureLimiter* limiter, const Clock* clock,
-                           TokenOptions options)
+                           FailureLimiter* limiter, Revocations* revocations,
+                           const Clock* clock, TokenOptions options)
     : ring_(ring),
       access_(access),
       limiter_(limiter),
+      revocations_(revocations),
       clock_(clock),
       options_(std::move(options)) {}
 
-TokenOutcome TokenService::Issue(const TokenRequest& req) const {
+ClientOutcome TokenService::AuthenticateClient(
+    const ClientCredentials& client) const {
+  ClientOutcome out;
+  auto refuse = [&](Refusal r) {
+    out.status = r.status;
+    out.refusal = std::move(r);
+    return out;
+  };
   // Charged before the HMAC, so parallel guesses cannot all pass one check.
-  if (auto wait = limiter_->Reserve(req.client_id, req.address)) {
-    TokenOutcome out = Denied(
+  if (auto wait = limiter_->Reserve(client.client_id, client.address)) {
+    Refusal r = Refused(
         TokenFailure::kRateLimited,
         Status::ResourceExhausted("too many failed attempts; retry later"));
-    out.retry_after = *wait;
-    return out;
+    r.retry_after = *wait;
+    return refuse(std::move(r));
   }
   StatusOr<storage::Credential> cred =
-      access_->Authenticate(req.client_id, req.secret);
+      access_->Authenticate(client.client_id, client.secret);
   if (!cred.ok()) {
     if (cred.status().code() != StatusCode::kUnauthenticated) {
-      limiter_->Refund(req.client_id, req.address);  // not the client's fault
-      return Unavailable("the HSM is unavailable; retry later");
+      limiter_->Refund(client.client_id, client.address);  // not the client's
+      return refuse(
+          Refused(TokenFailure::kUnavailable,
+                  Status::Unavailable("the HSM is unavailable; retry later")));
     }
-    return Denied(TokenFailure::kInvalidClient, cred.status());
+    return refuse(Refused(TokenFailure::kInvalidClient, cred.status()));
   }
-  limiter_->Refund(req.client_id, req.address);
-  limiter_->RecordSuccess(req.client_id, req.address);
+  limiter_->Refund(client.client_id, client.address);
+  limiter_->RecordSuccess(client.client_id, client.address);
+  out.credential = std::move(*cred);
+  return out;
+}
 
-  const Role* role = access_->FindRole(cred->role);
+TokenOutcome TokenService::Issue(const TokenRequest& req) const {
+  ClientOutcome client = AuthenticateClient(req.client);
+  if (!client.status.ok()) return Denied(std::move(client.refusal));
+  const storage::Credential& cred = client.credential;
+  const Role* role = access_->FindRole(cred.role);
   if (role == nullptr) {
-    return Denied(
+    return Denied(Refused(
         TokenFailure::kInvalidScope,
-        Status::InvalidArgument("the credential's role no longer exists"));
+        Status::InvalidArgument("the credential's role no longer exists")));
   }
   for (const auto& s : req.scopes) {
     if (!Contains(role->scopes, s)) {
-      return Denied(
+      return Denied(Refused(
           TokenFailure::kInvalidScope,
           Status::InvalidArgument("scope '" + s + "' is not granted to role " +
-                                  role->name));
+                                  role->name)));
     }
   }
-  return Sign(*cred, req.scopes.empty() ? role->scopes : req.scopes);
+  return Sign(cred, req.scopes.empty() ? role->scopes : req.scopes);
 }
 
 TokenOutcome TokenService::Sign(const storage::Credential& cred,
@@ -135,14 +183,18 @@ TokenOutcome TokenService::Sign(const storage::Credential& cred,
   return out;
 }
 
-StatusOr<Principal> TokenService::VerifyBearer(std::string_view token) const {
-  int64_t now = clock_->NowSeconds();
+StatusOr<TokenClaims> TokenService::VerifiedClaims(std::string_view token,
+                                                   int64_t now) const {
   std::shared_ptr<const KeyRing::Snapshot> ring = ring_->Current();
+  TokenCache::Epoch epoch{ring, access_->Current(),
+                          revocations_ ? revocations_->Current() : nullptr};
+  if (std::optional<TokenClaims> hit = cache_.Lookup(token, epoch)) {
+    return *std::move(hit);
+  }
   ASSIGN_OR_RETURN(VerifiedJwt jwt,
                    VerifyJwt(token, [&](const std::string& kid) {
                      return ring_->Find(*ring, kid, now);
                    }));
-  const nlohmann::json& c = jwt.claims;
   // RFC 9068 §4: only access tokens (typ at+jwt); RFC 7515 §4.1.11: no
   // critical extension is understood here.
   const auto typ = jwt.header.find("typ");
@@ -150,38 +202,60 @@ StatusOr<Principal> TokenService::VerifyBearer(std::string_view token) const {
       jwt.header.contains("crit")) {
     return Status::Unauthenticated("access token is not an at+jwt");
   }
-  auto num = [&](const char* k) -> int64_t {
-    return c.contains(k) && c[k].is_number_integer() ? c[k].get<int64_t>() : -1;
-  };
-  auto str = [&](const char* k) -> std::string {
-    return c.contains(k) && c[k].is_string() ? c[k].get<std::string>() : "";
-  };
-  if (num("exp") <= now) {
+  ASSIGN_OR_RETURN(TokenClaims claims, ClaimsOf(jwt.claims));
+  if (claims.iss != options_.issuer || claims.aud != options_.audience) {
+    return Status::Unauthenticated(
+        "access token was issued for another issuer or audience");
+  }
+  cache_.Insert(token, epoch, claims);
+  return claims;
+}
+
+StatusOr<Principal> TokenService::VerifyBearer(std::string_view token) const {
+  int64_t now = clock_->NowSeconds();
+  ASSIGN_OR_RETURN(TokenClaims claims, VerifiedClaims(token, now));
+  if (claims.exp <= now) {
     return Status::Unauthenticated("access token has expired");
   }
-  if (num("nbf") > now) {
+  if (claims.nbf > now + kNotBeforeLeewaySeconds) {
     return Status::Unauthenticated("access token is not valid yet");
   }
-  if (str("iss") != options_.issuer || str("aud") != options_.audience) {
-    return Status::Unauthenticated(
-        "access token was issued for another "
-        "issuer or audience");
+  if (revocations_ && !claims.jti.empty() &&
+      revocations_->IsRevoked(claims.jti)) {
+    return Status::Unauthenticated("access token has been revoked");
   }
-  Principal p;
-  p.client_id = str("client_id");
   std::shared_ptr<const Access::Snapshot> snap = access_->Current();
-  auto it = snap->credentials.find(p.client_id);
+  auto it = snap->credentials.find(claims.client_id);
   if (it == snap->credentials.end() || it->second.expires_at <= now) {
     return Status::Unauthenticated(
         "the credential behind this access token no longer exists");
   }
+  Principal p;
+  p.client_id = claims.client_id;
   p.role = it->second.role;
   // The token's scopes, less any its role no longer grants.
   const Role* role = access_->FindRole(p.role);
-  for (std::string& s : SplitScopes(str("scope"))) {
-    if (role && Contains(role->scopes, s)) p.scopes.push_back(std::move(s));
+  for (const std::string& s : claims.scopes) {
+    if (role && Contains(role->scopes, s)) p.scopes.push_back(s);
   }
+  p.claims = std::move(claims);
   return p;
+}
+
+StatusOr<bool> TokenService::Revoke(std::string_view token,
+                                    const std::string& client_id) const {
+  if (revocations_ == nullptr) return false;
+  StatusOr<Principal> p = VerifyBearer(token);
+  // RFC 7009 §2.2: an invalid, expired or foreign token needs no action.
+  if (!p.ok() || p->client_id != client_id || p->claims.jti.empty()) {
+    return false;
+  }
+  Status st = revocations_->Revoke(p->claims.jti, client_id, p->claims.exp);
+  if (!st.ok()) {
+    return Status::Unavailable("the revocation could not be stored: " +
+                               st.message());
+  }
+  return true;
 }
 
 }  // namespace authd::authority

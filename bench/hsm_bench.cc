@@ -66,7 +66,7 @@ struct Issuer {
                                            &SystemClock::Get(), 600))
             .value();
     tokens = std::make_unique<authority::TokenService>(
-        ring.get(), access.get(), limiter.get(), &SystemClock::Get(),
+        ring.get(), access.get(), limiter.get(), nullptr, &SystemClock::Get(),
         authority::TokenOptions{"https://authd.bench", "bench", 600});
     handler = std::make_unique<api::TokenHandler>(tokens.get());
     auto cred = std::move(access->CreateCredential(
@@ -88,7 +88,7 @@ struct Issuer {
 void BM_IssueToken(benchmark::State& state) {
   static Issuer* issuer = new Issuer();
   for (auto _ : state) {
-    api::Response r = issuer->handler->Handle(issuer->request);
+    api::Response r = issuer->handler->Token(issuer->request);
     if (r.status != 200) state.SkipWithError(r.body.c_str());
     benchmark::DoNotOptimize(r);
   }

@@ -51,6 +51,15 @@ CREATE TABLE meta (
   value BLOB NOT NULL
 ) STRICT;
 )sql",
+    R"sql(
+CREATE TABLE revoked_tokens (
+  jti        TEXT PRIMARY KEY,
+  client_id  TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  revoked_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at);
+)sql",
 };
 
 // The one place SQLite result codes become a Status.
@@ -203,6 +212,25 @@ class SqliteTransaction final : public Transaction {
     BindText(s.get(), 1, key);
     BindBlob(s.get(), 2, value);
     return SqlStatus(db_, sqlite3_step(s.get()), "store meta");
+  }
+
+  Status InsertRevocation(const RevokedToken& r) override {
+    ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                     "INSERT OR IGNORE INTO revoked_tokens "
+                                     "VALUES (?1, ?2, ?3, ?4)"));
+    BindText(s.get(), 1, r.jti);
+    BindText(s.get(), 2, r.client_id);
+    sqlite3_bind_int64(s.get(), 3, r.expires_at);
+    sqlite3_bind_int64(s.get(), 4, r.revoked_at);
+    return SqlStatus(db_, sqlite3_step(s.get()), "store revocation");
+  }
+
+  Status PurgeRevocations(int64_t now) override {
+    ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                     "DELETE FROM revoked_tokens "
+                                     "WHERE expires_at <= ?1"));
+    sqlite3_bind_int64(s.get(), 1, now);
+    return SqlStatus(db_, sqlite3_step(s.get()), "purge revocations");
   }
 
  private:
@@ -404,6 +432,17 @@ StatusOr<std::optional<std::string>> SqliteStorage::GetMeta(
   if (rc == SQLITE_DONE) return std::optional<std::string>();
   if (rc != SQLITE_ROW) return SqlStatus(db_, rc, "read meta");
   return std::optional<std::string>(ColumnText(s.get(), 0));
+}
+
+StatusOr<std::vector<RevokedToken>> SqliteStorage::ListRevocations() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                   "SELECT jti, client_id, expires_at, "
+                                   "revoked_at FROM revoked_tokens"));
+  return Rows(db_, s.get(), "list revocations", [](sqlite3_stmt* r) {
+    return RevokedToken{ColumnText(r, 0), ColumnText(r, 1),
+                        sqlite3_column_int64(r, 2), sqlite3_column_int64(r, 3)};
+  });
 }
 
 }  // namespace authd::storage

@@ -39,6 +39,7 @@ class SqliteStorage final : public Storage {
   StatusOr<std::optional<StoredCheckpoint>> GetCheckpoint(
       std::optional<uint64_t> size) override;
   StatusOr<std::optional<std::string>> GetMeta(const std::string& key) override;
+  StatusOr<std::vector<RevokedToken>> ListRevocations() override;
 
   static int SchemaVersion();
 

@@ -34,6 +34,14 @@ struct AllowlistEntry {
   std::string created_by;
 };
 
+// A revoked access token (RFC 7009), kept until the token would have expired.
+struct RevokedToken {
+  std::string jti;
+  std::string client_id;
+  int64_t expires_at = 0;  // the token's exp
+  int64_t revoked_at = 0;
+};
+
 // One audit log row: the leaf bytes (a serialized audit.v1.Entry) and the
 // few decoded columns the admin API filters on.
 struct AuditRecord {
@@ -72,6 +80,10 @@ class Transaction {
   virtual Status AppendAudit(const AuditRecord& r) = 0;
   virtual Status PutCheckpoint(const StoredCheckpoint& c) = 0;
   virtual Status PutMeta(const std::string& key, const std::string& value) = 0;
+  // Revoking a token twice is not an error.
+  virtual Status InsertRevocation(const RevokedToken& r) = 0;
+  // Drops revocations of tokens that expired at or before `now`.
+  virtual Status PurgeRevocations(int64_t now) = 0;
 };
 
 class Storage {
@@ -88,6 +100,7 @@ class Storage {
       std::optional<uint64_t> size) = 0;
   virtual StatusOr<std::optional<std::string>> GetMeta(
       const std::string& key) = 0;
+  virtual StatusOr<std::vector<RevokedToken>> ListRevocations() = 0;
   // Runs `fn` in one transaction; commits only when it returns OK.
   virtual Status Write(const std::function<Status(Transaction&)>& fn) = 0;
 };

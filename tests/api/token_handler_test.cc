@@ -53,6 +53,8 @@ class TokenHandlerTest : public AccessTest {
     ring_ = std::move(KeyRing::Open(storage_.get(), audit_.get(), &keys(),
                                     &clock_, 600))
                 .value();
+    revocations_ =
+        std::move(Revocations::Load(storage_.get(), &clock_)).value();
     tokens_ = MakeService(kAudience, 600);
     handler_ = std::make_unique<TokenHandler>(tokens_.get());
     discovery_ = std::make_unique<DiscoveryHandler>(ring_.get(), access_.get(),
@@ -62,7 +64,7 @@ class TokenHandlerTest : public AccessTest {
   std::unique_ptr<TokenService> MakeService(const std::string& audience,
                                             int64_t ttl) {
     return std::make_unique<TokenService>(ring_.get(), access_.get(), &limiter_,
-                                          &clock_,
+                                          revocations_.get(), &clock_,
                                           TokenOptions{kIssuer, audience, ttl});
   }
 
@@ -94,7 +96,7 @@ class TokenHandlerTest : public AccessTest {
 
   // Issues a token and returns the verified JWT.
   VerifiedJwt MustIssue(const Request& req) {
-    Response r = handler_->Handle(req);
+    Response r = handler_->Token(req);
     EXPECT_EQ(r.status, 200) << r.body;
     json body = Body(r);
     StatusOr<VerifiedJwt> jwt = VerifyJwt(body.value("access_token", ""),
@@ -104,8 +106,7 @@ class TokenHandlerTest : public AccessTest {
   }
 
   std::string MustGetToken(const CreatedCredential& c) {
-    Response r =
-        handler_->Handle(PostBasic(c, "grant_type=client_credentials"));
+    Response r = handler_->Token(PostBasic(c, "grant_type=client_credentials"));
     EXPECT_EQ(r.status, 200) << r.body;
     return Body(r).value("access_token", "");
   }
@@ -123,6 +124,7 @@ class TokenHandlerTest : public AccessTest {
 
   FailureLimiter limiter_{&clock_, LimiterOptions{}};
   std::unique_ptr<KeyRing> ring_;
+  std::unique_ptr<Revocations> revocations_;
   std::unique_ptr<TokenService> tokens_;
   std::unique_ptr<TokenHandler> handler_;
   std::unique_ptr<DiscoveryHandler> discovery_;
@@ -132,7 +134,7 @@ class TokenHandlerTest : public AccessTest {
 
 TEST_F(TokenHandlerTest, IssuesATokenViaBasic) {
   CreatedCredential c = MustCreate("svc", "operator");
-  Response r = handler_->Handle(PostBasic(c, "grant_type=client_credentials"));
+  Response r = handler_->Token(PostBasic(c, "grant_type=client_credentials"));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.content_type, "application/json");
   EXPECT_EQ(HeaderOf(r, "Cache-Control"), "no-store");
@@ -147,7 +149,7 @@ TEST_F(TokenHandlerTest, IssuesATokenViaBasic) {
 
 TEST_F(TokenHandlerTest, IssuesATokenViaPost) {
   CreatedCredential c = MustCreate("svc", "viewer");
-  Response r = handler_->Handle(PostInBody(c));
+  Response r = handler_->Token(PostInBody(c));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(HeaderOf(r, "Cache-Control"), "no-store");
   EXPECT_EQ(Body(r).value("scope", ""), "data:read");
@@ -165,7 +167,7 @@ TEST_F(TokenHandlerTest, BasicCredentialsAreFormDecoded) {
   Request req = Post("grant_type=client_credentials");
   req.headers["authorization"] =
       "Basic " + Base64Encode(c.credential.client_id + ":" + encoded);
-  EXPECT_EQ(handler_->Handle(req).status, 200);
+  EXPECT_EQ(handler_->Token(req).status, 200);
 }
 
 TEST_F(TokenHandlerTest, ContentTypeParametersAndCaseAreAccepted) {
@@ -174,7 +176,7 @@ TEST_F(TokenHandlerTest, ContentTypeParametersAndCaseAreAccepted) {
                            "Application/X-WWW-Form-URLEncoded"}) {
     Request req = PostBasic(c, "grant_type=client_credentials");
     req.headers["content-type"] = type;
-    EXPECT_EQ(handler_->Handle(req).status, 200) << type;
+    EXPECT_EQ(handler_->Token(req).status, 200) << type;
   }
 }
 
@@ -232,7 +234,7 @@ TEST_F(TokenHandlerTest, TtlFollowsTheOptions) {
 TEST_F(TokenHandlerTest, ExpiryIsCappedAtTheCredentialsExpiry) {
   CreatedCredential c = MustCreate("svc", "viewer", 1000);
   clock_.Advance(900);
-  Response r = handler_->Handle(PostBasic(c, "grant_type=client_credentials"));
+  Response r = handler_->Token(PostBasic(c, "grant_type=client_credentials"));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(Body(r).value("expires_in", 0), 100);
   StatusOr<VerifiedJwt> jwt = VerifyJwt(Body(r).value("access_token", ""),
@@ -246,7 +248,7 @@ TEST_F(TokenHandlerTest, ExpiryIsCappedAtTheCredentialsExpiry) {
 
 TEST_F(TokenHandlerTest, RequestedScopeSubsetIsGranted) {
   CreatedCredential c = MustCreate("svc", "owner");
-  Response r = handler_->Handle(PostBasic(
+  Response r = handler_->Token(PostBasic(
       c, "grant_type=client_credentials&scope=data%3Aread+admin:read"));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(Body(r).value("scope", ""), "data:read admin:read");
@@ -258,7 +260,7 @@ TEST_F(TokenHandlerTest, RequestedScopeSubsetIsGranted) {
 TEST_F(TokenHandlerTest, ScopeOutsideTheRoleIsInvalidScope) {
   CreatedCredential c = MustCreate("svc", "viewer");
   for (const char* scope : {"admin:write", "data:read+admin:write", "bogus"}) {
-    Response r = handler_->Handle(PostBasic(
+    Response r = handler_->Token(PostBasic(
         c, std::string("grant_type=client_credentials&scope=") + scope));
     ExpectOAuthError(r, 400, "invalid_scope");
   }
@@ -270,7 +272,7 @@ TEST_F(TokenHandlerTest, GetIsMethodNotAllowed) {
   CreatedCredential c = MustCreate("svc", "viewer");
   Request req = PostBasic(c, "grant_type=client_credentials");
   req.method = "GET";
-  Response r = handler_->Handle(req);
+  Response r = handler_->Token(req);
   ExpectOAuthError(r, 405, "invalid_request");
   EXPECT_EQ(HeaderOf(r, "Allow"), "POST");
 }
@@ -279,33 +281,33 @@ TEST_F(TokenHandlerTest, WrongOrMissingContentTypeIsInvalidRequest) {
   CreatedCredential c = MustCreate("svc", "viewer");
   Request req = PostBasic(c, "grant_type=client_credentials");
   req.headers["content-type"] = "application/json";
-  ExpectOAuthError(handler_->Handle(req), 400, "invalid_request");
+  ExpectOAuthError(handler_->Token(req), 400, "invalid_request");
   req.headers["content-type"] = "application/x-www-form-urlencodedx";
-  ExpectOAuthError(handler_->Handle(req), 400, "invalid_request");
+  ExpectOAuthError(handler_->Token(req), 400, "invalid_request");
   req.headers.erase("content-type");
-  ExpectOAuthError(handler_->Handle(req), 400, "invalid_request");
+  ExpectOAuthError(handler_->Token(req), 400, "invalid_request");
 }
 
 TEST_F(TokenHandlerTest, GrantTypeIsRequiredAndMustBeClientCredentials) {
   CreatedCredential c = MustCreate("svc", "viewer");
-  ExpectOAuthError(handler_->Handle(PostBasic(c, "")), 400, "invalid_request");
-  ExpectOAuthError(handler_->Handle(PostBasic(c, "scope=data:read")), 400,
+  ExpectOAuthError(handler_->Token(PostBasic(c, "")), 400, "invalid_request");
+  ExpectOAuthError(handler_->Token(PostBasic(c, "scope=data:read")), 400,
                    "invalid_request");
-  ExpectOAuthError(handler_->Handle(PostBasic(c, "grant_type=password")), 400,
+  ExpectOAuthError(handler_->Token(PostBasic(c, "grant_type=password")), 400,
                    "unsupported_grant_type");
   ExpectOAuthError(
-      handler_->Handle(PostBasic(c, "grant_type=authorization_code")), 400,
+      handler_->Token(PostBasic(c, "grant_type=authorization_code")), 400,
       "unsupported_grant_type");
 }
 
 TEST_F(TokenHandlerTest, MalformedOrRepeatedParametersAreInvalidRequest) {
   CreatedCredential c = MustCreate("svc", "viewer");
   ExpectOAuthError(
-      handler_->Handle(PostBasic(
+      handler_->Token(PostBasic(
           c, "grant_type=client_credentials&grant_type=client_credentials")),
       400, "invalid_request");
   ExpectOAuthError(
-      handler_->Handle(PostBasic(c, "grant_type=client_credentials&scope=%zz")),
+      handler_->Token(PostBasic(c, "grant_type=client_credentials&scope=%zz")),
       400, "invalid_request");
 }
 
@@ -315,20 +317,20 @@ TEST_F(TokenHandlerTest, BasicAndBodyCredentialsTogetherAreInvalidRequest) {
   Request req = PostInBody(c);
   req.headers["authorization"] =
       BasicAuth(c.credential.client_id, c.client_secret.view());
-  ExpectOAuthError(handler_->Handle(req), 400, "invalid_request");
+  ExpectOAuthError(handler_->Token(req), 400, "invalid_request");
 }
 
 TEST_F(TokenHandlerTest, NoCredentialsIsInvalidClientWithChallenge) {
   MustCreate("svc", "viewer");
-  Response r = handler_->Handle(Post("grant_type=client_credentials"));
+  Response r = handler_->Token(Post("grant_type=client_credentials"));
   ExpectOAuthError(r, 401, "invalid_client");
   EXPECT_EQ(HeaderOf(r, "WWW-Authenticate"), "Basic realm=\"authd\"");
 }
 
 TEST_F(TokenHandlerTest, IdWithoutSecretIsInvalidClient) {
   CreatedCredential c = MustCreate("svc", "viewer");
-  Response r = handler_->Handle(Post(
-      "grant_type=client_credentials&client_id=" + c.credential.client_id));
+  Response r = handler_->Token(Post("grant_type=client_credentials&client_id=" +
+                                    c.credential.client_id));
   ExpectOAuthError(r, 401, "invalid_client");
 }
 
@@ -341,7 +343,7 @@ TEST_F(TokenHandlerTest, MalformedAuthorizationIsInvalidClient) {
         std::string("Digest username=x")}) {
     Request req = Post("grant_type=client_credentials");
     req.headers["authorization"] = auth;
-    Response r = handler_->Handle(req);
+    Response r = handler_->Token(req);
     ExpectOAuthError(r, 401, "invalid_client");
     EXPECT_TRUE(HeaderOf(r, "WWW-Authenticate").has_value()) << auth;
   }
@@ -367,10 +369,9 @@ TEST_F(TokenHandlerTest, AuthenticationFailuresAreIndistinguishable) {
   requests.push_back(
       PostBasic(deleted, "grant_type=client_credentials", "192.0.2.3"));
   std::vector<Response> responses;
-  for (const Request& req : requests)
-    responses.push_back(handler_->Handle(req));
+  for (const Request& req : requests) responses.push_back(handler_->Token(req));
   clock_.Advance(1000);
-  responses.push_back(handler_->Handle(
+  responses.push_back(handler_->Token(
       PostBasic(c, "grant_type=client_credentials", "192.0.2.4")));
 
   for (const Response& r : responses) {
@@ -387,25 +388,25 @@ TEST_F(TokenHandlerTest, FiveFailuresFromOneAddressThen429) {
   Request bad = Post("grant_type=client_credentials");
   bad.headers["authorization"] = BasicAuth(c.credential.client_id, "wrong");
   for (int i = 0; i < 5; ++i) {
-    ExpectOAuthError(handler_->Handle(bad), 401, "invalid_client");
+    ExpectOAuthError(handler_->Token(bad), 401, "invalid_client");
   }
   // Refused before the secret is even checked: the right one too.
   for (const Request& req :
        {bad, PostBasic(c, "grant_type=client_credentials")}) {
-    Response r = handler_->Handle(req);
+    Response r = handler_->Token(req);
     ExpectOAuthError(r, 429, "too_many_requests");
     EXPECT_EQ(HeaderOf(r, "Retry-After"), "180");
   }
   // Another address is not locked out.
   EXPECT_EQ(handler_
-                ->Handle(PostBasic(c, "grant_type=client_credentials",
+                ->Token(PostBasic(c, "grant_type=client_credentials",
                                    "198.51.100.7"))
                 .status,
             200);
   // Time heals.
   clock_.Advance(180);
   EXPECT_EQ(
-      handler_->Handle(PostBasic(c, "grant_type=client_credentials")).status,
+      handler_->Token(PostBasic(c, "grant_type=client_credentials")).status,
       200);
 }
 
@@ -413,7 +414,7 @@ TEST_F(TokenHandlerTest, FiveFailuresFromOneAddressThen429) {
 
 TEST_F(TokenHandlerTest, VerifyBearerAcceptsAFreshToken) {
   CreatedCredential c = MustCreate("svc", "owner");
-  Response r = handler_->Handle(
+  Response r = handler_->Token(
       PostBasic(c, "grant_type=client_credentials&scope=admin:read+data:read"));
   ASSERT_EQ(r.status, 200) << r.body;
   StatusOr<Principal> p =
@@ -456,7 +457,8 @@ TEST_F(TokenHandlerTest, VerifyBearerRejectsAnotherAudienceOrIssuer) {
   EXPECT_EQ(p.status().code(), StatusCode::kUnauthenticated);
   EXPECT_EQ(p.status().message(),
             "access token was issued for another issuer or audience");
-  TokenService other_issuer(ring_.get(), access_.get(), &limiter_, &clock_,
+  TokenService other_issuer(ring_.get(), access_.get(), &limiter_, nullptr,
+                            &clock_,
                             {"https://elsewhere.test", kAudience, 600});
   EXPECT_EQ(other_issuer.VerifyBearer(token).status().code(),
             StatusCode::kUnauthenticated);
@@ -530,7 +532,7 @@ TEST_F(TokenHandlerTest, MetadataNamesTheEndpoints) {
   EXPECT_EQ(body["grant_types_supported"], json::array({"client_credentials"}));
   EXPECT_EQ(body["scopes_supported"],
             json::array({"admin:read", "admin:write", "audit:read", "data:read",
-                         "devices:control"}));
+                         "devices:control", "tokens:introspect"}));
 }
 
 }  // namespace

@@ -108,9 +108,10 @@ TEST_F(ConfigTest, MinimalConfigLoadsWithDefaults) {
 // SPEC "Configuration": owner, auditor, operator, viewer when none defined.
 TEST_F(ConfigTest, DefaultRolesAreTheFourSpecRoles) {
   Config c = MustLoad(Minimal());
-  ASSERT_EQ(c.roles.size(), 4u);
-  EXPECT_EQ(RoleNames(c.roles), (std::vector<std::string>{"auditor", "operator",
-                                                          "owner", "viewer"}));
+  ASSERT_EQ(c.roles.size(), 5u);
+  EXPECT_EQ(RoleNames(c.roles),
+            (std::vector<std::string>{"auditor", "operator", "owner",
+                                      "resource-server", "viewer"}));
   for (const authority::Role& r : c.roles) {
     EXPECT_FALSE(r.description.empty()) << r.name;
     std::vector<std::string> scopes = r.scopes;
@@ -127,6 +128,8 @@ TEST_F(ConfigTest, DefaultRolesAreTheFourSpecRoles) {
     } else if (r.name == "operator") {
       EXPECT_EQ(scopes,
                 (std::vector<std::string>{"data:read", "devices:control"}));
+    } else if (r.name == "resource-server") {
+      EXPECT_EQ(scopes, std::vector<std::string>{"tokens:introspect"});
     } else {
       EXPECT_EQ(scopes, std::vector<std::string>{"data:read"});
     }

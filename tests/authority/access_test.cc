@@ -140,7 +140,7 @@ TEST_F(AccessTest, CreateRequiresAKnownRole) {
   EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(c.status().message(),
             "role 'admin' does not exist; known roles: owner, auditor, "
-            "operator, viewer");
+            "operator, viewer, resource-server");
   EXPECT_TRUE(access_->ListCredentials().empty());
 }
 

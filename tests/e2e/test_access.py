@@ -77,7 +77,7 @@ class AdminOverTcpTest(unittest.TestCase):
         r = self.tcp("GET", "/v1/admin/roles", token=self.owner_token)
         self.assertEqual(r.status, 200)
         roles = {x["name"]: x for x in r.json()}
-        self.assertEqual(set(roles), {"owner", "auditor", "operator", "viewer"})
+        self.assertEqual(set(roles), {"owner", "auditor", "operator", "viewer", "resource-server"})
         self.assertEqual(roles["viewer"]["scopes"], ["data:read"])
         self.assertEqual(set(roles["auditor"]["scopes"]), {"admin:read", "audit:read"})
         self.assertTrue(all(x["description"] for x in roles.values()))
