@@ -167,7 +167,10 @@ CK_RV FindAll(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
 
 Pkcs11KeyOps::Pkcs11KeyOps(std::unique_ptr<Module> module, CK_SLOT_ID slot,
                            HsmOptions options)
-    : module_(std::move(module)), slot_(slot), options_(std::move(options)) {}
+    : module_(std::move(module)),
+      options_(std::move(options)),
+      pool_(std::make_unique<SessionPool>(
+          module_->fn(), slot, options_.max_sessions, options_.op_timeout)) {}
 
 Pkcs11KeyOps::~Pkcs11KeyOps() {
   {
@@ -176,8 +179,6 @@ Pkcs11KeyOps::~Pkcs11KeyOps() {
   }
   cv_.notify_all();
   if (supervisor_.joinable()) supervisor_.join();
-  std::lock_guard<std::mutex> lock(mu_);
-  idle_.clear();  // sessions close before the module is finalized
 }
 
 StatusOr<std::unique_ptr<Pkcs11KeyOps>> Pkcs11KeyOps::Create(
@@ -188,16 +189,16 @@ StatusOr<std::unique_ptr<Pkcs11KeyOps>> Pkcs11KeyOps::Create(
   ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindSlot(options.token_uri));
   std::unique_ptr<Pkcs11KeyOps> ops(
       new Pkcs11KeyOps(std::move(module), slot, std::move(options)));
-  ASSIGN_OR_RETURN(Session s, Session::Open(ops->module_->fn(), slot));
-  RETURN_IF_ERROR(ops->Login(s.handle(), /*verify_pin=*/true));
-  std::vector<std::string> made;
-  auto keys = std::make_shared<Keys>();
-  RETURN_IF_ERROR(ops->FindKeys(s.handle(), &made, keys.get(),
-                                &ops->token_public_, &ops->audit_public_));
-  if (created) *created = made;
-  ops->keys_.store(std::move(keys));
-  ops->open_ = 1;
-  ops->idle_.push_back(std::move(s));
+  {
+    ASSIGN_OR_RETURN(SessionLease s, ops->pool_->Lease());
+    RETURN_IF_ERROR(ops->Login(s.handle(), /*verify_pin=*/true));
+    std::vector<std::string> made;
+    auto keys = std::make_shared<Keys>();
+    RETURN_IF_ERROR(ops->FindKeys(s.handle(), &made, keys.get(),
+                                  &ops->token_public_, &ops->audit_public_));
+    if (created) *created = made;
+    ops->keys_.store(std::move(keys));
+  }  // the session goes back to the pool
   ops->supervisor_ = std::thread([p = ops.get()] { p->Supervise(); });
   return ops;
 }
@@ -264,46 +265,6 @@ Status Pkcs11KeyOps::FindKeys(CK_SESSION_HANDLE h,
   return Status::Ok();
 }
 
-StatusOr<Session> Pkcs11KeyOps::TakeSession() const {
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    bool got = cv_.wait_for(lock, options_.op_timeout, [&] {
-      return !idle_.empty() || open_ < options_.max_sessions;
-    });
-    if (!got) return Status::Unavailable("no HSM session became free in time");
-    if (!idle_.empty()) {
-      Session s = std::move(idle_.back());
-      idle_.pop_back();
-      leased_[s.handle()] = Clock::now();
-      return s;
-    }
-    ++open_;
-  }
-  StatusOr<Session> s = Session::Open(module_->fn(), slot_.load());
-  std::lock_guard<std::mutex> lock(mu_);
-  if (s.ok()) {
-    leased_[s->handle()] = Clock::now();
-  } else {
-    --open_;
-    cv_.notify_one();
-  }
-  return s;
-}
-
-void Pkcs11KeyOps::ReturnSession(Session s, bool keep) const {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    leased_.erase(s.handle());
-    if (keep) {
-      idle_.push_back(std::move(s));
-    } else {
-      --open_;
-    }
-  }
-  s.Close();  // no-op when kept (moved from)
-  cv_.notify_all();
-}
-
 Status Pkcs11KeyOps::WithSession(
     const std::function<CK_RV(CK_SESSION_HANDLE, const Keys&)>& op,
     std::string_view what) const {
@@ -312,16 +273,16 @@ Status Pkcs11KeyOps::WithSession(
   }
   CK_RV rv = CKR_OK;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    StatusOr<Session> taken = TakeSession();
-    if (!taken.ok()) {
+    StatusOr<SessionLease> lease = pool_->Lease();
+    if (!lease.ok()) {
       // No session could be opened (device gone, token absent) or none came
       // free in time (calls hung): the HSM is unusable for now.
-      if (taken.status().code() == StatusCode::kUnavailable) {
-        MarkUnready(taken.status().message());
+      if (lease.status().code() == StatusCode::kUnavailable) {
+        MarkUnready(lease.status().message());
       }
-      return taken.status();
+      return lease.status();
     }
-    Session s = std::move(taken).value();
+    SessionLease& s = *lease;
     std::shared_ptr<const Keys> keys = keys_.load();
     rv = op(s.handle(), *keys);
     if (rv == CKR_USER_NOT_LOGGED_IN && Login(s.handle()).ok()) {
@@ -337,13 +298,10 @@ Status Pkcs11KeyOps::WithSession(
         }
       }
     }
-    if (!IsSessionLost(rv)) {
-      // A session that saw an error may hold a half-finished operation
-      // (CKR_OPERATION_ACTIVE next time): close it rather than pool it.
-      ReturnSession(std::move(s), /*keep=*/rv == CKR_OK);
-      return RvToStatus(rv, what);
-    }
-    ReturnSession(std::move(s), /*keep=*/false);
+    // A session that saw an error may hold a half-finished operation
+    // (CKR_OPERATION_ACTIVE next time), or is lost: close it, do not pool it.
+    if (rv != CKR_OK) s.Discard();
+    if (!IsSessionLost(rv)) return RvToStatus(rv, what);
   }
   Status st = RvToStatus(rv, what);
   MarkUnready(st.message());
@@ -378,8 +336,7 @@ StatusOr<std::shared_ptr<const Pkcs11KeyOps::Keys>> Pkcs11KeyOps::RefreshKeys(
 }
 
 std::pair<size_t, size_t> Pkcs11KeyOps::SessionStats() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return {leased_.size(), open_};
+  return pool_->Counts();
 }
 
 std::string Pkcs11KeyOps::NotReadyReason() const {
@@ -399,10 +356,8 @@ void Pkcs11KeyOps::MarkUnready(const std::string& why) const {
 }
 
 bool Pkcs11KeyOps::HasHungCall(Clock::time_point now) const {
-  for (const auto& [h, since] : leased_) {
-    if (now - since > options_.op_timeout) return true;
-  }
-  return false;
+  std::optional<Clock::time_point> oldest = pool_->OldestLease();
+  return oldest && now - *oldest > options_.op_timeout;
 }
 
 void Pkcs11KeyOps::Supervise() {
@@ -442,18 +397,12 @@ void Pkcs11KeyOps::Supervise() {
 }
 
 Status Pkcs11KeyOps::Recover() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ -= idle_.size();
-    idle_.clear();  // closes them: they may belong to a dead login
-  }
-  ASSIGN_OR_RETURN(Session s, Session::Open(module_->fn(), slot_.load()));
-  RETURN_IF_ERROR(Login(s.handle()));
-  RETURN_IF_ERROR(RefreshKeys(s.handle()).status());
-  std::lock_guard<std::mutex> lock(mu_);
-  ++open_;
-  idle_.push_back(std::move(s));
-  return Status::Ok();
+  pool_->CloseIdle();  // they may belong to a dead login
+  ASSIGN_OR_RETURN(SessionLease s, pool_->Lease());
+  Status st = Login(s.handle());
+  if (st.ok()) st = RefreshKeys(s.handle()).status();
+  if (!st.ok()) s.Discard();
+  return st;
 }
 
 StatusOr<std::string> Pkcs11KeyOps::SignEs256(KeyUse use,

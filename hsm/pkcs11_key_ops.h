@@ -32,6 +32,7 @@
 #include "common/secure.h"
 #include "hsm/key_ops.h"
 #include "hsm/module.h"
+#include "hsm/session_pool.h"
 
 namespace authd::hsm {
 
@@ -112,9 +113,6 @@ class Pkcs11KeyOps final : public KeyOps {
   StatusOr<std::string> Sign(
       const std::function<std::optional<SigningHandle>(const Keys&)>& pick,
       std::string_view data) const;
-  StatusOr<Session> TakeSession() const;
-  // Back to the pool when `keep`, else closed.
-  void ReturnSession(Session s, bool keep) const;
   // `verify_pin`: also check the PIN when the process is already logged in.
   Status Login(CK_SESSION_HANDLE h, bool verify_pin = false) const;
   // Finds the keys anew (handles die with a login), checks they are the
@@ -127,7 +125,6 @@ class Pkcs11KeyOps final : public KeyOps {
                   std::optional<PublicKey>* audit) const;
 
   std::unique_ptr<Module> module_;
-  std::atomic<CK_SLOT_ID> slot_;
   HsmOptions options_;
   // Object handles are not cached across a re-login: recovery swaps them.
   mutable std::atomic<std::shared_ptr<const Keys>> keys_;
@@ -136,12 +133,10 @@ class Pkcs11KeyOps final : public KeyOps {
   mutable std::mutex signing_mu_;
   mutable std::map<std::string, std::string> signing_kids_;  // label -> kid
 
+  std::unique_ptr<SessionPool> pool_;
+
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
-  mutable std::vector<Session> idle_;  // GUARDED_BY(mu_)
-  mutable size_t open_ = 0;            // GUARDED_BY(mu_)
-  // Start time of each leased session's current call. GUARDED_BY(mu_)
-  mutable std::map<CK_SESSION_HANDLE, Clock::time_point> leased_;
   mutable std::string not_ready_;  // GUARDED_BY(mu_)
   mutable std::atomic<bool> ready_{true};
   mutable std::atomic<bool> pin_rejected_{false};
