@@ -9,162 +9,6 @@
 #include "common/sha256.h"
 
 namespace authd::hsm {
-namespace {
-
-// DER OID 1.2.840.10045.3.1.7 (prime256v1), the CKA_EC_PARAMS for P-256.
-constexpr CK_BYTE kP256Params[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
-                                   0xce, 0x3d, 0x03, 0x01, 0x07};
-CK_BBOOL kTrue = CK_TRUE;
-CK_BBOOL kFalse = CK_FALSE;
-
-CK_ATTRIBUTE Attr(CK_ATTRIBUTE_TYPE type, const void* value, size_t len) {
-  return CK_ATTRIBUTE{type, const_cast<void*>(value), len};
-}
-CK_ATTRIBUTE Bool(CK_ATTRIBUTE_TYPE type, bool v) {
-  return Attr(type, v ? &kTrue : &kFalse, sizeof(CK_BBOOL));
-}
-
-// Returns the one object with `label` and `cls`, or CK_INVALID_HANDLE.
-StatusOr<CK_OBJECT_HANDLE> FindObject(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
-                                      const std::string& label,
-                                      CK_OBJECT_CLASS cls) {
-  CK_ATTRIBUTE tmpl[] = {Attr(CKA_CLASS, &cls, sizeof cls),
-                         Attr(CKA_LABEL, label.data(), label.size())};
-  CK_RV rv = fn->C_FindObjectsInit(h, tmpl, 2);
-  if (rv != CKR_OK) return RvToStatus(rv, "C_FindObjectsInit");
-  CK_OBJECT_HANDLE found[2];
-  CK_ULONG count = 0;
-  rv = fn->C_FindObjects(h, found, 2, &count);
-  fn->C_FindObjectsFinal(h);
-  if (rv != CKR_OK) return RvToStatus(rv, "C_FindObjects");
-  if (count > 1) {
-    return Status::FailedPrecondition(
-        "HSM holds more than one object labelled " + label);
-  }
-  return count == 1 ? found[0] : CK_INVALID_HANDLE;
-}
-
-// A signing pair labelled `label`: the public half public and verify-only,
-// the private half CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not
-// CKA_EXTRACTABLE, sign-only (SPEC "Keys in the HSM").
-Status GeneratePair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
-                    const std::string& label, CK_MECHANISM_TYPE mechanism,
-                    std::vector<CK_ATTRIBUTE> pub) {
-  CK_MECHANISM mech{mechanism, nullptr, 0};
-  for (CK_ATTRIBUTE a :
-       {Attr(CKA_LABEL, label.data(), label.size()),
-        Attr(CKA_ID, label.data(), label.size()), Bool(CKA_TOKEN, true),
-        Bool(CKA_PRIVATE, false), Bool(CKA_VERIFY, true)}) {
-    pub.push_back(a);
-  }
-  CK_ATTRIBUTE priv[] = {
-      Attr(CKA_LABEL, label.data(), label.size()),
-      Attr(CKA_ID, label.data(), label.size()),
-      Bool(CKA_TOKEN, true),
-      Bool(CKA_PRIVATE, true),
-      Bool(CKA_SENSITIVE, true),
-      Bool(CKA_EXTRACTABLE, false),
-      Bool(CKA_SIGN, true),
-  };
-  CK_OBJECT_HANDLE pub_h, priv_h;
-  return RvToStatus(
-      fn->C_GenerateKeyPair(h, &mech, pub.data(), pub.size(), priv,
-                            std::size(priv), &pub_h, &priv_h),
-      "C_GenerateKeyPair");
-}
-
-Status GenerateEcPair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
-                      const std::string& label) {
-  return GeneratePair(fn, h, label, CKM_EC_KEY_PAIR_GEN,
-                      {Attr(CKA_EC_PARAMS, kP256Params, sizeof kP256Params)});
-}
-
-Status GenerateRsaPair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
-                       const std::string& label) {
-  static constexpr CK_ULONG kBits = 2048;
-  static constexpr CK_BYTE kF4[] = {0x01, 0x00, 0x01};
-  return GeneratePair(fn, h, label, CKM_RSA_PKCS_KEY_PAIR_GEN,
-                      {Attr(CKA_MODULUS_BITS, &kBits, sizeof kBits),
-                       Attr(CKA_PUBLIC_EXPONENT, kF4, sizeof kF4)});
-}
-
-Status GeneratePepper(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
-                      const std::string& label) {
-  CK_MECHANISM mech{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};
-  CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-  CK_KEY_TYPE type = CKK_GENERIC_SECRET;
-  CK_ULONG len = 32;
-  CK_ATTRIBUTE tmpl[] = {
-      Attr(CKA_CLASS, &cls, sizeof cls),
-      Attr(CKA_KEY_TYPE, &type, sizeof type),
-      Attr(CKA_VALUE_LEN, &len, sizeof len),
-      Attr(CKA_LABEL, label.data(), label.size()),
-      Bool(CKA_TOKEN, true),
-      Bool(CKA_PRIVATE, true),
-      Bool(CKA_SENSITIVE, true),
-      Bool(CKA_EXTRACTABLE, false),
-      Bool(CKA_SIGN, true),
-      Bool(CKA_VERIFY, true),
-  };
-  CK_OBJECT_HANDLE key;
-  return RvToStatus(fn->C_GenerateKey(h, &mech, tmpl, std::size(tmpl), &key),
-                    "C_GenerateKey");
-}
-
-// Reads CKA_EC_POINT of the public key `label`. Tokens return it DER-wrapped
-// in an OCTET STRING (PKCS#11 v2.40 §2.3.3); some return the bare point.
-StatusOr<PublicKey> ReadPublicKey(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
-                                  const std::string& label) {
-  ASSIGN_OR_RETURN(CK_OBJECT_HANDLE obj,
-                   FindObject(fn, h, label, CKO_PUBLIC_KEY));
-  if (obj == CK_INVALID_HANDLE) {
-    return Status::FailedPrecondition("HSM has a private key " + label +
-                                      " but no public key beside it");
-  }
-  CK_KEY_TYPE type = CKK_EC;
-  CK_ATTRIBUTE t = Attr(CKA_KEY_TYPE, &type, sizeof type);
-  CK_RV rv = fn->C_GetAttributeValue(h, obj, &t, 1);
-  if (rv != CKR_OK) return RvToStatus(rv, "C_GetAttributeValue(CKA_KEY_TYPE)");
-  if (type == CKK_RSA) {
-    unsigned char n[1024], e[16];
-    CK_ATTRIBUTE rsa[] = {Attr(CKA_MODULUS, n, sizeof n),
-                          Attr(CKA_PUBLIC_EXPONENT, e, sizeof e)};
-    rv = fn->C_GetAttributeValue(h, obj, rsa, 2);
-    if (rv != CKR_OK) return RvToStatus(rv, "C_GetAttributeValue(CKA_MODULUS)");
-    return PublicKey::FromRsa(
-        std::string_view(reinterpret_cast<char*>(n), rsa[0].ulValueLen),
-        std::string_view(reinterpret_cast<char*>(e), rsa[1].ulValueLen));
-  }
-  unsigned char buf[128];
-  CK_ATTRIBUTE a = Attr(CKA_EC_POINT, buf, sizeof buf);
-  rv = fn->C_GetAttributeValue(h, obj, &a, 1);
-  if (rv != CKR_OK) return RvToStatus(rv, "C_GetAttributeValue(CKA_EC_POINT)");
-  std::string_view point(reinterpret_cast<char*>(buf), a.ulValueLen);
-  if (point.size() == 67 && point[0] == 0x04 && point[1] == 65) {
-    point.remove_prefix(2);
-  }
-  return PublicKey::FromEcPoint(point);
-}
-
-// Every object with `label` and `cls`.
-CK_RV FindAll(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
-              const std::string& label, CK_OBJECT_CLASS cls,
-              std::vector<CK_OBJECT_HANDLE>* out) {
-  CK_ATTRIBUTE tmpl[] = {Attr(CKA_CLASS, &cls, sizeof cls),
-                         Attr(CKA_LABEL, label.data(), label.size())};
-  CK_RV rv = fn->C_FindObjectsInit(h, tmpl, 2);
-  if (rv != CKR_OK) return rv;
-  CK_OBJECT_HANDLE batch[16];
-  CK_ULONG n = 0;
-  while ((rv = fn->C_FindObjects(h, batch, 16, &n)) == CKR_OK && n > 0) {
-    out->insert(out->end(), batch, batch + n);
-  }
-  fn->C_FindObjectsFinal(h);
-  return rv;
-}
-
-}  // namespace
-
 Pkcs11KeyOps::Pkcs11KeyOps(std::unique_ptr<Module> module, CK_SLOT_ID slot,
                            HsmOptions options)
     : module_(std::move(module)),
@@ -192,12 +36,8 @@ StatusOr<std::unique_ptr<Pkcs11KeyOps>> Pkcs11KeyOps::Create(
   {
     ASSIGN_OR_RETURN(SessionLease s, ops->pool_->Lease());
     RETURN_IF_ERROR(ops->Login(s.handle(), /*verify_pin=*/true));
-    std::vector<std::string> made;
-    auto keys = std::make_shared<Keys>();
-    RETURN_IF_ERROR(ops->FindKeys(s.handle(), &made, keys.get(),
-                                  &ops->token_public_, &ops->audit_public_));
-    if (created) *created = made;
-    ops->keys_.store(std::move(keys));
+    ASSIGN_OR_RETURN(ops->keys_,
+                     KeyStore::Open(ops->module_->fn(), s.handle(), created));
   }  // the session goes back to the pool
   ops->supervisor_ = std::thread([p = ops.get()] { p->Supervise(); });
   return ops;
@@ -234,39 +74,8 @@ Status Pkcs11KeyOps::Login(CK_SESSION_HANDLE h, bool verify_pin) const {
   return st;
 }
 
-Status Pkcs11KeyOps::FindKeys(CK_SESSION_HANDLE h,
-                              std::vector<std::string>* created, Keys* keys,
-                              std::optional<PublicKey>* token,
-                              std::optional<PublicKey>* audit) const {
-  CK_FUNCTION_LIST* fn = module_->fn();
-  auto find = [&](const char* label, CK_OBJECT_CLASS cls, auto generate,
-                  CK_OBJECT_HANDLE* out) -> Status {
-    ASSIGN_OR_RETURN(*out, FindObject(fn, h, label, cls));
-    if (*out != CK_INVALID_HANDLE) return Status::Ok();
-    if (created == nullptr) {
-      return Status::FailedPrecondition(std::string("HSM key ") + label +
-                                        " has disappeared");
-    }
-    RETURN_IF_ERROR(generate(fn, h, label));
-    created->push_back(label);
-    ASSIGN_OR_RETURN(*out, FindObject(fn, h, label, cls));
-    return Status::Ok();
-  };
-  RETURN_IF_ERROR(find(kTokenKeyLabel, CKO_PRIVATE_KEY, GenerateEcPair,
-                       &keys->token_private));
-  RETURN_IF_ERROR(find(kAuditKeyLabel, CKO_PRIVATE_KEY, GenerateEcPair,
-                       &keys->audit_private));
-  RETURN_IF_ERROR(
-      find(kPepperLabel, CKO_SECRET_KEY, GeneratePepper, &keys->pepper));
-  ASSIGN_OR_RETURN(PublicKey t, ReadPublicKey(fn, h, kTokenKeyLabel));
-  ASSIGN_OR_RETURN(PublicKey a, ReadPublicKey(fn, h, kAuditKeyLabel));
-  token->emplace(std::move(t));
-  audit->emplace(std::move(a));
-  return Status::Ok();
-}
-
 Status Pkcs11KeyOps::WithSession(
-    const std::function<CK_RV(CK_SESSION_HANDLE, const Keys&)>& op,
+    const std::function<CK_RV(CK_SESSION_HANDLE, const KeyHandles&)>& op,
     std::string_view what) const {
   if (!ready_.load()) {
     return Status::Unavailable("HSM unavailable: " + NotReadyReason());
@@ -283,7 +92,7 @@ Status Pkcs11KeyOps::WithSession(
       return lease.status();
     }
     SessionLease& s = *lease;
-    std::shared_ptr<const Keys> keys = keys_.load();
+    std::shared_ptr<const KeyHandles> keys = keys_->Handles();
     rv = op(s.handle(), *keys);
     if (rv == CKR_USER_NOT_LOGGED_IN && Login(s.handle()).ok()) {
       rv = CKR_KEY_HANDLE_INVALID;  // handles die with the old login
@@ -293,7 +102,7 @@ Status Pkcs11KeyOps::WithSession(
       // this process, which also hides private objects until a login): log
       // in if needed, find the keys again and retry once.
       if (Login(s.handle()).ok()) {
-        if (auto fresh = RefreshKeys(s.handle()); fresh.ok()) {
+        if (auto fresh = keys_->Refresh(s.handle()); fresh.ok()) {
           rv = op(s.handle(), **fresh);
         }
       }
@@ -306,33 +115,6 @@ Status Pkcs11KeyOps::WithSession(
   Status st = RvToStatus(rv, what);
   MarkUnready(st.message());
   return st;
-}
-
-StatusOr<std::shared_ptr<const Pkcs11KeyOps::Keys>> Pkcs11KeyOps::RefreshKeys(
-    CK_SESSION_HANDLE h) const {
-  auto keys = std::make_shared<Keys>();
-  std::optional<PublicKey> token, audit;
-  RETURN_IF_ERROR(FindKeys(h, nullptr, keys.get(), &token, &audit));
-  if (token->kid() != token_public_->kid() ||
-      audit->kid() != audit_public_->kid()) {
-    return Status::FailedPrecondition(
-        "the HSM now holds different keys (token kid " + token->kid() +
-        "); refusing to serve with them");
-  }
-  // Held to the store, so a key loaded meanwhile is not dropped from keys_.
-  std::lock_guard<std::mutex> lock(signing_mu_);
-  for (const auto& [label, kid] : signing_kids_) {
-    ASSIGN_OR_RETURN(PublicKey pub, ReadPublicKey(module_->fn(), h, label));
-    if (pub.kid() != kid) {
-      return Status::FailedPrecondition("the HSM now holds a different key " +
-                                        label + "; refusing to serve with it");
-    }
-    ASSIGN_OR_RETURN(CK_OBJECT_HANDLE priv,
-                     FindObject(module_->fn(), h, label, CKO_PRIVATE_KEY));
-    keys->signing[label] = {priv, pub.algorithm()};
-  }
-  keys_.store(keys);
-  return std::shared_ptr<const Keys>(std::move(keys));
 }
 
 std::pair<size_t, size_t> Pkcs11KeyOps::SessionStats() const {
@@ -400,7 +182,7 @@ Status Pkcs11KeyOps::Recover() {
   pool_->CloseIdle();  // they may belong to a dead login
   ASSIGN_OR_RETURN(SessionLease s, pool_->Lease());
   Status st = Login(s.handle());
-  if (st.ok()) st = RefreshKeys(s.handle()).status();
+  if (st.ok()) st = keys_->Refresh(s.handle()).status();
   if (!st.ok()) s.Discard();
   return st;
 }
@@ -408,7 +190,7 @@ Status Pkcs11KeyOps::Recover() {
 StatusOr<std::string> Pkcs11KeyOps::SignEs256(KeyUse use,
                                               std::string_view data) const {
   return Sign(
-      [use](const Keys& keys) -> std::optional<SigningHandle> {
+      [use](const KeyHandles& keys) -> std::optional<SigningHandle> {
         return SigningHandle{
             use == KeyUse::kToken ? keys.token_private : keys.audit_private,
             Algorithm::kES256};
@@ -417,14 +199,14 @@ StatusOr<std::string> Pkcs11KeyOps::SignEs256(KeyUse use,
 }
 
 StatusOr<std::string> Pkcs11KeyOps::Sign(
-    const std::function<std::optional<SigningHandle>(const Keys&)>& pick,
+    const std::function<std::optional<SigningHandle>(const KeyHandles&)>& pick,
     std::string_view data) const {
   std::string digest;  // ES256 signs our SHA-256 of the data
   std::string sig;
   Algorithm alg = Algorithm::kES256;
   CK_FUNCTION_LIST* fn = module_->fn();
   RETURN_IF_ERROR(WithSession(
-      [&](CK_SESSION_HANDLE h, const Keys& keys) -> CK_RV {
+      [&](CK_SESSION_HANDLE h, const KeyHandles& keys) -> CK_RV {
         std::optional<SigningHandle> key = pick(keys);
         if (!key) return CKR_KEY_HANDLE_INVALID;
         alg = key->alg;
@@ -458,7 +240,7 @@ StatusOr<std::string> Pkcs11KeyOps::HmacPepper(std::string_view data) const {
   std::string mac(32, '\0');
   CK_FUNCTION_LIST* fn = module_->fn();
   Status st = WithSession(
-      [&](CK_SESSION_HANDLE h, const Keys& keys) -> CK_RV {
+      [&](CK_SESSION_HANDLE h, const KeyHandles& keys) -> CK_RV {
         CK_MECHANISM mech{CKM_SHA256_HMAC, nullptr, 0};
         CK_RV rv = fn->C_SignInit(h, &mech, keys.pepper);
         if (rv != CKR_OK) return rv;
@@ -478,7 +260,7 @@ StatusOr<std::string> Pkcs11KeyOps::Random(size_t n) const {
   std::string out(n, '\0');
   CK_FUNCTION_LIST* fn = module_->fn();
   Status st = WithSession(
-      [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
+      [&](CK_SESSION_HANDLE h, const KeyHandles&) -> CK_RV {
         return fn->C_GenerateRandom(h, reinterpret_cast<CK_BYTE*>(out.data()),
                                     out.size());
       },
@@ -488,87 +270,41 @@ StatusOr<std::string> Pkcs11KeyOps::Random(size_t n) const {
 }
 
 const PublicKey& Pkcs11KeyOps::Public(KeyUse use) const {
-  return use == KeyUse::kToken ? *token_public_ : *audit_public_;
+  return keys_->Public(use);
 }
 
 StatusOr<std::vector<std::string>> Pkcs11KeyOps::ReadData(
     const std::string& label) const {
   std::vector<std::string> values;
-  CK_FUNCTION_LIST* fn = module_->fn();
-  Status st = WithSession(
-      [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
-        values.clear();
+  RETURN_IF_ERROR(WithSession(
+      [&](CK_SESSION_HANDLE h, const KeyHandles&) -> CK_RV {
         // Private objects are invisible to a session that is not logged in,
         // which would make the head look absent: make sure first.
         if (!Login(h).ok()) return CKR_USER_NOT_LOGGED_IN;
-        std::vector<CK_OBJECT_HANDLE> objs;
-        CK_RV rv = FindAll(fn, h, label, CKO_DATA, &objs);
-        for (CK_OBJECT_HANDLE obj : objs) {
-          if (rv != CKR_OK) break;
-          CK_ATTRIBUTE a = Attr(CKA_VALUE, nullptr, 0);
-          rv = fn->C_GetAttributeValue(h, obj, &a, 1);
-          if (rv != CKR_OK) break;
-          std::string buf(a.ulValueLen, '\0');
-          a.pValue = buf.data();
-          rv = fn->C_GetAttributeValue(h, obj, &a, 1);
-          values.push_back(std::move(buf));
-        }
-        return rv;
+        return keys_->ReadData(h, label, &values);
       },
-      "read CKO_DATA");
-  RETURN_IF_ERROR(st);
+      "read CKO_DATA"));
   return values;
 }
 
-// Data objects' CKA_VALUE is read-only on some tokens (SoftHSM2), so a write
-// creates the new object first and only then destroys the old ones: at every
-// instant at least one object holds a value.
 Status Pkcs11KeyOps::WriteData(const std::string& label,
                                std::string_view value) const {
-  CK_FUNCTION_LIST* fn = module_->fn();
   return WithSession(
-      [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
+      [&](CK_SESSION_HANDLE h, const KeyHandles&) -> CK_RV {
         if (!Login(h).ok()) return CKR_USER_NOT_LOGGED_IN;
-        std::vector<CK_OBJECT_HANDLE> old;
-        CK_RV rv = FindAll(fn, h, label, CKO_DATA, &old);
-        if (rv != CKR_OK) return rv;
-        CK_OBJECT_CLASS cls = CKO_DATA;
-        static constexpr char kApp[] = "authd";
-        CK_ATTRIBUTE tmpl[] = {
-            Attr(CKA_CLASS, &cls, sizeof cls),
-            Attr(CKA_LABEL, label.data(), label.size()),
-            Attr(CKA_APPLICATION, kApp, sizeof kApp - 1),
-            Bool(CKA_TOKEN, true),
-            Bool(CKA_PRIVATE, true),
-            Attr(CKA_VALUE, value.data(), value.size()),
-        };
-        CK_OBJECT_HANDLE created;
-        rv = fn->C_CreateObject(h, tmpl, std::size(tmpl), &created);
-        if (rv != CKR_OK) return rv;
-        for (CK_OBJECT_HANDLE o : old) {
-          rv = fn->C_DestroyObject(h, o);
-          if (rv != CKR_OK) return rv;
-        }
-        return CKR_OK;
+        return keys_->WriteData(h, label, value);
       },
       "write CKO_DATA");
 }
 
+// Failures other than the session's own (the key exists, a lookup failed)
+// come back in `inner`, not as a CK_RV: they are not retried.
 StatusOr<PublicKey> Pkcs11KeyOps::GenerateSigningKey(const std::string& label,
                                                      Algorithm alg) const {
-  CK_FUNCTION_LIST* fn = module_->fn();
   Status inner = Status::Ok();
   RETURN_IF_ERROR(WithSession(
-      [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
-        auto existing = FindObject(fn, h, label, CKO_PRIVATE_KEY);
-        if (!existing.ok() || *existing != CK_INVALID_HANDLE) {
-          inner = existing.ok() ? Status::AlreadyExists("HSM key " + label +
-                                                        " exists already")
-                                : existing.status();
-          return CKR_OK;
-        }
-        inner = alg == Algorithm::kRS256 ? GenerateRsaPair(fn, h, label)
-                                         : GenerateEcPair(fn, h, label);
+      [&](CK_SESSION_HANDLE h, const KeyHandles&) -> CK_RV {
+        inner = keys_->GenerateSigningKey(h, label, alg);
         return CKR_OK;
       },
       "C_GenerateKeyPair"));
@@ -578,46 +314,23 @@ StatusOr<PublicKey> Pkcs11KeyOps::GenerateSigningKey(const std::string& label,
 
 StatusOr<PublicKey> Pkcs11KeyOps::LoadSigningKey(
     const std::string& label) const {
-  CK_FUNCTION_LIST* fn = module_->fn();
-  std::optional<PublicKey> pub;
-  CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE;
-  Status inner = Status::Ok();
+  StatusOr<PublicKey> pub = Status::Internal("no session ran the lookup");
   RETURN_IF_ERROR(WithSession(
-      [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
-        auto found = FindObject(fn, h, label, CKO_PRIVATE_KEY);
-        if (!found.ok() || *found == CK_INVALID_HANDLE) {
-          inner = found.ok() ? Status::NotFound("the HSM has no key " + label)
-                             : found.status();
-          return CKR_OK;
-        }
-        priv = *found;
-        auto p = ReadPublicKey(fn, h, label);
-        if (!p.ok()) {
-          inner = p.status();
-        } else {
-          pub.emplace(std::move(*p));
-        }
+      [&](CK_SESSION_HANDLE h, const KeyHandles&) -> CK_RV {
+        pub = keys_->LoadSigningKey(h, label);
         return CKR_OK;
       },
       "C_FindObjects"));
-  RETURN_IF_ERROR(inner);
-  {
-    std::lock_guard<std::mutex> lock(signing_mu_);
-    signing_kids_[label] = pub->kid();
-    auto next = std::make_shared<Keys>(*keys_.load());
-    next->signing[label] = {priv, pub->algorithm()};
-    keys_.store(std::move(next));
-  }
-  return *pub;
+  return pub;
 }
 
 StatusOr<std::string> Pkcs11KeyOps::SignWith(const std::string& label,
                                              std::string_view data) const {
-  if (!keys_.load()->signing.count(label)) {
+  if (!keys_->Handles()->signing.count(label)) {
     RETURN_IF_ERROR(LoadSigningKey(label).status());
   }
   return Sign(
-      [&label](const Keys& keys) -> std::optional<SigningHandle> {
+      [&label](const KeyHandles& keys) -> std::optional<SigningHandle> {
         auto it = keys.signing.find(label);
         if (it == keys.signing.end()) return std::nullopt;
         return it->second;
@@ -628,25 +341,12 @@ StatusOr<std::string> Pkcs11KeyOps::SignWith(const std::string& label,
 StatusOr<bool> Pkcs11KeyOps::KeyAttribute(const std::string& label,
                                           CK_OBJECT_CLASS cls,
                                           CK_ATTRIBUTE_TYPE type) const {
-  bool value = false;
-  CK_FUNCTION_LIST* fn = module_->fn();
-  Status found = Status::Ok();
-  Status st = WithSession(
-      [&](CK_SESSION_HANDLE h, const Keys&) -> CK_RV {
-        auto obj = FindObject(fn, h, label, cls);
-        if (!obj.ok() || *obj == CK_INVALID_HANDLE) {
-          found = Status::NotFound("no object " + label);
-          return CKR_OK;
-        }
-        CK_BBOOL b = CK_FALSE;
-        CK_ATTRIBUTE a = Attr(type, &b, sizeof b);
-        CK_RV rv = fn->C_GetAttributeValue(h, *obj, &a, 1);
-        value = b == CK_TRUE;
-        return rv;
+  StatusOr<bool> value = false;
+  RETURN_IF_ERROR(WithSession(
+      [&](CK_SESSION_HANDLE h, const KeyHandles&) -> CK_RV {
+        return keys_->BoolAttribute(h, label, cls, type, &value);
       },
-      "C_GetAttributeValue");
-  RETURN_IF_ERROR(st);
-  RETURN_IF_ERROR(found);
+      "C_GetAttributeValue"));
   return value;
 }
 

@@ -31,6 +31,7 @@
 
 #include "common/secure.h"
 #include "hsm/key_ops.h"
+#include "hsm/key_store.h"
 #include "hsm/module.h"
 #include "hsm/session_pool.h"
 
@@ -79,17 +80,6 @@ class Pkcs11KeyOps final : public KeyOps {
                               CK_ATTRIBUTE_TYPE type) const;
 
  private:
-  struct SigningHandle {
-    CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
-    Algorithm alg = Algorithm::kES256;
-  };
-  struct Keys {
-    CK_OBJECT_HANDLE token_private = CK_INVALID_HANDLE;
-    CK_OBJECT_HANDLE audit_private = CK_INVALID_HANDLE;
-    CK_OBJECT_HANDLE pepper = CK_INVALID_HANDLE;
-    std::map<std::string, SigningHandle> signing;  // key ring, by label
-  };
-
   using Clock = std::chrono::steady_clock;
 
   Pkcs11KeyOps(std::unique_ptr<Module> module, CK_SLOT_ID slot,
@@ -106,34 +96,21 @@ class Pkcs11KeyOps final : public KeyOps {
   // Runs `op` on a leased session. A session lost to the HSM is closed, the
   // login restored, and `op` tried once more on a new session.
   Status WithSession(
-      const std::function<CK_RV(CK_SESSION_HANDLE, const Keys&)>& op,
+      const std::function<CK_RV(CK_SESSION_HANDLE, const KeyHandles&)>& op,
       std::string_view what) const;
   // Signs with the key `pick` finds in the current handles, by its
   // algorithm; JWS signature bytes.
   StatusOr<std::string> Sign(
-      const std::function<std::optional<SigningHandle>(const Keys&)>& pick,
+      const std::function<std::optional<SigningHandle>(const KeyHandles&)>&
+          pick,
       std::string_view data) const;
   // `verify_pin`: also check the PIN when the process is already logged in.
   Status Login(CK_SESSION_HANDLE h, bool verify_pin = false) const;
-  // Finds the keys anew (handles die with a login), checks they are the
-  // same keys (same kids) and publishes them.
-  StatusOr<std::shared_ptr<const Keys>> RefreshKeys(CK_SESSION_HANDLE h) const;
-  // Finds (creating when `created` is given) the keys; fills `keys` and the
-  // public keys' kids.
-  Status FindKeys(CK_SESSION_HANDLE h, std::vector<std::string>* created,
-                  Keys* keys, std::optional<PublicKey>* token,
-                  std::optional<PublicKey>* audit) const;
 
   std::unique_ptr<Module> module_;
   HsmOptions options_;
-  // Object handles are not cached across a re-login: recovery swaps them.
-  mutable std::atomic<std::shared_ptr<const Keys>> keys_;
-  std::optional<PublicKey> token_public_, audit_public_;  // fixed at Create
-  // Key-ring labels loaded so far; RefreshKeys finds them again.
-  mutable std::mutex signing_mu_;
-  mutable std::map<std::string, std::string> signing_kids_;  // label -> kid
-
   std::unique_ptr<SessionPool> pool_;
+  std::unique_ptr<KeyStore> keys_;  // set by Create
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
