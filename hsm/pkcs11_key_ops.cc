@@ -1,84 +1,49 @@
 #include "hsm/pkcs11_key_ops.h"
 
-#include <openssl/sha.h>
-
-#include <cstdio>
-#include <cstring>
-
-#include "common/log.h"
+#include "common/public_key.h"
 #include "common/sha256.h"
+#include "hsm/key_store.h"
+#include "hsm/pin_login.h"
+#include "hsm/ready_state.h"
+#include "hsm/session_pool.h"
+#include "hsm/supervisor.h"
 
 namespace authd::hsm {
+
 Pkcs11KeyOps::Pkcs11KeyOps(std::unique_ptr<Module> module, CK_SLOT_ID slot,
                            HsmOptions options)
     : module_(std::move(module)),
-      options_(std::move(options)),
+      ready_(std::make_unique<ReadyState>()),
       pool_(std::make_unique<SessionPool>(
-          module_->fn(), slot, options_.max_sessions, options_.op_timeout)) {}
+          module_->fn(), slot, options.max_sessions, options.op_timeout)),
+      login_(std::make_unique<PinLogin>(module_->fn(), std::move(options.pin),
+                                        ready_.get())) {}
 
-Pkcs11KeyOps::~Pkcs11KeyOps() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (supervisor_.joinable()) supervisor_.join();
-}
+Pkcs11KeyOps::~Pkcs11KeyOps() = default;  // see the members' order
 
 StatusOr<std::unique_ptr<Pkcs11KeyOps>> Pkcs11KeyOps::Create(
     HsmOptions options, std::vector<std::string>* created) {
-  if (options.max_sessions == 0) options.max_sessions = 1;
   ASSIGN_OR_RETURN(std::unique_ptr<Module> module,
                    Module::Load(options.module));
   ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindSlot(options.token_uri));
+  std::chrono::milliseconds op_timeout = options.op_timeout;
   std::unique_ptr<Pkcs11KeyOps> ops(
       new Pkcs11KeyOps(std::move(module), slot, std::move(options)));
   {
     ASSIGN_OR_RETURN(SessionLease s, ops->pool_->Lease());
-    RETURN_IF_ERROR(ops->Login(s.handle(), /*verify_pin=*/true));
+    RETURN_IF_ERROR(ops->login_->Verify(s.handle()));
     ASSIGN_OR_RETURN(ops->keys_,
                      KeyStore::Open(ops->module_->fn(), s.handle(), created));
   }  // the session goes back to the pool
-  ops->supervisor_ = std::thread([p = ops.get()] { p->Supervise(); });
+  ops->supervisor_ = std::make_unique<Supervisor>(
+      ops->pool_.get(), ops->login_.get(), ops->keys_.get(), ops->ready_.get(),
+      op_timeout);
   return ops;
 }
 
-Status Pkcs11KeyOps::Login(CK_SESSION_HANDLE h, bool verify_pin) const {
-  if (pin_rejected_) {
-    return Status::PermissionDenied(
-        "the HSM rejected the PIN earlier; not trying again");
-  }
-  CK_FUNCTION_LIST* fn = module_->fn();
-  auto login = [&] {
-    return fn->C_Login(
-        h, CKU_USER,
-        reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(options_.pin.data())),
-        options_.pin.size());
-  };
-  CK_RV rv = login();
-  if (rv == CKR_USER_ALREADY_LOGGED_IN && verify_pin) {
-    // Login state is per process: another user of the token logged in, so
-    // this PIN was never checked. Log out and in again to check it; other
-    // users re-login on CKR_USER_NOT_LOGGED_IN.
-    fn->C_Logout(h);
-    rv = login();
-  }
-  if (rv == CKR_USER_ALREADY_LOGGED_IN) return Status::Ok();
-  Status st = RvToStatus(rv, "C_Login");
-  if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED) {
-    pin_rejected_ = true;
-    MarkUnready(st.message() +
-                "; not logging in again (that would burn the PIN's retry "
-                "counter): fix the PIN and restart authd");
-  }
-  return st;
-}
-
-Status Pkcs11KeyOps::WithSession(
-    const std::function<CK_RV(CK_SESSION_HANDLE, const KeyHandles&)>& op,
-    std::string_view what) const {
-  if (!ready_.load()) {
-    return Status::Unavailable("HSM unavailable: " + NotReadyReason());
+Status Pkcs11KeyOps::WithSession(const Op& op, std::string_view what) const {
+  if (!ready_->ready()) {
+    return Status::Unavailable("HSM unavailable: " + ready_->reason());
   }
   CK_RV rv = CKR_OK;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -87,104 +52,44 @@ Status Pkcs11KeyOps::WithSession(
       // No session could be opened (device gone, token absent) or none came
       // free in time (calls hung): the HSM is unusable for now.
       if (lease.status().code() == StatusCode::kUnavailable) {
-        MarkUnready(lease.status().message());
+        ready_->MarkUnready(lease.status().message());
       }
       return lease.status();
     }
-    SessionLease& s = *lease;
-    std::shared_ptr<const KeyHandles> keys = keys_->Handles();
-    rv = op(s.handle(), *keys);
-    if (rv == CKR_USER_NOT_LOGGED_IN && Login(s.handle()).ok()) {
-      rv = CKR_KEY_HANDLE_INVALID;  // handles die with the old login
-    }
-    if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID) {
-      // Object handles do not survive a logout (ours, or another user's of
-      // this process, which also hides private objects until a login): log
-      // in if needed, find the keys again and retry once.
-      if (Login(s.handle()).ok()) {
-        if (auto fresh = keys_->Refresh(s.handle()); fresh.ok()) {
-          rv = op(s.handle(), **fresh);
-        }
-      }
-    }
+    rv = RunLoggedIn(op, lease->handle());
     // A session that saw an error may hold a half-finished operation
     // (CKR_OPERATION_ACTIVE next time), or is lost: close it, do not pool it.
-    if (rv != CKR_OK) s.Discard();
+    if (rv != CKR_OK) lease->Discard();
     if (!IsSessionLost(rv)) return RvToStatus(rv, what);
-  }
+  }  // a lost session is closed here, before the second attempt leases
   Status st = RvToStatus(rv, what);
-  MarkUnready(st.message());
+  ready_->MarkUnready(st.message());
   return st;
 }
+
+CK_RV Pkcs11KeyOps::RunLoggedIn(const Op& op, CK_SESSION_HANDLE h) const {
+  std::shared_ptr<const KeyHandles> keys = keys_->Handles();
+  CK_RV rv = op(h, *keys);
+  if (rv == CKR_USER_NOT_LOGGED_IN && login_->LogIn(h).ok()) {
+    rv = CKR_KEY_HANDLE_INVALID;  // handles die with the old login
+  }
+  if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID) {
+    // Object handles do not survive a logout (ours, or another user's of
+    // this process, which also hides private objects until a login): log
+    // in if needed, find the keys again and retry once.
+    if (login_->LogIn(h).ok()) {
+      if (auto fresh = keys_->Refresh(h); fresh.ok()) rv = op(h, **fresh);
+    }
+  }
+  return rv;
+}
+
+bool Pkcs11KeyOps::Ready() const { return ready_->ready(); }
+
+std::string Pkcs11KeyOps::NotReadyReason() const { return ready_->reason(); }
 
 std::pair<size_t, size_t> Pkcs11KeyOps::SessionStats() const {
   return pool_->Counts();
-}
-
-std::string Pkcs11KeyOps::NotReadyReason() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return not_ready_;
-}
-
-void Pkcs11KeyOps::MarkUnready(const std::string& why) const {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!ready_.load()) return;
-    not_ready_ = why;
-    ready_.store(false);
-  }
-  Log(LogLevel::kError, "event=hsm_unready msg=\"%s\"", why.c_str());
-  cv_.notify_all();
-}
-
-bool Pkcs11KeyOps::HasHungCall(Clock::time_point now) const {
-  std::optional<Clock::time_point> oldest = pool_->OldestLease();
-  return oldest && now - *oldest > options_.op_timeout;
-}
-
-void Pkcs11KeyOps::Supervise() {
-  using std::chrono::milliseconds;
-  milliseconds backoff{100};
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stop_) {
-    cv_.wait_for(lock, ready_.load() ? milliseconds(250) : backoff);
-    if (stop_) break;
-    bool hung = HasHungCall(Clock::now());
-    if (ready_.load()) {
-      if (hung) {
-        lock.unlock();
-        MarkUnready("an HSM call has not returned within " +
-                    std::to_string(options_.op_timeout.count()) + " ms");
-        lock.lock();
-      }
-      backoff = milliseconds(100);
-      continue;
-    }
-    if (pin_rejected_ || hung) continue;  // wait: retrying cannot help now
-    lock.unlock();
-    Status st = Recover();
-    lock.lock();
-    if (st.ok()) {
-      not_ready_.clear();
-      ready_.store(true);
-      backoff = milliseconds(100);
-      Log(LogLevel::kNotice, "event=hsm_ready msg=\"HSM recovered\"");
-    } else {
-      not_ready_ = st.message();
-      backoff = std::min(backoff * 2, milliseconds(5000));
-      Log(LogLevel::kWarn, "event=hsm_recover msg=\"%s\" retry_ms=%lld",
-          st.message().c_str(), static_cast<long long>(backoff.count()));
-    }
-  }
-}
-
-Status Pkcs11KeyOps::Recover() {
-  pool_->CloseIdle();  // they may belong to a dead login
-  ASSIGN_OR_RETURN(SessionLease s, pool_->Lease());
-  Status st = Login(s.handle());
-  if (st.ok()) st = keys_->Refresh(s.handle()).status();
-  if (!st.ok()) s.Discard();
-  return st;
 }
 
 StatusOr<std::string> Pkcs11KeyOps::SignEs256(KeyUse use,
@@ -198,9 +103,8 @@ StatusOr<std::string> Pkcs11KeyOps::SignEs256(KeyUse use,
       data);
 }
 
-StatusOr<std::string> Pkcs11KeyOps::Sign(
-    const std::function<std::optional<SigningHandle>(const KeyHandles&)>& pick,
-    std::string_view data) const {
+StatusOr<std::string> Pkcs11KeyOps::Sign(const Pick& pick,
+                                         std::string_view data) const {
   std::string digest;  // ES256 signs our SHA-256 of the data
   std::string sig;
   Algorithm alg = Algorithm::kES256;
@@ -280,7 +184,7 @@ StatusOr<std::vector<std::string>> Pkcs11KeyOps::ReadData(
       [&](CK_SESSION_HANDLE h, const KeyHandles&) -> CK_RV {
         // Private objects are invisible to a session that is not logged in,
         // which would make the head look absent: make sure first.
-        if (!Login(h).ok()) return CKR_USER_NOT_LOGGED_IN;
+        if (!login_->LogIn(h).ok()) return CKR_USER_NOT_LOGGED_IN;
         return keys_->ReadData(h, label, &values);
       },
       "read CKO_DATA"));
@@ -291,7 +195,7 @@ Status Pkcs11KeyOps::WriteData(const std::string& label,
                                std::string_view value) const {
   return WithSession(
       [&](CK_SESSION_HANDLE h, const KeyHandles&) -> CK_RV {
-        if (!Login(h).ok()) return CKR_USER_NOT_LOGGED_IN;
+        if (!login_->LogIn(h).ok()) return CKR_USER_NOT_LOGGED_IN;
         return keys_->WriteData(h, label, value);
       },
       "write CKO_DATA");
