@@ -9,6 +9,25 @@
 #include "hsm/supervisor.h"
 
 namespace authd::hsm {
+namespace {
+
+// C_SignInit, then C_Sign of `input` with `key` into `out`, which holds room
+// for the result and is cut to its length.
+CK_RV SignOnce(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
+               CK_MECHANISM_TYPE mechanism, CK_OBJECT_HANDLE key,
+               std::string_view input, std::string* out) {
+  CK_MECHANISM mech{mechanism, nullptr, 0};
+  CK_RV rv = fn->C_SignInit(h, &mech, key);
+  if (rv != CKR_OK) return rv;
+  CK_ULONG len = out->size();
+  rv =
+      fn->C_Sign(h, reinterpret_cast<CK_BYTE*>(const_cast<char*>(input.data())),
+                 input.size(), reinterpret_cast<CK_BYTE*>(out->data()), &len);
+  if (rv == CKR_OK) out->resize(len);
+  return rv;
+}
+
+}  // namespace
 
 Pkcs11KeyOps::Pkcs11KeyOps(std::unique_ptr<Module> module, CK_SLOT_ID slot,
                            HsmOptions options)
@@ -117,19 +136,11 @@ StatusOr<std::string> Pkcs11KeyOps::Sign(const Pick& pick,
         // ES256: raw ECDSA over the digest (RFC 7518 §3.4); RS256: the token
         // hashes (RFC 7518 §3.3, RSASSA-PKCS1-v1_5 with SHA-256).
         if (alg == Algorithm::kES256 && digest.empty()) digest = Sha256(data);
-        std::string_view input = alg == Algorithm::kRS256 ? data : digest;
-        CK_MECHANISM mech{
-            alg == Algorithm::kRS256 ? CKM_SHA256_RSA_PKCS : CKM_ECDSA, nullptr,
-            0};
-        CK_RV rv = fn->C_SignInit(h, &mech, key->handle);
-        if (rv != CKR_OK) return rv;
-        CK_ULONG len = 512;
-        sig.resize(len);
-        rv = fn->C_Sign(
-            h, reinterpret_cast<CK_BYTE*>(const_cast<char*>(input.data())),
-            input.size(), reinterpret_cast<CK_BYTE*>(sig.data()), &len);
-        if (rv == CKR_OK) sig.resize(len);
-        return rv;
+        sig.resize(512);
+        if (alg == Algorithm::kRS256) {
+          return SignOnce(fn, h, CKM_SHA256_RSA_PKCS, key->handle, data, &sig);
+        }
+        return SignOnce(fn, h, CKM_ECDSA, key->handle, digest, &sig);
       },
       "C_Sign"));
   if (alg == Algorithm::kRS256) return sig;
@@ -143,33 +154,23 @@ StatusOr<std::string> Pkcs11KeyOps::Sign(const Pick& pick,
 StatusOr<std::string> Pkcs11KeyOps::HmacPepper(std::string_view data) const {
   std::string mac(32, '\0');
   CK_FUNCTION_LIST* fn = module_->fn();
-  Status st = WithSession(
+  RETURN_IF_ERROR(WithSession(
       [&](CK_SESSION_HANDLE h, const KeyHandles& keys) -> CK_RV {
-        CK_MECHANISM mech{CKM_SHA256_HMAC, nullptr, 0};
-        CK_RV rv = fn->C_SignInit(h, &mech, keys.pepper);
-        if (rv != CKR_OK) return rv;
-        CK_ULONG len = mac.size();
-        rv = fn->C_Sign(
-            h, reinterpret_cast<CK_BYTE*>(const_cast<char*>(data.data())),
-            data.size(), reinterpret_cast<CK_BYTE*>(mac.data()), &len);
-        if (rv == CKR_OK) mac.resize(len);
-        return rv;
+        return SignOnce(fn, h, CKM_SHA256_HMAC, keys.pepper, data, &mac);
       },
-      "C_Sign(HMAC)");
-  if (!st.ok()) return st;
+      "C_Sign(HMAC)"));
   return mac;
 }
 
 StatusOr<std::string> Pkcs11KeyOps::Random(size_t n) const {
   std::string out(n, '\0');
   CK_FUNCTION_LIST* fn = module_->fn();
-  Status st = WithSession(
+  RETURN_IF_ERROR(WithSession(
       [&](CK_SESSION_HANDLE h, const KeyHandles&) -> CK_RV {
         return fn->C_GenerateRandom(h, reinterpret_cast<CK_BYTE*>(out.data()),
                                     out.size());
       },
-      "C_GenerateRandom");
-  if (!st.ok()) return st;
+      "C_GenerateRandom"));
   return out;
 }
 
