@@ -1,32 +1,32 @@
 // Pkcs11KeyOps: KeyOps backed by a PKCS#11 token reached through p11-kit.
 //
 // At Create it logs in with the PIN, finds the three keys SPEC names by label
-// and generates whichever is missing (private and secret keys CKA_TOKEN,
-// CKA_PRIVATE, CKA_SENSITIVE, not CKA_EXTRACTABLE). Operations lease a
-// session from a pool, so concurrent callers sign in parallel; a session lost
-// to the HSM is dropped and the call retried once on a fresh one.
+// and generates whichever is missing (KeyStore). Operations lease a session
+// from a pool (SessionPool), so concurrent callers sign in parallel; a
+// session lost to the HSM is dropped and the call retried once on a fresh
+// one, logging in again first if the login was lost (PinLogin).
 //
 // Faults: when the HSM is lost (session closed or invalid, logged out, device
 // error or removed, token absent) or a call has not returned within
-// op_timeout, the object turns unready: calls fail at once with Unavailable,
-// and a supervisor thread reopens a session, logs in again and checks the
-// keys are the same ones (same kid) with exponential backoff, then turns
-// ready again. It never repeats C_Login after CKR_PIN_INCORRECT or
-// CKR_PIN_LOCKED, which would burn the token's retry counter: it stays
-// unready and says so.
+// op_timeout, the object turns unready (ReadyState): calls fail at once with
+// Unavailable, and a supervisor thread (Supervisor) reopens a session, logs
+// in again and checks the keys are the same ones (same kid) with exponential
+// backoff, then turns ready again. It never repeats C_Login after
+// CKR_PIN_INCORRECT or CKR_PIN_LOCKED, which would burn the token's retry
+// counter: it stays unready and says so.
+//
+// Thread-safe: every public method may be called from many threads at once.
 #ifndef AUTHD_HSM_PKCS11_KEY_OPS_H_
 #define AUTHD_HSM_PKCS11_KEY_OPS_H_
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
+#include <cstddef>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/secure_string.h"
@@ -34,6 +34,14 @@
 #include "hsm/module.h"
 
 namespace authd::hsm {
+
+class KeyStore;
+class PinLogin;
+class ReadyState;
+class SessionPool;
+class Supervisor;
+struct KeyHandles;
+struct SigningHandle;
 
 struct HsmOptions {
   std::string module;     // p11-kit name or library path
@@ -49,6 +57,7 @@ class Pkcs11KeyOps final : public KeyOps {
   static StatusOr<std::unique_ptr<Pkcs11KeyOps>> Create(
       HsmOptions options, std::vector<std::string>* created = nullptr);
 
+  // Owns the module, its sessions and the supervisor thread: one owner.
   Pkcs11KeyOps(const Pkcs11KeyOps&) = delete;
   Pkcs11KeyOps& operator=(const Pkcs11KeyOps&) = delete;
   ~Pkcs11KeyOps() override;
@@ -58,7 +67,7 @@ class Pkcs11KeyOps final : public KeyOps {
   StatusOr<std::string> HmacPepper(std::string_view data) const override;
   StatusOr<std::string> Random(size_t n) const override;
   const PublicKey& Public(KeyUse use) const override;
-  bool Ready() const override { return ready_.load(); }
+  bool Ready() const override;
   // Why the HSM is unusable; empty when ready.
   std::string NotReadyReason() const;
   // Sessions leased now, and open in all.
@@ -78,75 +87,33 @@ class Pkcs11KeyOps final : public KeyOps {
                               CK_ATTRIBUTE_TYPE type) const;
 
  private:
-  struct SigningHandle {
-    CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
-    Algorithm alg = Algorithm::kES256;
-  };
-  struct Keys {
-    CK_OBJECT_HANDLE token_private = CK_INVALID_HANDLE;
-    CK_OBJECT_HANDLE audit_private = CK_INVALID_HANDLE;
-    CK_OBJECT_HANDLE pepper = CK_INVALID_HANDLE;
-    std::map<std::string, SigningHandle> signing;  // key ring, by label
-  };
-
-  using Clock = std::chrono::steady_clock;
+  // One PKCS#11 call sequence on a leased session, with the current key
+  // handles; returns what the token said.
+  using Op = std::function<CK_RV(CK_SESSION_HANDLE, const KeyHandles&)>;
+  // Picks the signing key from the current handles; nullopt when absent.
+  using Pick = std::function<std::optional<SigningHandle>(const KeyHandles&)>;
 
   Pkcs11KeyOps(std::unique_ptr<Module> module, CK_SLOT_ID slot,
                HsmOptions options);
 
-  // Marks the HSM unusable and wakes the supervisor.
-  void MarkUnready(const std::string& why) const;
-  // Supervisor: watches for hung calls and recovers after faults.
-  void Supervise();
-  // One recovery attempt: fresh session, login, same keys.
-  Status Recover();
-  bool HasHungCall(Clock::time_point now) const;
-
   // Runs `op` on a leased session. A session lost to the HSM is closed, the
   // login restored, and `op` tried once more on a new session.
-  Status WithSession(
-      const std::function<CK_RV(CK_SESSION_HANDLE, const Keys&)>& op,
-      std::string_view what) const;
-  // Signs with the key `pick` finds in the current handles, by its
-  // algorithm; JWS signature bytes.
-  StatusOr<std::string> Sign(
-      const std::function<std::optional<SigningHandle>(const Keys&)>& pick,
-      std::string_view data) const;
-  StatusOr<Session> TakeSession() const;
-  // Back to the pool when `keep`, else closed.
-  void ReturnSession(Session s, bool keep) const;
-  // `verify_pin`: also check the PIN when the process is already logged in.
-  Status Login(CK_SESSION_HANDLE h, bool verify_pin = false) const;
-  // Finds the keys anew (handles die with a login), checks they are the
-  // same keys (same kids) and publishes them.
-  StatusOr<std::shared_ptr<const Keys>> RefreshKeys(CK_SESSION_HANDLE h) const;
-  // Finds (creating when `created` is given) the keys; fills `keys` and the
-  // public keys' kids.
-  Status FindKeys(CK_SESSION_HANDLE h, std::vector<std::string>* created,
-                  Keys* keys, std::optional<PublicKey>* token,
-                  std::optional<PublicKey>* audit) const;
+  Status WithSession(const Op& op, std::string_view what) const;
+  // `op` on `h`; after a lost login or stale handles, logs in, finds the
+  // keys again and runs `op` once more.
+  CK_RV RunLoggedIn(const Op& op, CK_SESSION_HANDLE h) const;
+  // Signs with the key `pick` finds, by its algorithm; JWS signature bytes.
+  StatusOr<std::string> Sign(const Pick& pick, std::string_view data) const;
 
+  // Declared in the order they are built; destroyed in reverse, so the
+  // supervisor stops before what it watches and sessions close before the
+  // module is finalized.
   std::unique_ptr<Module> module_;
-  std::atomic<CK_SLOT_ID> slot_;
-  HsmOptions options_;
-  // Object handles are not cached across a re-login: recovery swaps them.
-  mutable std::atomic<std::shared_ptr<const Keys>> keys_;
-  std::optional<PublicKey> token_public_, audit_public_;  // fixed at Create
-  // Key-ring labels loaded so far; RefreshKeys finds them again.
-  mutable std::mutex signing_mu_;
-  mutable std::map<std::string, std::string> signing_kids_;  // label -> kid
-
-  mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
-  mutable std::vector<Session> idle_;  // GUARDED_BY(mu_)
-  mutable size_t open_ = 0;            // GUARDED_BY(mu_)
-  // Start time of each leased session's current call. GUARDED_BY(mu_)
-  mutable std::map<CK_SESSION_HANDLE, Clock::time_point> leased_;
-  mutable std::string not_ready_;  // GUARDED_BY(mu_)
-  mutable std::atomic<bool> ready_{true};
-  mutable std::atomic<bool> pin_rejected_{false};
-  bool stop_ = false;  // GUARDED_BY(mu_)
-  std::thread supervisor_;
+  std::unique_ptr<ReadyState> ready_;
+  std::unique_ptr<SessionPool> pool_;
+  std::unique_ptr<PinLogin> login_;
+  std::unique_ptr<KeyStore> keys_;          // set by Create
+  std::unique_ptr<Supervisor> supervisor_;  // set by Create, once keys_ is
 };
 
 }  // namespace authd::hsm

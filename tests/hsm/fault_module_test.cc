@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,8 +24,21 @@ namespace authd::hsm {
 namespace {
 
 using authd::testing::SoftHsmToken;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// Polls `cond` until it holds or `limit` passes; true if it held. The test
+// goes on as soon as the state it needs can be seen, not after a fixed time.
+bool Eventually(const std::function<bool()>& cond,
+                milliseconds limit = seconds(10)) {
+  auto deadline = SteadyClock::now() + limit;
+  while (!cond()) {
+    if (SteadyClock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(5));  // poll interval
+  }
+  return true;
+}
 
 // <dir of this binary>/../lib/libauthd_fault_pkcs11.so, as the build lays it
 // out.
@@ -82,15 +96,10 @@ class FaultModuleTest : public ::testing::Test {
   }
   static unsigned long Calls(const std::string& fn) { return Stats()[fn]; }
 
-  // After a fault the key ops may need a moment (its recovery) before calls
-  // succeed again; polls until a signature comes back or 10 s pass.
-  bool WaitUsable() {
-    auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (Clock::now() < deadline) {
-      if (ops_->SignEs256(KeyUse::kToken, "probe").ok()) return true;
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    return false;
+  // After a fault the supervisor recovers in the background; true once the
+  // key ops are ready again (within 10 s).
+  bool WaitReady() {
+    return Eventually([&] { return ops_->Ready(); });
   }
 
   bool SignsAndVerifies(const std::string& data) {
@@ -130,7 +139,7 @@ TEST_F(FaultModuleTest, DeviceErrorFailsUntilThePlanIsRemoved) {
       << sig.status().message();
 
   ClearPlan();
-  ASSERT_TRUE(WaitUsable());
+  ASSERT_TRUE(WaitReady());
   EXPECT_TRUE(SignsAndVerifies("after the fault"));
 }
 
@@ -161,9 +170,9 @@ TEST_F(FaultModuleTest, LogoutIsFollowedByANewLogin) {
 
 TEST_F(FaultModuleTest, HangDelaysTheCallThenForwardsIt) {
   WritePlan("C_Sign HANG 300\n");
-  auto start = Clock::now();
+  auto start = SteadyClock::now();
   EXPECT_TRUE(SignsAndVerifies("slow"));
-  EXPECT_GE(Clock::now() - start, milliseconds(300));
+  EXPECT_GE(SteadyClock::now() - start, milliseconds(300));
 }
 
 TEST_F(FaultModuleTest, HangHoldsNoLockOverOtherCalls) {
@@ -174,16 +183,43 @@ TEST_F(FaultModuleTest, HangHoldsNoLockOverOtherCalls) {
     EXPECT_TRUE(ops_->SignEs256(KeyUse::kToken, "slow").ok());
     slow_done = true;
   });
-  auto deadline = Clock::now() + std::chrono::seconds(2);
-  while (Calls("C_Sign") == signs && Clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  ASSERT_GT(Calls("C_Sign"), signs) << "the slow C_Sign never arrived";
+  ASSERT_TRUE(Eventually([&] { return Calls("C_Sign") > signs; }, seconds(2)))
+      << "the slow C_Sign never arrived";
   // The hang is used up; this call must not wait for the sleeping one.
   auto random = ops_->Random(16);
   EXPECT_TRUE(random.ok()) << random.status().message();
   EXPECT_FALSE(slow_done.load());
   slow.join();
+}
+
+// A call that has not returned within op_timeout turns the key ops unready,
+// so other calls fail at once instead of queueing behind it; once it has
+// returned, the supervisor recovers and nothing is left in use.
+TEST_F(FaultModuleTest, HungCallTurnsUnreadyUntilItReturns) {
+  HsmOptions options = Options();
+  options.op_timeout = milliseconds(200);
+  ops_.reset();
+  auto ops = Pkcs11KeyOps::Create(std::move(options));
+  ASSERT_TRUE(ops.ok()) << ops.status().message();
+  ops_ = std::move(ops).value();
+
+  WritePlan("C_Sign HANG 2000 1\n");  // the fault: one C_Sign stalls 2 s
+  std::thread slow([&] {
+    auto sig = ops_->SignEs256(KeyUse::kToken, "slow");
+    EXPECT_TRUE(sig.ok()) << sig.status().message();
+  });
+  EXPECT_TRUE(Eventually([&] { return !ops_->Ready(); }, seconds(2)));
+  EXPECT_NE(ops_->NotReadyReason().find("has not returned within 200 ms"),
+            std::string::npos)
+      << ops_->NotReadyReason();
+  auto refused = ops_->Random(8);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  slow.join();
+
+  ASSERT_TRUE(WaitReady());
+  EXPECT_EQ(ops_->SessionStats().first, 0u);
+  EXPECT_TRUE(SignsAndVerifies("after the hang"));
 }
 
 TEST_F(FaultModuleTest, CountedFailuresRunOutThenCallsPass) {
@@ -221,7 +257,7 @@ TEST_F(FaultModuleTest, WildcardAndHexCodes) {
       << r.status().message();
 
   ClearPlan();
-  ASSERT_TRUE(WaitUsable());
+  ASSERT_TRUE(WaitReady());
   WritePlan("# hex for CKR_DEVICE_ERROR\nC_GenerateRandom 0x30\n");
   r = ops_->Random(8);
   ASSERT_FALSE(r.ok());
@@ -236,8 +272,9 @@ TEST_F(FaultModuleTest, RejectedPinIsNotRetried) {
   WritePlan("LOGOUT\nC_Login CKR_PIN_INCORRECT\n");
   EXPECT_FALSE(ops_->SignEs256(KeyUse::kToken, "a").ok());
   EXPECT_FALSE(ops_->SignEs256(KeyUse::kToken, "b").ok());
-  // An absence can only be watched for: give a background recovery time to
-  // (wrongly) try again.
+  // An absence cannot be waited on, only watched for: the one sleep here
+  // gives the supervisor (a round every 100 ms while unready) several
+  // rounds in which to (wrongly) log in again.
   std::this_thread::sleep_for(milliseconds(600));
   EXPECT_EQ(Calls("C_Login"), logins + 1);
 }
