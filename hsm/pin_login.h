@@ -17,7 +17,7 @@
 #include <atomic>
 #include <utility>
 
-#include "common/secure.h"
+#include "common/secure_string.h"
 #include "common/status.h"
 #include "hsm/module.h"
 #include "hsm/ready_state.h"

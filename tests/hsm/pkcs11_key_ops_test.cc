@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/encoding.h"
+#include "common/sha256.h"
 #include "testing/softhsm_token.h"
 
 namespace authd::hsm {
@@ -57,12 +58,6 @@ HsmOptions Options(std::string pin) {
 }
 
 const Pkcs11KeyOps& Keys() { return SoftHsmToken::Keys(); }
-
-std::string Sha256(std::string_view data) {
-  unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
-  return std::string(reinterpret_cast<char*>(out), sizeof out);
-}
 
 // Verifies a raw r||s ES256 signature with nothing but OpenSSL and the DER
 // SubjectPublicKeyInfo, independently of PublicKey::VerifyEs256.
