@@ -398,11 +398,11 @@ TEST_F(TokenHandlerTest, FiveFailuresFromOneAddressThen429) {
     EXPECT_EQ(HeaderOf(r, "Retry-After"), "180");
   }
   // Another address is not locked out.
-  EXPECT_EQ(handler_
-                ->Token(PostBasic(c, "grant_type=client_credentials",
-                                   "198.51.100.7"))
-                .status,
-            200);
+  EXPECT_EQ(
+      handler_
+          ->Token(PostBasic(c, "grant_type=client_credentials", "198.51.100.7"))
+          .status,
+      200);
   // Time heals.
   clock_.Advance(180);
   EXPECT_EQ(
@@ -533,6 +533,146 @@ TEST_F(TokenHandlerTest, MetadataNamesTheEndpoints) {
   EXPECT_EQ(body["scopes_supported"],
             json::array({"admin:read", "admin:write", "audit:read", "data:read",
                          "devices:control", "tokens:introspect"}));
+}
+
+// ------------------------------------------------ introspection (RFC 7662)
+
+TEST_F(TokenHandlerTest, IntrospectionDescribesAnActiveToken) {
+  CreatedCredential svc = MustCreate("svc", "operator");
+  CreatedCredential rs = MustCreate("api", "resource-server");
+  std::string token = MustGetToken(svc);
+  Request req = PostBasic(rs, "token=" + UrlEncode(token));
+  req.path = "/v1/auth/introspect";
+  Response r = handler_->Introspect(req);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(HeaderOf(r, "Cache-Control"), "no-store");
+  json body = Body(r);
+  EXPECT_EQ(body["active"], true);
+  EXPECT_EQ(body["client_id"], svc.credential.client_id);
+  EXPECT_EQ(body["sub"], svc.credential.client_id);
+  EXPECT_EQ(body["role"], "operator");
+  EXPECT_EQ(body["scope"], "data:read devices:control");
+  EXPECT_EQ(body["iss"], kIssuer);
+  EXPECT_EQ(body["aud"], kAudience);
+  EXPECT_EQ(body["exp"], kStartTime + 600);
+  EXPECT_EQ(body["token_type"], "Bearer");
+  EXPECT_FALSE(body.value("jti", "").empty());
+}
+
+TEST_F(TokenHandlerTest, InactiveTokensSayNothingMore) {
+  CreatedCredential svc = MustCreate("svc", "viewer");
+  CreatedCredential rs = MustCreate("api", "resource-server");
+  std::string token = MustGetToken(svc);
+  ASSERT_TRUE(access_->DeleteCredential(svc.credential.client_id, kOwner).ok());
+  for (const std::string& t : {token, std::string("garbage")}) {
+    Request req = PostBasic(rs, "token=" + UrlEncode(t));
+    Response r = handler_->Introspect(req);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(Body(r), json({{"active", false}})) << r.body;
+  }
+}
+
+TEST_F(TokenHandlerTest, IntrospectionNeedsTheScopeAndAClient) {
+  CreatedCredential viewer = MustCreate("svc", "viewer");
+  std::string token = MustGetToken(viewer);
+  Response r =
+      handler_->Introspect(PostBasic(viewer, "token=" + UrlEncode(token)));
+  ExpectOAuthError(r, 403, "insufficient_scope");
+  r = handler_->Introspect(Post("token=" + UrlEncode(token)));
+  ExpectOAuthError(r, 401, "invalid_client");
+  CreatedCredential rs = MustCreate("api", "resource-server");
+  ExpectOAuthError(handler_->Introspect(PostBasic(rs, "")), 400,
+                   "invalid_request");
+}
+
+// -------------------------------------------------- revocation (RFC 7009)
+
+TEST_F(TokenHandlerTest, AClientRevokesItsOwnTokenAtOnce) {
+  CreatedCredential c = MustCreate("svc", "viewer");
+  std::string token = MustGetToken(c);
+  ASSERT_TRUE(tokens_->VerifyBearer(token).ok());  // cached from here on
+  Response r = handler_->Revoke(PostBasic(c, "token=" + UrlEncode(token)));
+  ASSERT_EQ(r.status, 200) << r.body;
+  StatusOr<Principal> p = tokens_->VerifyBearer(token);
+  EXPECT_EQ(p.status().message(), "access token has been revoked");
+  // Another token of the same client still works.
+  EXPECT_TRUE(tokens_->VerifyBearer(MustGetToken(c)).ok());
+}
+
+TEST_F(TokenHandlerTest, RevocationSurvivesARestart) {
+  CreatedCredential c = MustCreate("svc", "viewer");
+  std::string token = MustGetToken(c);
+  ASSERT_EQ(handler_->Revoke(PostBasic(c, "token=" + UrlEncode(token))).status,
+            200);
+  auto reloaded = Revocations::Load(storage_.get(), &clock_);
+  ASSERT_TRUE(reloaded.ok());
+  TokenService fresh(ring_.get(), access_.get(), &limiter_, reloaded->get(),
+                     &clock_, {kIssuer, kAudience, 600});
+  EXPECT_EQ(fresh.VerifyBearer(token).status().code(),
+            StatusCode::kUnauthenticated);
+  // Once the token has expired its revocation is dropped.
+  clock_.Advance(601);
+  reloaded = Revocations::Load(storage_.get(), &clock_);
+  ASSERT_TRUE(reloaded.ok());
+  EXPECT_TRUE((*reloaded)->Current()->empty());
+}
+
+TEST_F(TokenHandlerTest, ForeignAndUnknownTokensGet200AndStayValid) {
+  CreatedCredential owner = MustCreate("a", "viewer");
+  CreatedCredential other = MustCreate("b", "viewer");
+  std::string token = MustGetToken(owner);
+  for (const std::string& t : {token, std::string("not-a-token")}) {
+    Response r = handler_->Revoke(PostBasic(other, "token=" + UrlEncode(t)));
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  EXPECT_TRUE(tokens_->VerifyBearer(token).ok());
+  ExpectOAuthError(handler_->Revoke(Post("token=" + UrlEncode(token))), 401,
+                   "invalid_client");
+}
+
+// ------------------------------------------- the cache of verified tokens
+
+TEST_F(TokenHandlerTest, ACachedTokenStillFailsWhenItsCredentialGoes) {
+  CreatedCredential c = MustCreate("svc", "viewer");
+  std::string token = MustGetToken(c);
+  ASSERT_TRUE(tokens_->VerifyBearer(token).ok());
+  ASSERT_TRUE(tokens_->VerifyBearer(token).ok());  // a cache hit
+  ASSERT_TRUE(access_->DeleteCredential(c.credential.client_id, kOwner).ok());
+  EXPECT_EQ(tokens_->VerifyBearer(token).status().message(),
+            "the credential behind this access token no longer exists");
+}
+
+TEST_F(TokenHandlerTest, ACachedTokenStillExpires) {
+  CreatedCredential c = MustCreate("svc", "viewer");
+  std::string token = MustGetToken(c);
+  ASSERT_TRUE(tokens_->VerifyBearer(token).ok());
+  clock_.Advance(600);
+  EXPECT_EQ(tokens_->VerifyBearer(token).status().message(),
+            "access token has expired");
+}
+
+TEST_F(TokenHandlerTest, NotBeforeHasASmallLeeway) {
+  CreatedCredential c = MustCreate("svc", "viewer");
+  std::string token = MustGetToken(c);
+  clock_.Set(kStartTime - kNotBeforeLeewaySeconds);
+  EXPECT_TRUE(tokens_->VerifyBearer(token).ok());
+  clock_.Set(kStartTime - kNotBeforeLeewaySeconds - 1);
+  EXPECT_EQ(tokens_->VerifyBearer(token).status().message(),
+            "access token is not valid yet");
+}
+
+TEST_F(TokenHandlerTest, MetadataNamesIntrospectionAndRevocation) {
+  json body = Body(discovery_->Metadata());
+  EXPECT_EQ(body["introspection_endpoint"],
+            std::string(kIssuer) + "/v1/auth/introspect");
+  EXPECT_EQ(body["revocation_endpoint"],
+            std::string(kIssuer) + "/v1/auth/revoke");
+  for (const char* k : {"introspection_endpoint_auth_methods_supported",
+                        "revocation_endpoint_auth_methods_supported"}) {
+    EXPECT_EQ(body[k],
+              json::array({"client_secret_basic", "client_secret_post"}))
+        << k;
+  }
 }
 
 }  // namespace

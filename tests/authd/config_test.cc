@@ -410,5 +410,43 @@ TEST_F(ConfigTest, MissingFileNamesThePath) {
       << c.status().message();
 }
 
+TEST_F(ConfigTest, GatewayRulesAreRead) {
+  Config c = MustLoad(Minimal() + R"(
+[gateway]
+default = "authenticated"
+[[gateway.routes]]
+prefix = "/api/v1/sites"
+methods = ["GET"]
+scopes = ["data:read"]
+[[gateway.routes]]
+prefix = "/api/v1/devices"
+scopes = ["devices:control", "data:read"]
+)");
+  EXPECT_TRUE(c.gateway.default_authenticated);
+  ASSERT_EQ(c.gateway.routes.size(), 2u);
+  EXPECT_EQ(c.gateway.routes[0].prefix, "/api/v1/sites");
+  EXPECT_EQ(c.gateway.routes[0].methods, std::vector<std::string>{"GET"});
+  EXPECT_TRUE(c.gateway.routes[1].methods.empty());
+  EXPECT_EQ(c.gateway.routes[1].scopes.size(), 2u);
+  EXPECT_FALSE(MustLoad(Minimal()).gateway.default_authenticated);
+}
+
+TEST_F(ConfigTest, BadGatewayRulesAreNamed) {
+  ExpectError(Minimal() + "\n[gateway]\ndefault = \"allow\"\n",
+              "config: gateway.default: must be \"deny\" or \"authenticated\"");
+  ExpectError(Minimal() + "\n[[gateway.routes]]\nmethods = [\"GET\"]\n",
+              "config: gateway.routes[0].prefix: is required");
+  ExpectError(Minimal() + "\n[[gateway.routes]]\nprefix = \"/a\"\nverb = 1\n",
+              "config: unknown key gateway.routes[0].verb");
+  ExpectError(Minimal() + "\n[[gateway.routes]]\nprefix = \"/a/./b\"\n",
+              "config: gateway.routes[0].prefix '/a/./b' must be a normalized "
+              "absolute path such as '/a/b'");
+  ExpectError(Minimal() +
+                  "\n[[gateway.routes]]\nprefix = \"/a\"\n"
+                  "[[gateway.routes]]\nprefix = \"/a\"\n",
+              "config: gateway.routes[1] covers the same prefix and method as "
+              "gateway.routes[0]");
+}
+
 }  // namespace
 }  // namespace authd

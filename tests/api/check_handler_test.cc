@@ -1,0 +1,200 @@
+// The gateway check over the real Access, KeyRing and TokenService (SQLite
+// and SoftHSM2), with requests shaped as nginx's auth_request and Envoy's
+// ext_authz send them.
+#include "api/check_handler.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+
+#include "api/token_handler.h"
+#include "common/encoding.h"
+#include "testing/access_fixture.h"
+
+namespace authd::api {
+namespace {
+
+using namespace authd::authority;  // the services under the handler
+using testing::AccessTest;
+using testing::kOwner;
+
+constexpr char kIssuer[] = "https://authd.test";
+constexpr char kAudience[] = "powerhub-api";
+
+std::optional<std::string> HeaderOf(const Response& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+GatewayPolicy Rules(bool default_authenticated = false) {
+  return {default_authenticated,
+          {{"/api/v1/data", {}, {"data:read"}},
+           {"/api/v1/devices", {"GET"}, {"data:read"}},
+           {"/api/v1/devices", {"POST"}, {"devices:control"}}}};
+}
+
+class CheckHandlerTest : public AccessTest {
+ protected:
+  void SetUp() override {
+    AccessTest::SetUp();
+    ring_ = std::move(KeyRing::Open(storage_.get(), audit_.get(), &keys(),
+                                    &clock_, 600))
+                .value();
+    revocations_ =
+        std::move(Revocations::Load(storage_.get(), &clock_)).value();
+    tokens_ = std::make_unique<TokenService>(
+        ring_.get(), access_.get(), &limiter_, revocations_.get(), &clock_,
+        TokenOptions{kIssuer, kAudience, 600});
+    check_ = std::make_unique<CheckHandler>(tokens_.get(), access_.get(),
+                                            Rules(), &metrics_);
+    ASSERT_TRUE(access_->AddAllowlist("192.0.2.0/24", kOwner).ok());
+  }
+
+  std::string TokenFor(const CreatedCredential& c) {
+    TokenOutcome out = tokens_->Issue(
+        {{c.credential.client_id, c.client_secret.view(), "test"}, {}});
+    EXPECT_TRUE(out.status.ok()) << out.status.message();
+    return out.token.access_token;
+  }
+
+  // nginx auth_request: the client's method and target in headers.
+  static Request Nginx(const std::string& token, const std::string& method,
+                       const std::string& uri,
+                       const std::string& client = "192.0.2.7") {
+    Request r;
+    r.method = "GET";
+    r.path = kCheckPath;
+    if (!token.empty()) r.headers["authorization"] = "Bearer " + token;
+    r.headers["x-original-method"] = method;
+    r.headers["x-original-uri"] = uri;
+    r.client = IpAddress::Parse(client);
+    return r;
+  }
+
+  uint64_t Checks(CheckResult result) {
+    std::string text = metrics_.Render({}, "test");
+    const char* names[] = {"allowed", "unauthenticated", "forbidden"};
+    std::string key = std::string("authd_gateway_checks_total{result=\"") +
+                      names[static_cast<int>(result)] + "\"} ";
+    size_t at = text.find(key);
+    return at == std::string::npos ? 0
+                                   : std::stoull(text.substr(at + key.size()));
+  }
+
+  FailureLimiter limiter_{&clock_, LimiterOptions{}};
+  Metrics metrics_;
+  std::unique_ptr<KeyRing> ring_;
+  std::unique_ptr<Revocations> revocations_;
+  std::unique_ptr<TokenService> tokens_;
+  std::unique_ptr<CheckHandler> check_;
+};
+
+TEST_F(CheckHandlerTest, AllowedRequestGets204AndWhoItIs) {
+  CreatedCredential c = MustCreate("svc", "operator");
+  Response r = check_->Check(Nginx(TokenFor(c), "GET", "/api/v1/data/3?x=1"));
+  ASSERT_EQ(r.status, 204) << r.body;
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(HeaderOf(r, "X-Authd-Client-Id"), c.credential.client_id);
+  EXPECT_EQ(HeaderOf(r, "X-Authd-Role"), "operator");
+  EXPECT_EQ(HeaderOf(r, "X-Authd-Scope"), "data:read devices:control");
+  EXPECT_EQ(Checks(CheckResult::kAllowed), 1u);
+}
+
+TEST_F(CheckHandlerTest, EveryBadTokenIs401InvalidToken) {
+  CreatedCredential c = MustCreate("svc", "operator");
+  std::string good = TokenFor(c);
+  std::string tampered = good;
+  tampered[tampered.size() - 5] ^= 1;
+  for (const std::string& t : {std::string(), std::string("abc"), tampered}) {
+    Response r = check_->Check(Nginx(t, "GET", "/api/v1/data"));
+    EXPECT_EQ(r.status, 401) << t;
+    EXPECT_EQ(HeaderOf(r, "WWW-Authenticate"),
+              "Bearer realm=\"authd\", error=\"invalid_token\"");
+  }
+  EXPECT_EQ(Checks(CheckResult::kUnauthenticated), 3u);
+}
+
+TEST_F(CheckHandlerTest, AddressOutsideTheAllowlistIs403AccessDenied) {
+  CreatedCredential c = MustCreate("svc", "operator");
+  Response r =
+      check_->Check(Nginx(TokenFor(c), "GET", "/api/v1/data", "198.51.100.1"));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(HeaderOf(r, "WWW-Authenticate"),
+            "Bearer realm=\"authd\", error=\"access_denied\"");
+}
+
+TEST_F(CheckHandlerTest, MissingScopeIs403NamingIt) {
+  CreatedCredential viewer = MustCreate("v", "viewer");
+  std::string token = TokenFor(viewer);
+  EXPECT_EQ(check_->Check(Nginx(token, "GET", "/api/v1/devices/1")).status,
+            204);
+  Response r = check_->Check(Nginx(token, "POST", "/api/v1/devices/1"));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(HeaderOf(r, "WWW-Authenticate"),
+            "Bearer realm=\"authd\", error=\"insufficient_scope\", "
+            "scope=\"devices:control\"");
+}
+
+TEST_F(CheckHandlerTest, DotSegmentsCannotBorrowAnotherRoutesRule) {
+  CreatedCredential viewer = MustCreate("v", "viewer");
+  std::string token = TokenFor(viewer);
+  for (const char* uri :
+       {"/api/v1/data/../devices/1", "/api/v1/data/%2e%2E/devices/1",
+        "//api/v1/data/./../devices/1"}) {
+    Response r = check_->Check(Nginx(token, "POST", uri));
+    EXPECT_EQ(r.status, 403) << uri;
+  }
+}
+
+TEST_F(CheckHandlerTest, DefaultDenyUnlessAuthenticatedIsEnough) {
+  CreatedCredential c = MustCreate("svc", "owner");
+  std::string token = TokenFor(c);
+  Response r = check_->Check(Nginx(token, "GET", "/other"));
+  EXPECT_EQ(r.status, 403);
+  check_->SetPolicy(Rules(/*default_authenticated=*/true));
+  EXPECT_EQ(check_->Check(Nginx(token, "GET", "/other")).status, 204);
+  EXPECT_EQ(check_->Check(Nginx("x", "GET", "/other")).status, 401);
+}
+
+TEST_F(CheckHandlerTest, DeletionAndRevocationTakeEffectOnTheNextCheck) {
+  CreatedCredential a = MustCreate("a", "operator");
+  CreatedCredential b = MustCreate("b", "operator");
+  std::string ta = TokenFor(a), tb = TokenFor(b);
+  ASSERT_EQ(check_->Check(Nginx(ta, "GET", "/api/v1/data")).status, 204);
+  ASSERT_EQ(check_->Check(Nginx(tb, "GET", "/api/v1/data")).status, 204);
+  ASSERT_TRUE(access_->DeleteCredential(a.credential.client_id, kOwner).ok());
+  EXPECT_EQ(check_->Check(Nginx(ta, "GET", "/api/v1/data")).status, 401);
+  ASSERT_TRUE(tokens_->Revoke(tb, b.credential.client_id).ok());
+  EXPECT_EQ(check_->Check(Nginx(tb, "GET", "/api/v1/data")).status, 401);
+}
+
+TEST_F(CheckHandlerTest, ExpiredCredentialStopsItsTokens) {
+  CreatedCredential c = MustCreate("svc", "operator", /*lifetime=*/120);
+  std::string token = TokenFor(c);
+  clock_.Advance(120);
+  EXPECT_EQ(check_->Check(Nginx(token, "GET", "/api/v1/data")).status, 401);
+}
+
+TEST_F(CheckHandlerTest, EnvoyStyleRequestCarriesMethodAndPath) {
+  CreatedCredential viewer = MustCreate("v", "viewer");
+  Request r;
+  r.method = "POST";
+  r.path = std::string(kCheckPath) + "/api/v1/devices/1";
+  r.headers["authorization"] = "Bearer " + TokenFor(viewer);
+  r.client = IpAddress::Parse("192.0.2.9");
+  EXPECT_EQ(check_->Check(r).status, 403);
+  r.method = "GET";
+  EXPECT_EQ(check_->Check(r).status, 204);
+}
+
+TEST_F(CheckHandlerTest, MalformedTargetIsRefused) {
+  CreatedCredential c = MustCreate("svc", "owner");
+  Response r = check_->Check(Nginx(TokenFor(c), "GET", "/api/%zz"));
+  EXPECT_EQ(r.status, 403);
+}
+
+}  // namespace
+}  // namespace authd::api
