@@ -1,8 +1,9 @@
 // TokenCache: access tokens whose signature, header, issuer and audience
 // were verified, keyed by the SHA-256 of the token, so checking the same
 // token again costs a hash and a lookup instead of a signature verification.
-// What can change while a token lives (time, revocation, the credential and
-// its role) is checked on every use by the caller, never cached.
+// What can change while a token lives (time, the signing key's retirement,
+// revocation, the credential and its role) is checked on every use by the
+// caller, never cached.
 //
 // Every lookup names the epoch it runs in (the key-ring, access and
 // revocation snapshots); an entry made in another epoch is a miss, so the
@@ -33,6 +34,7 @@ struct TokenClaims {
   std::string jti;
   std::string iss;
   std::string aud;
+  std::string kid;                  // the signing key's
   std::vector<std::string> scopes;  // as issued
   int64_t iat = 0;
   int64_t nbf = 0;

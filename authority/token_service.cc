@@ -189,6 +189,11 @@ StatusOr<TokenClaims> TokenService::VerifiedClaims(std::string_view token,
   TokenCache::Epoch epoch{ring, access_->Current(),
                           revocations_ ? revocations_->Current() : nullptr};
   if (std::optional<TokenClaims> hit = cache_.Lookup(token, epoch)) {
+    // A key stops verifying once its overlap after retirement has passed.
+    if (ring_->Find(*ring, hit->kid, now) == nullptr) {
+      return Status::Unauthenticated(
+          "access token was not signed by a current key");
+    }
     return *std::move(hit);
   }
   ASSIGN_OR_RETURN(VerifiedJwt jwt,
@@ -203,6 +208,7 @@ StatusOr<TokenClaims> TokenService::VerifiedClaims(std::string_view token,
     return Status::Unauthenticated("access token is not an at+jwt");
   }
   ASSIGN_OR_RETURN(TokenClaims claims, ClaimsOf(jwt.claims));
+  claims.kid = jwt.header.value("kid", "");
   if (claims.iss != options_.issuer || claims.aud != options_.audience) {
     return Status::Unauthenticated(
         "access token was issued for another issuer or audience");

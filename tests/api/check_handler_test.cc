@@ -9,6 +9,7 @@
 #include <string>
 
 #include "api/token_handler.h"
+#include "authority/jwt.h"
 #include "common/encoding.h"
 #include "testing/access_fixture.h"
 
@@ -194,6 +195,85 @@ TEST_F(CheckHandlerTest, MalformedTargetIsRefused) {
   CreatedCredential c = MustCreate("svc", "owner");
   Response r = check_->Check(Nginx(TokenFor(c), "GET", "/api/%zz"));
   EXPECT_EQ(r.status, 403);
+}
+
+// A token signed by the HSM's token key (the ring's first key) with the
+// header and claims given, for the ways a token can be bad.
+std::string Signed(const nlohmann::json& header, const nlohmann::json& claims) {
+  std::string input = JwsSigningInput(header, claims);
+  StatusOr<std::string> sig =
+      testing::SoftHsmToken::Keys().SignEs256(hsm::KeyUse::kToken, input);
+  EXPECT_TRUE(sig.ok());
+  return input + "." + Base64UrlEncode(sig.ok() ? *sig : "");
+}
+
+TEST_F(CheckHandlerTest, EveryWayATokenCanBeBadIs401) {
+  CreatedCredential c = MustCreate("svc", "owner");
+  const std::string kid = keys().Public(hsm::KeyUse::kToken).kid();
+  const nlohmann::json header = {
+      {"alg", "ES256"}, {"typ", "at+jwt"}, {"kid", kid}};
+  const int64_t now = clock_.NowSeconds();
+  const nlohmann::json claims = {{"iss", kIssuer},
+                                 {"aud", kAudience},
+                                 {"sub", c.credential.client_id},
+                                 {"client_id", c.credential.client_id},
+                                 {"iat", now},
+                                 {"nbf", now},
+                                 {"exp", now + 60},
+                                 {"jti", "j1"},
+                                 {"scope", "data:read"}};
+  ASSERT_EQ(check_->Check(Nginx(Signed(header, claims), "GET", "/api/v1/data"))
+                .status,
+            204);
+  auto with = [](nlohmann::json j, const char* k, nlohmann::json v) {
+    j[k] = std::move(v);
+    return j;
+  };
+  nlohmann::json crit = header;
+  crit["crit"] = {"exp"};
+  const std::map<std::string, std::string> bad = {
+      {"typ JWT", Signed(with(header, "typ", "JWT"), claims)},
+      {"crit", Signed(crit, claims)},
+      {"alg RS256", Signed(with(header, "alg", "RS256"), claims)},
+      {"alg none", Signed(with(header, "alg", "none"), claims)},
+      {"unknown kid", Signed(with(header, "kid", "nope"), claims)},
+      {"wrong iss", Signed(header, with(claims, "iss", "https://x"))},
+      {"wrong aud", Signed(header, with(claims, "aud", "other"))},
+      {"expired", Signed(header, with(claims, "exp", now))},
+      {"not yet valid", Signed(header, with(claims, "nbf", now + 60))},
+  };
+  for (const auto& [why, token] : bad) {
+    EXPECT_EQ(check_->Check(Nginx(token, "GET", "/api/v1/data")).status, 401)
+        << why;
+  }
+}
+
+TEST_F(CheckHandlerTest, RetiredKeyStopsAfterItsOverlap) {
+  CreatedCredential c = MustCreate("svc", "operator");
+  // Signed by the first key, with a lifetime no token of authd's has, so
+  // only the key's retirement can end it.
+  auto long_lived = [&] {
+    const int64_t now = clock_.NowSeconds();
+    return Signed({{"alg", "ES256"},
+                   {"typ", "at+jwt"},
+                   {"kid", keys().Public(hsm::KeyUse::kToken).kid()}},
+                  {{"iss", kIssuer},
+                   {"aud", kAudience},
+                   {"client_id", c.credential.client_id},
+                   {"nbf", now},
+                   {"exp", now + 7200},
+                   {"scope", "data:read"}});
+  };
+  std::string token = long_lived();
+  ASSERT_TRUE(ring_->Rotate(Algorithm::kES256, "uid:0", "unix", "test").ok());
+  EXPECT_EQ(check_->Check(Nginx(token, "GET", "/api/v1/data")).status, 204);
+  clock_.Advance(601);  // past the overlap: the retired key is gone
+  Response r = check_->Check(Nginx(token, "GET", "/api/v1/data"));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_NE(r.body.find("was not signed by a current key"), std::string::npos)
+      << r.body;
+  EXPECT_EQ(check_->Check(Nginx(TokenFor(c), "GET", "/api/v1/data")).status,
+            204);
 }
 
 }  // namespace
