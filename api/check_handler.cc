@@ -37,14 +37,6 @@ Original OriginalOf(const Request& req) {
   return out;
 }
 
-std::string Bearer(const Request& req) {
-  const std::string* auth = req.Header("authorization");
-  if (auth == nullptr || auth->size() <= 7) return "";
-  std::string scheme = auth->substr(0, 7);
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(), ::tolower);
-  return scheme == "bearer " ? auth->substr(7) : "";
-}
-
 std::vector<std::string> Missing(const std::vector<std::string>& needed,
                                  const std::vector<std::string>& held) {
   std::vector<std::string> out;
@@ -84,7 +76,7 @@ Response CheckHandler::Check(const Request& req) const {
         Challenge(403, "access_denied",
                   "source address " + who + " is not on the allowlist"));
   }
-  std::string token = Bearer(req);
+  std::string token = req.BearerToken();
   if (token.empty()) {
     return Refuse(CheckResult::kUnauthenticated,
                   Challenge(401, "invalid_token",

@@ -1,6 +1,20 @@
 #include "api/http.h"
 
+#include <cctype>
+
 namespace authd::api {
+
+std::string Request::BearerToken() const {
+  const std::string* auth = Header("authorization");
+  constexpr std::string_view kScheme = "bearer ";
+  if (auth == nullptr || auth->size() <= kScheme.size()) return "";
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>((*auth)[i])) != kScheme[i]) {
+      return "";
+    }
+  }
+  return auth->substr(kScheme.size());
+}
 
 Response Response::Json(int status, const nlohmann::json& body) {
   Response r;

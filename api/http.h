@@ -33,6 +33,9 @@ struct Request {
     auto it = headers.find(lower_name);
     return it == headers.end() ? nullptr : &it->second;
   }
+  // The credentials of an "Authorization: Bearer" header (RFC 6750 §2.1,
+  // scheme case-insensitive); empty when there is none.
+  std::string BearerToken() const;
   const std::string* Query(const std::string& name) const {
     auto it = query.find(name);
     return it == query.end() ? nullptr : &it->second;

@@ -6,12 +6,6 @@
 namespace authd::api {
 namespace {
 
-bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() &&
-         std::equal(prefix.begin(), prefix.end(), s.begin(),
-                    [](char a, char b) { return tolower(a) == tolower(b); });
-}
-
 bool Allows(const Route& r, const std::string& method) {
   return r.methods.empty() || std::find(r.methods.begin(), r.methods.end(),
                                         method) != r.methods.end();
@@ -160,14 +154,13 @@ std::optional<Response> Router::Authorize(const Request& req,
     actor->address = "unix";
     return std::nullopt;
   }
-  const std::string* auth = req.Header("authorization");
-  if (auth == nullptr || auth->size() < 7 ||
-      !StartsWithNoCase(*auth, "Bearer ")) {
+  std::string token = req.BearerToken();
+  if (token.empty()) {
     return Response::Error(401, "unauthorized",
                            "send Authorization: Bearer <access token>")
         .With("WWW-Authenticate", "Bearer realm=\"authd\"");
   }
-  StatusOr<authority::Principal> who = tokens_->VerifyBearer(auth->substr(7));
+  StatusOr<authority::Principal> who = tokens_->VerifyBearer(token);
   if (!who.ok()) {
     return Response::Error(401, "unauthorized", who.status().message())
         .With("WWW-Authenticate",
