@@ -148,6 +148,8 @@ Status Daemon::LoadAccess() {
   ASSIGN_OR_RETURN(
       ring_, authority::KeyRing::Open(storage_.get(), audit_.get(), keys_.get(),
                                       clock, config_.tokens.ttl_seconds));
+  ASSIGN_OR_RETURN(revocations_,
+                   authority::Revocations::Load(storage_.get(), clock));
   return TolerateRefusal(*audit_,
                          SwitchAlgorithm(*ring_, config_.tokens.algorithm),
                          "tokens.algorithm not applied");
@@ -163,6 +165,8 @@ void Daemon::StartApi() {
   readiness_ = std::make_unique<api::Readiness>(keys_.get(), audit_.get());
   token_handler_ =
       std::make_unique<api::TokenHandler>(tokens_.get(), &metrics_);
+  check_handler_ = std::make_unique<api::CheckHandler>(
+      tokens_.get(), access_.get(), config_.gateway, &metrics_);
   discovery_handler_ = std::make_unique<api::DiscoveryHandler>(
       ring_.get(), access_.get(), clock, config_.tokens.issuer);
   ops_handler_ = std::make_unique<api::OpsHandler>(api::OpsHandler::Deps{
