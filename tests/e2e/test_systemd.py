@@ -106,6 +106,8 @@ class InstallLayoutTest(Installed):
             ("usr/lib/sysusers.d/authd.conf", False),
             ("usr/lib/tmpfiles.d/authd.conf", False),
             (EXAMPLE, False),
+            ("usr/share/authd/nginx/authd-gateway.conf", False),
+            ("usr/share/authd/nginx/authd-protect.conf", False),
         ]:
             with self.subTest(rel):
                 p = self.path(rel)
