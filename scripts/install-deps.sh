@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsystemd-dev systemd libgnutls28-dev gnutls-bin
   wrk curl python3 python3-jwt python3-cryptography
+  nginx-light
 )
 
 missing=()

@@ -28,7 +28,7 @@ fi
 if [ ! -s "$state/tls.crt" ]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -days 365 -subj /CN=localhost \
-    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:authd" \
     -keyout "$state/tls.key" -out "$state/tls.crt" 2>/dev/null
 fi
 

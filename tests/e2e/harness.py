@@ -49,7 +49,7 @@ class Reply:
         return f"Reply({self.status}, {self.body[:300]!r})"
 
 
-def _request(conn, method, path, body=None, headers=None):
+def request(conn, method, path, body=None, headers=None):
     headers = dict(headers or {})
     if isinstance(body, (dict, list)):
         body = json.dumps(body).encode()
@@ -87,11 +87,15 @@ def basic(client_id, secret):
 
 
 class Daemon:
-    """One authd process. Use as a context manager or call stop()."""
+    """One authd process. Use as a context manager or call stop().
+
+    `listen` is the TCP listener (port 0 picks a new one at each start; a
+    fixed port survives stop() and start()); `tls_names` adds DNS names to
+    the self-signed certificate made for tls=True."""
 
     def __init__(self, config_extra="", tokens_extra="", server_extra="",
                  ttl=600, start=True, module="softhsm2", pin=None, tls=False,
-                 env=None, hsm_extra=""):
+                 env=None, hsm_extra="", listen="127.0.0.1:0", tls_names=()):
         self.dir = tempfile.mkdtemp(prefix="authd-e2e-")
         self.socket = os.path.join(self.dir, "admin.sock")
         self.db = os.path.join(self.dir, "authd.db")
@@ -140,7 +144,9 @@ class Daemon:
         elif tls:
             subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                             "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-subj", "/CN=localhost", "-addext",
+                            ",".join(["subjectAltName=IP:127.0.0.1"]
+                                     + [f"DNS:{n}" for n in tls_names]),
                             "-keyout", os.path.join(self.dir, "tls.key"),
                             "-out", os.path.join(self.dir, "tls.crt")],
                            check=True, capture_output=True)
@@ -151,7 +157,7 @@ class Daemon:
         self.config = os.path.join(self.dir, "authd.toml")
         with open(self.config, "w") as f:
             f.write(f"""[server]
-listen = ["127.0.0.1:0"]
+listen = ["{listen}"]
 admin_socket = "{self.socket}"
 {tls_lines}{server_extra}
 [storage]
@@ -232,10 +238,10 @@ ttl_seconds = {ttl}
                                           source_address=(source, 0))
 
     def http(self, method, path, body=None, headers=None, source="127.0.0.1"):
-        return _request(self.conn(source), method, path, body, headers)
+        return request(self.conn(source), method, path, body, headers)
 
     def admin(self, method, path, body=None, headers=None):
-        return _request(UnixHTTPConnection(self.socket), method, path, body, headers)
+        return request(UnixHTTPConnection(self.socket), method, path, body, headers)
 
     def ctl(self, *args, check=True):
         r = subprocess.run([AUTHCTL, "--socket", self.socket, *args],

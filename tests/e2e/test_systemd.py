@@ -106,6 +106,8 @@ class InstallLayoutTest(Installed):
             ("usr/lib/sysusers.d/authd.conf", False),
             ("usr/lib/tmpfiles.d/authd.conf", False),
             (EXAMPLE, False),
+            ("usr/share/authd/nginx/authd-gateway.conf", False),
+            ("usr/share/authd/nginx/authd-protect.conf", False),
         ]:
             with self.subTest(rel):
                 p = self.path(rel)
@@ -343,13 +345,13 @@ class SampleConfigTest(Installed):
     def test_sample_config_serves_and_notifies_ready_only_when_up(self):
         self.start()
         # READY=1 promises that HSM, storage and every listener are up.
-        r = harness._request(harness.UnixHTTPConnection(os.path.join(self.dir, "admin.sock")),
+        r = harness.request(harness.UnixHTTPConnection(os.path.join(self.dir, "admin.sock")),
                              "GET", "/readyz")
         self.assertEqual(r.status, 200, r)
         port = int(re.search(r"event=listening address=127\.0\.0\.1:(\d+)",
                              self.read_log()).group(1))
         ctx = ssl.create_default_context(cafile=os.path.join(self.dir, "tls.crt"))
-        r = harness._request(http.client.HTTPSConnection("127.0.0.1", port, timeout=30,
+        r = harness.request(http.client.HTTPSConnection("127.0.0.1", port, timeout=30,
                                                          context=ctx),
                              "GET", "/readyz")
         self.assertEqual(r.status, 200, r)
@@ -364,7 +366,7 @@ class SampleConfigTest(Installed):
         self.proc.send_signal(signal.SIGHUP)
         self.notify.wait_for("RELOADING=1", 30, self.proc)
         self.notify.wait_for("READY=1", 30, self.proc, count=2)
-        r = harness._request(harness.UnixHTTPConnection(os.path.join(self.dir, "admin.sock")),
+        r = harness.request(harness.UnixHTTPConnection(os.path.join(self.dir, "admin.sock")),
                              "GET", "/healthz")
         self.assertEqual(r.status, 200, r)
 
