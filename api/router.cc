@@ -12,6 +12,19 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
                     [](char a, char b) { return tolower(a) == tolower(b); });
 }
 
+// RFC 9110 §8.3.1: the type and subtype are case-insensitive, and
+// parameters may follow a ';' after optional whitespace.
+bool IsJsonMediaType(const std::string* content_type) {
+  if (content_type == nullptr) return false;
+  constexpr std::string_view kJson = "application/json";
+  std::string_view type =
+      std::string_view(*content_type).substr(0, content_type->find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) {
+    type.remove_suffix(1);
+  }
+  return type.size() == kJson.size() && StartsWithNoCase(type, kJson);
+}
+
 bool Allows(const Route& r, const std::string& method) {
   return r.methods.empty() || std::find(r.methods.begin(), r.methods.end(),
                                         method) != r.methods.end();
@@ -135,8 +148,7 @@ Response Router::Guarded(const Route& route, const Request& req) const {
   if (auto refused = Authorize(req, scope, &actor)) return *refused;
   if (req.method == "POST") {
     // Every admin body is JSON (SPEC "Administration": 415 otherwise).
-    const std::string* ct = req.Header("content-type");
-    if (ct == nullptr || ct->substr(0, ct->find(';')) != "application/json") {
+    if (!IsJsonMediaType(req.Header("content-type"))) {
       return Response::Error(415, "unsupported_media_type",
                              "Content-Type must be application/json");
     }
