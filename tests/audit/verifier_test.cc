@@ -20,7 +20,6 @@
 #include "common/encoding.h"
 #include "storage/sqlite_storage.h"
 #include "testing/fake_clock.h"
-#include "testing/faulty_key_ops.h"
 #include "testing/softhsm_token.h"
 
 namespace authd::audit {
@@ -401,13 +400,13 @@ TEST_F(VerifierTest, TruncatedExportFailsAgainstALaterKeptCheckpoint) {
   EXPECT_NE(Failure(text, NoteAt(a_, 5)), "");
 }
 
-// Two histories of one log (same origin, same audit key): a database
-// restored and grown again without the HSM head seeing it.
+// Two histories of one log, same origin and audit key, signed side by side.
+// (AuditLog compares the database with the HSM head only at Open, and both
+// open while the head is still empty; a restarted authd would refuse the
+// one behind. An auditor holding a checkpoint of either history sees it.)
 TEST_F(VerifierTest, ForkFailsAgainstAKeptCheckpointFromTheOtherHistory) {
-  testing::FaultyKeyOps blind(&keys());
-  blind.hide_data = true;
   Log b;
-  ASSERT_NO_FATAL_FAILURE(b = OpenLog("b.db", &blind, origin_));
+  ASSERT_NO_FATAL_FAILURE(b = OpenLog("b.db", &keys(), origin_));
   ASSERT_TRUE(b.log);
   // The same three changes at the same times: identical leaves.
   for (int i = 0; i < 3; ++i) {
