@@ -180,6 +180,10 @@ TEST_F(AuditHandlerTest, FiltersSelectByActionActorTargetAndTime) {
   EXPECT_EQ(EntrySeqs({{"after_seq", "2"}}), (Seqv{3, 4, 5}));
   EXPECT_EQ(EntrySeqs({{"after_seq", "5"}}), Seqv{});
   EXPECT_EQ(EntrySeqs({{"after_seq", "99"}}), Seqv{});
+  // Past every seq there is, however large.
+  EXPECT_EQ(EntrySeqs({{"after_seq", "9223372036854775807"}}), Seqv{});
+  EXPECT_EQ(EntrySeqs({{"after_seq", "9223372036854775808"}}), Seqv{});
+  EXPECT_EQ(EntrySeqs({{"after_seq", "18446744073709551615"}}), Seqv{});
   EXPECT_EQ(EntrySeqs({{"after_seq", "0"}, {"action", "allowlist.add"}}),
             (Seqv{1, 3, 5}));
 }
