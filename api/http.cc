@@ -1,5 +1,6 @@
 #include "api/http.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace authd::api {
@@ -14,6 +15,19 @@ std::string Request::BearerToken() const {
     }
   }
   return auth->substr(kScheme.size());
+}
+
+bool Request::HasMediaType(std::string_view type) const {
+  const std::string* ct = Header("content-type");
+  if (ct == nullptr) return false;
+  std::string_view v = std::string_view(*ct).substr(0, ct->find(';'));
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+    v.remove_suffix(1);
+  }
+  return v.size() == type.size() &&
+         std::equal(v.begin(), v.end(), type.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
 }
 
 Response Response::Json(int status, const nlohmann::json& body) {

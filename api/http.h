@@ -36,6 +36,9 @@ struct Request {
   // The credentials of an "Authorization: Bearer" header (RFC 6750 §2.1,
   // scheme case-insensitive); empty when there is none.
   std::string BearerToken() const;
+  // Whether Content-Type names `type` (lower case), ignoring case, and any
+  // parameters after ';' (RFC 9110 §8.3.1).
+  bool HasMediaType(std::string_view type) const;
   const std::string* Query(const std::string& name) const {
     auto it = query.find(name);
     return it == query.end() ? nullptr : &it->second;

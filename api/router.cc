@@ -132,8 +132,7 @@ Response Router::Guarded(const Route& route, const Request& req) const {
   if (auto refused = Authorize(req, scope, &actor)) return *refused;
   if (req.method == "POST") {
     // Every admin body is JSON (SPEC "Administration": 415 otherwise).
-    const std::string* ct = req.Header("content-type");
-    if (ct == nullptr || ct->substr(0, ct->find(';')) != "application/json") {
+    if (!req.HasMediaType("application/json")) {
       return Response::Error(415, "unsupported_media_type",
                              "Content-Type must be application/json");
     }

@@ -13,14 +13,6 @@ namespace {
 
 using authority::TokenFailure;
 
-bool ContentTypeIsForm(const std::string* ct) {
-  if (ct == nullptr) return false;
-  std::string v = ct->substr(0, ct->find(';'));
-  while (!v.empty() && v.back() == ' ') v.pop_back();
-  std::transform(v.begin(), v.end(), v.begin(), ::tolower);
-  return v == "application/x-www-form-urlencoded";
-}
-
 Response InvalidClient() {
   // RFC 6749 §5.2: 401 with WWW-Authenticate for the scheme the client used;
   // identical for every cause so callers cannot probe which ids exist.
@@ -95,7 +87,7 @@ std::variant<Form, Refusal> ParsePost(const Request& req,
                                             std::string(endpoint) + " endpoint")
                        .With("Allow", "POST")};
   }
-  if (!ContentTypeIsForm(req.Header("content-type"))) {
+  if (!req.HasMediaType("application/x-www-form-urlencoded")) {
     return BadRequest("Content-Type must be application/x-www-form-urlencoded");
   }
   auto form = ParseForm(req.body.view());

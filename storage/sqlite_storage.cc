@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -360,8 +361,13 @@ StatusOr<std::vector<AuditRecord>> SqliteStorage::ListAudit(
               "time_micros <= ?3 AND (?4 = '' OR action = ?4) AND "
               "(?5 = '' OR actor = ?5) AND (?6 = '' OR target = ?6) "
               "ORDER BY seq LIMIT ?7"));
-  sqlite3_bind_int64(
-      s.get(), 1, f.after_seq ? static_cast<sqlite3_int64>(*f.after_seq) : -1);
+  // seq is a SQLite INTEGER (int64): a larger after_seq is past every entry,
+  // and must not wrap to a negative bound that selects them all.
+  sqlite3_bind_int64(s.get(), 1,
+                     f.after_seq
+                         ? static_cast<sqlite3_int64>(
+                               std::min<uint64_t>(*f.after_seq, INT64_MAX))
+                         : -1);
   sqlite3_bind_int64(s.get(), 2, f.since_micros.value_or(INT64_MIN));
   sqlite3_bind_int64(s.get(), 3, f.until_micros.value_or(INT64_MAX));
   BindText(s.get(), 4, f.action);

@@ -46,8 +46,8 @@ TEST(NormalizePathTest, KeepsOtherEscapesEncodedInUpperCase) {
 }
 
 TEST(NormalizePathTest, RefusesWhatIsNotAnAbsolutePath) {
-  for (const char* bad : {"", "api/v1", "http://host/api", "/a%2", "/a%zz",
-                          "/a b", "/a\tb"}) {
+  for (const char* bad :
+       {"", "api/v1", "http://host/api", "/a%2", "/a%zz", "/a b", "/a\tb"}) {
     StatusOr<std::string> p = NormalizePath(bad);
     EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument) << bad;
   }
@@ -108,8 +108,9 @@ TEST(ValidateGatewayPolicyTest, NamesTheRuleThatIsWrong) {
   EXPECT_EQ(message({"/api/../x", {}, {}}),
             "gateway.routes[5].prefix '/api/../x' must be a normalized "
             "absolute path such as '/x'");
-  EXPECT_EQ(message({"/x", {"get"}, {}}),
-            "gateway.routes[5].methods: 'get' is not an upper-case HTTP method");
+  EXPECT_EQ(
+      message({"/x", {"get"}, {}}),
+      "gateway.routes[5].methods: 'get' is not an upper-case HTTP method");
   EXPECT_EQ(message({"/x", {}, {"two words"}}),
             "gateway.routes[5].scopes: 'two words' is not a valid scope token");
   EXPECT_EQ(message({"/api/v1/devices", {"PUT"}, {}}),
