@@ -217,16 +217,25 @@ Response TokenHandler::Answer(const authority::TokenOutcome& out) const {
       .WithClient(t.client_id);
 }
 
-Response TokenHandler::Introspect(const Request& req) const {
-  auto parsed = ParseClientRequest(req, "introspection", NeedsToken);
+std::variant<TokenHandler::Caller, Response> TokenHandler::TokenCaller(
+    const Request& req, std::string_view endpoint) const {
+  auto parsed = ParseClientRequest(req, endpoint, NeedsToken);
   if (auto* refusal = std::get_if<Refusal>(&parsed)) {
     return std::move(refusal->response);
   }
-  const ClientRequest& r = std::get<ClientRequest>(parsed);
+  ClientRequest& r = std::get<ClientRequest>(parsed);
   authority::ClientOutcome caller = tokens_->AuthenticateClient(
       {r.client.client_id.view(), r.client.secret.view(),
        authority::LimiterAddress(req.client)});
   if (!caller.status.ok()) return FromRefusal(caller.refusal);
+  return Caller{std::move(caller.credential),
+                std::move(r.form.find("token")->second)};
+}
+
+Response TokenHandler::Introspect(const Request& req) const {
+  auto caller_or = TokenCaller(req, "introspection");
+  if (auto* refused = std::get_if<Response>(&caller_or)) return *refused;
+  const Caller& caller = std::get<Caller>(caller_or);
   const authority::Role* role =
       tokens_->access()->FindRole(caller.credential.role);
   if (role == nullptr || std::find(role->scopes.begin(), role->scopes.end(),
@@ -236,8 +245,7 @@ Response TokenHandler::Introspect(const Request& req) const {
                std::string("introspection needs scope ") + kIntrospectScope)
         .WithClient(caller.credential.client_id);
   }
-  StatusOr<authority::Principal> p =
-      tokens_->VerifyBearer(Field(r.form, "token")->view());
+  StatusOr<authority::Principal> p = tokens_->VerifyBearer(caller.token.view());
   // RFC 7662 §2.2: an inactive token says nothing more.
   nlohmann::json body =
       p.ok() ? IntrospectionJson(*p) : nlohmann::json{{"active", false}};
@@ -247,17 +255,11 @@ Response TokenHandler::Introspect(const Request& req) const {
 }
 
 Response TokenHandler::Revoke(const Request& req) const {
-  auto parsed = ParseClientRequest(req, "revocation", NeedsToken);
-  if (auto* refusal = std::get_if<Refusal>(&parsed)) {
-    return std::move(refusal->response);
-  }
-  const ClientRequest& r = std::get<ClientRequest>(parsed);
-  authority::ClientOutcome caller = tokens_->AuthenticateClient(
-      {r.client.client_id.view(), r.client.secret.view(),
-       authority::LimiterAddress(req.client)});
-  if (!caller.status.ok()) return FromRefusal(caller.refusal);
-  StatusOr<bool> revoked = tokens_->Revoke(Field(r.form, "token")->view(),
-                                           caller.credential.client_id);
+  auto caller_or = TokenCaller(req, "revocation");
+  if (auto* refused = std::get_if<Response>(&caller_or)) return *refused;
+  const Caller& caller = std::get<Caller>(caller_or);
+  StatusOr<bool> revoked =
+      tokens_->Revoke(caller.token.view(), caller.credential.client_id);
   if (!revoked.ok()) {
     return Response::OAuthError(503, "temporarily_unavailable",
                                 revoked.status().message())

@@ -9,9 +9,13 @@
 #ifndef AUTHD_API_TOKEN_HANDLER_H_
 #define AUTHD_API_TOKEN_HANDLER_H_
 
+#include <string_view>
+#include <variant>
+
 #include "api/http.h"
 #include "authority/metrics.h"
 #include "authority/token_service.h"
+#include "common/secure_string.h"
 
 namespace authd::api {
 
@@ -32,6 +36,14 @@ class TokenHandler {
   // Counts the failure of a token request and passes the response through.
   Response Failed(authority::TokenFailure why, Response r) const;
   Response Answer(const authority::TokenOutcome& outcome) const;
+  // An authenticated client that sent `token=` (introspection, revocation).
+  struct Caller {
+    storage::Credential credential;
+    SecureString token;
+  };
+  // The caller, or the answer refusing the request.
+  std::variant<Caller, Response> TokenCaller(const Request& req,
+                                             std::string_view endpoint) const;
 
   const authority::TokenService* tokens_;
   authority::Metrics* metrics_;

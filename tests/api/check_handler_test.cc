@@ -11,24 +11,18 @@
 #include "api/token_handler.h"
 #include "authority/jwt.h"
 #include "common/encoding.h"
-#include "testing/access_fixture.h"
+#include "testing/http_helpers.h"
+#include "testing/token_fixture.h"
 
 namespace authd::api {
 namespace {
 
 using namespace authd::authority;  // the services under the handler
-using testing::AccessTest;
+using testing::HeaderOf;
 using testing::kOwner;
 
-constexpr char kIssuer[] = "https://authd.test";
-constexpr char kAudience[] = "powerhub-api";
-
-std::optional<std::string> HeaderOf(const Response& r, std::string_view name) {
-  for (const auto& [k, v] : r.headers) {
-    if (k == name) return v;
-  }
-  return std::nullopt;
-}
+constexpr const char* kIssuer = testing::kTokenIssuer;
+constexpr const char* kAudience = testing::kTokenAudience;
 
 GatewayPolicy Rules(bool default_authenticated = false) {
   return {default_authenticated,
@@ -37,18 +31,10 @@ GatewayPolicy Rules(bool default_authenticated = false) {
            {"/api/v1/devices", {"POST"}, {"devices:control"}}}};
 }
 
-class CheckHandlerTest : public AccessTest {
+class CheckHandlerTest : public testing::TokenServiceTest {
  protected:
   void SetUp() override {
-    AccessTest::SetUp();
-    ring_ = std::move(KeyRing::Open(storage_.get(), audit_.get(), &keys(),
-                                    &clock_, 600))
-                .value();
-    revocations_ =
-        std::move(Revocations::Load(storage_.get(), &clock_)).value();
-    tokens_ = std::make_unique<TokenService>(
-        ring_.get(), access_.get(), &limiter_, revocations_.get(), &clock_,
-        TokenOptions{kIssuer, kAudience, 600});
+    TokenServiceTest::SetUp();
     check_ = std::make_unique<CheckHandler>(tokens_.get(), access_.get(),
                                             Rules(), &metrics_);
     ASSERT_TRUE(access_->AddAllowlist("192.0.2.0/24", kOwner).ok());
@@ -85,11 +71,7 @@ class CheckHandlerTest : public AccessTest {
                                    : std::stoull(text.substr(at + key.size()));
   }
 
-  FailureLimiter limiter_{&clock_, LimiterOptions{}};
   Metrics metrics_;
-  std::unique_ptr<KeyRing> ring_;
-  std::unique_ptr<Revocations> revocations_;
-  std::unique_ptr<TokenService> tokens_;
   std::unique_ptr<CheckHandler> check_;
 };
 

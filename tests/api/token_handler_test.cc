@@ -10,7 +10,8 @@
 #include "api/discovery_handler.h"
 #include "authority/jwt.h"
 #include "common/encoding.h"
-#include "testing/access_fixture.h"
+#include "testing/http_helpers.h"
+#include "testing/token_fixture.h"
 
 namespace authd::api {
 namespace {
@@ -18,13 +19,14 @@ namespace {
 using namespace authd::authority;  // the service under the handler
 
 using nlohmann::json;
-using testing::AccessTest;
+using testing::Body;
+using testing::HeaderOf;
 using testing::kDay;
 using testing::kOwner;
 using testing::kStartTime;
 
-constexpr char kIssuer[] = "https://authd.test";
-constexpr char kAudience[] = "powerhub-api";
+constexpr const char* kIssuer = testing::kTokenIssuer;
+constexpr const char* kAudience = testing::kTokenAudience;
 constexpr char kAddress[] = "192.0.2.10";
 
 std::string BasicAuth(std::string_view id, std::string_view secret) {
@@ -32,40 +34,13 @@ std::string BasicAuth(std::string_view id, std::string_view secret) {
   return "Basic " + Base64Encode(UrlEncode(id) + ":" + UrlEncode(secret));
 }
 
-// The value of a response header, by case-insensitive name.
-std::optional<std::string> HeaderOf(const Response& r, std::string name) {
-  auto lower = [](std::string s) {
-    for (char& c : s) c = static_cast<char>(tolower(c));
-    return s;
-  };
-  for (const auto& [k, v] : r.headers) {
-    if (lower(k) == lower(name)) return v;
-  }
-  return std::nullopt;
-}
-
-json Body(const Response& r) { return json::parse(r.body, nullptr, false); }
-
-class TokenHandlerTest : public AccessTest {
+class TokenHandlerTest : public testing::TokenServiceTest {
  protected:
   void SetUp() override {
-    AccessTest::SetUp();
-    ring_ = std::move(KeyRing::Open(storage_.get(), audit_.get(), &keys(),
-                                    &clock_, 600))
-                .value();
-    revocations_ =
-        std::move(Revocations::Load(storage_.get(), &clock_)).value();
-    tokens_ = MakeService(kAudience, 600);
+    TokenServiceTest::SetUp();
     handler_ = std::make_unique<TokenHandler>(tokens_.get());
     discovery_ = std::make_unique<DiscoveryHandler>(ring_.get(), access_.get(),
                                                     &clock_, kIssuer);
-  }
-
-  std::unique_ptr<TokenService> MakeService(const std::string& audience,
-                                            int64_t ttl) {
-    return std::make_unique<TokenService>(ring_.get(), access_.get(), &limiter_,
-                                          revocations_.get(), &clock_,
-                                          TokenOptions{kIssuer, audience, ttl});
   }
 
   // A token request as the HTTP adapter hands it over: header names lower
@@ -122,10 +97,6 @@ class TokenHandlerTest : public AccessTest {
     EXPECT_EQ(r.content_type, "application/json");
   }
 
-  FailureLimiter limiter_{&clock_, LimiterOptions{}};
-  std::unique_ptr<KeyRing> ring_;
-  std::unique_ptr<Revocations> revocations_;
-  std::unique_ptr<TokenService> tokens_;
   std::unique_ptr<TokenHandler> handler_;
   std::unique_ptr<DiscoveryHandler> discovery_;
 };

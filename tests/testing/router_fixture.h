@@ -22,6 +22,7 @@
 #include "authority/failure_limiter.h"
 #include "authority/metrics.h"
 #include "authority/token_service.h"
+#include "testing/http_helpers.h"
 #include "testing/key_ring_fixture.h"
 
 namespace authd::testing {
@@ -163,20 +164,11 @@ class RouterTest : public KeyRingTest {
   }
 
   static nlohmann::json Body(const api::Response& r) {
-    return nlohmann::json::parse(r.body, nullptr, false);
+    return testing::Body(r);
   }
-
-  // The value of a response header, by case-insensitive name.
   static std::optional<std::string> HeaderOf(const api::Response& r,
                                              const std::string& name) {
-    auto lower = [](std::string s) {
-      for (char& c : s) c = static_cast<char>(tolower(c));
-      return s;
-    };
-    for (const auto& [k, v] : r.headers) {
-      if (lower(k) == lower(name)) return v;
-    }
-    return std::nullopt;
+    return testing::HeaderOf(r, name);
   }
 
   authority::FailureLimiter limiter_{&clock_, authority::LimiterOptions{}};
