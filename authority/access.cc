@@ -13,6 +13,8 @@ namespace {
 constexpr std::string_view kMacLabel{"authd-client-secret-v1\0", 23};
 constexpr size_t kSecretBytes = 32;  // 256 bits, SPEC "Security rules"
 constexpr size_t kClientIdBytes = 16;
+static_assert((kClientIdBytes * 4 + 2) / 3 <= kMaxClientIdLength,
+              "issued client ids must fit under kMaxClientIdLength");
 
 }  // namespace
 

@@ -56,6 +56,12 @@ struct CreatedCredential {
 
 inline constexpr int64_t kMaxCredentialLifetime = 365 * 86400;
 
+// Longer than any client_id authd issues (22 characters: 16 random bytes,
+// base64url; see Access::CreateCredential), with room for a longer format.
+// Client authentication refuses a longer id before the failure limiter and
+// the HMAC, so an id of any length costs neither memory nor HSM time.
+inline constexpr size_t kMaxClientIdLength = 64;
+
 class Access {
  public:
   struct Snapshot {

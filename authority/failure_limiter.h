@@ -6,8 +6,20 @@
 // address, as Vault does; 20 per 15 minutes per address). A request is refused
 // (429) while either of its buckets is empty, before any HSM work. Keys never
 // include the client alone, so failures from one address cannot lock the same
-// client out from another. Memory is bounded: each of the shards keeps at most
-// max_entries/shards keys and evicts the least recently failed one.
+// client out from another.
+//
+// Memory is bounded and does not depend on what a caller sends:
+// - a key is a 16-byte keyed hash (HMAC-SHA256 under a per-process random
+//   key, so nobody can aim collisions) of the address or of the (client_id,
+//   address) pair, stored once; an entry is a few dozen bytes;
+// - a bucket that has refilled is the same as no bucket, so it is dropped
+//   when touched, and the oldest ones are swept as new ones arrive;
+// - address buckets and (client, address) buckets live in separate pools,
+//   each with half of max_entries, evicting its own least recently failed
+//   key: a flood of client ids cannot push out the address bucket that
+//   limits guessing from that address, nor the reverse.
+// Callers should still refuse a client_id no credential can have
+// (kMaxClientIdLength) before charging the limiter.
 // Thread-safe; contention is limited to one shard's mutex.
 #ifndef AUTHD_AUTHORITY_FAILURE_LIMITER_H_
 #define AUTHD_AUTHORITY_FAILURE_LIMITER_H_
@@ -15,13 +27,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "common/cidr.h"
 #include "common/clock.h"
@@ -38,6 +50,8 @@ struct LimiterOptions {
   double client_refill_seconds = 180;  // 5 per 15 minutes
   double address_burst = 20;
   double address_refill_seconds = 45;  // 20 per 15 minutes
+  // Bound on the buckets kept, both pools together: half for addresses,
+  // half for (client, address) pairs.
   size_t max_entries = 100000;
 };
 
@@ -48,7 +62,7 @@ class FailureLimiter {
   void SetOptions(LimiterOptions options);
 
   // Seconds to wait when an attempt would be refused now, else nullopt;
-  // a read-only look that charges nothing.
+  // a look that charges nothing.
   std::optional<int64_t> Check(std::string_view client_id,
                                std::string_view address);
   // Check and charge in one step: an attempt takes its failure token up
@@ -58,34 +72,73 @@ class FailureLimiter {
                                  std::string_view address);
   void Refund(std::string_view client_id, std::string_view address);
   void RecordSuccess(std::string_view client_id, std::string_view address);
+  // Buckets held, both pools.
   size_t size() const;
 
  private:
-  static constexpr size_t kShards = 16;
+  // Per pool; with max_tracked at its minimum of 16, one key per shard.
+  static constexpr size_t kShards = 8;
+  using Key = std::array<unsigned char, 16>;
+  struct KeyHash {
+    size_t operator()(const Key& k) const noexcept;
+  };
+  struct Bucket;
+  using Entry = std::pair<const Key, Bucket>;
   struct Bucket {
     double tokens;
     int64_t updated;
-    std::list<std::string>::iterator lru;
+    // Neighbours in the shard's recency order: the list is threaded through
+    // the map's own nodes, so the key is stored once.
+    Entry* newer = nullptr;
+    Entry* older = nullptr;
   };
   struct Shard {
     mutable std::mutex mu;
-    std::unordered_map<std::string, Bucket> buckets;  // GUARDED_BY(mu)
-    std::list<std::string> lru;  // most recent at front; GUARDED_BY(mu)
+    std::unordered_map<Key, Bucket, KeyHash> buckets;  // GUARDED_BY(mu)
+    Entry* newest = nullptr;                           // GUARDED_BY(mu)
+    Entry* oldest = nullptr;                           // GUARDED_BY(mu)
+  };
+  // Address buckets, or (client, address) buckets: evicted separately.
+  struct Pool {
+    std::array<Shard, kShards> shards;
+  };
+  // A pool's bucket parameters under the current options.
+  struct Limits {
+    double burst;
+    double refill;
+    size_t per_shard;  // capacity of one shard
   };
 
-  Shard& ShardFor(const std::string& key);
+  static Key AddressKey(std::string_view address);
+  static Key ClientKey(std::string_view client_id, std::string_view address);
+  static Limits AddressLimits(const LimiterOptions& o);
+  static Limits ClientLimits(const LimiterOptions& o);
+
   // Returns seconds until one token is available, or nullopt if one is.
-  std::optional<int64_t> Peek(const std::string& key, double burst,
-                              double refill);
+  std::optional<int64_t> Peek(Pool& pool, const Key& key, const Limits& l);
   // Refills, then takes one token; with `only_if_available` takes none and
   // returns the wait when fewer than one is left.
-  std::optional<int64_t> Take(const std::string& key, double burst,
-                              double refill, bool only_if_available);
-  void Give(const std::string& key, double burst);
+  std::optional<int64_t> Take(Pool& pool, const Key& key, const Limits& l,
+                              bool only_if_available);
+  void Give(Pool& pool, const Key& key, const Limits& l);
+  void Forget(Pool& pool, const Key& key);
+
+  // REQUIRES: shard.mu is held (for all four).
+  // Tokens in `b` at `now`, refilled, at most the burst.
+  static double TokensNow(const Bucket& b, const Limits& l, int64_t now);
+  static void Unlink(Shard& shard, Entry* e);
+  static void LinkNewest(Shard& shard, Entry* e);
+  static void Erase(Shard& shard, Entry* e);
+  // Inserts a full bucket for `key` as the newest, making room first.
+  static Entry* Insert(Shard& shard, const Key& key, const Limits& l,
+                       int64_t now);
+  // Drops the oldest buckets while they have refilled, a few at a time.
+  static void Sweep(Shard& shard, const Limits& l, int64_t now);
 
   const Clock* clock_;
   std::atomic<std::shared_ptr<const LimiterOptions>> options_;
-  std::array<Shard, kShards> shards_;
+  Pool addresses_;
+  Pool clients_;
 };
 
 }  // namespace authd::authority

@@ -98,6 +98,13 @@ ClientOutcome TokenService::AuthenticateClient(
     out.refusal = std::move(r);
     return out;
   };
+  // No credential has so long an id: refused like any failure, before it
+  // can take room in the limiter or an HMAC in the HSM.
+  if (client.client_id.size() > kMaxClientIdLength) {
+    return refuse(
+        Refused(TokenFailure::kInvalidClient,
+                Status::Unauthenticated("client authentication failed")));
+  }
   // Charged before the HMAC, so parallel guesses cannot all pass one check.
   if (auto wait = limiter_->Reserve(client.client_id, client.address)) {
     Refusal r = Refused(

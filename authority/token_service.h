@@ -11,9 +11,9 @@
 // expiry, and the role's scopes are checked on every use, so a deleted
 // credential or a revoked token stops working on the very next request.
 //
-// Order of work on Issue keeps the HSM for authenticated work: the failure
-// limiter first, then one HMAC to authenticate, and one signature only for a
-// client that passed.
+// Order of work on Issue keeps the HSM for authenticated work: the client
+// id's length, the failure limiter, then one HMAC to authenticate, and one
+// signature only for a client that passed.
 // Thread-safe.
 #ifndef AUTHD_AUTHORITY_TOKEN_SERVICE_H_
 #define AUTHD_AUTHORITY_TOKEN_SERVICE_H_
@@ -107,7 +107,8 @@ class TokenService {
                const Clock* clock, TokenOptions options);
 
   // Client authentication (RFC 6749 §2.3) behind the failure limiter: the
-  // attempt is charged before the HMAC and refunded on success.
+  // attempt is charged before the HMAC and refunded on success. An id longer
+  // than kMaxClientIdLength fails at once, charging neither.
   ClientOutcome AuthenticateClient(const ClientCredentials& client) const;
   TokenOutcome Issue(const TokenRequest& req) const;
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <optional>
 #include <set>
 #include <string>
@@ -10,6 +11,7 @@
 #include "api/discovery_handler.h"
 #include "authority/jwt.h"
 #include "common/encoding.h"
+#include "hsm/forwarding_key_ops.h"
 #include "testing/http_helpers.h"
 #include "testing/token_fixture.h"
 
@@ -379,6 +381,63 @@ TEST_F(TokenHandlerTest, FiveFailuresFromOneAddressThen429) {
   EXPECT_EQ(
       handler_->Token(PostBasic(c, "grant_type=client_credentials")).status,
       200);
+}
+
+// KeyOps that counts the HMACs it is asked for.
+class CountingKeyOps final : public hsm::ForwardingKeyOps {
+ public:
+  using ForwardingKeyOps::ForwardingKeyOps;
+  mutable std::atomic<int> hmacs{0};
+  StatusOr<std::string> HmacPepper(std::string_view data) const override {
+    ++hmacs;
+    return inner_->HmacPepper(data);
+  }
+};
+
+// An id longer than any authd issues is refused like any failed
+// authentication, before the failure limiter and without an HMAC: a flood
+// of them costs neither memory nor HSM time, and never turns into a 429.
+TEST_F(TokenHandlerTest, OverlongClientIdIsRefusedBeforeTheLimiterAndHsm) {
+  CountingKeyOps counting(&keys());
+  auto access = Access::Create(storage_.get(), audit_.get(), &counting, &clock_,
+                               DefaultRoles());
+  ASSERT_TRUE(access.ok()) << access.status().message();
+  TokenService service(ring_.get(), access->get(), &limiter_,
+                       revocations_.get(), &clock_,
+                       TokenOptions{kIssuer, kAudience, 600});
+  TokenHandler handler(&service);
+  const std::string huge(16 * 1024, 'a');
+  Request ordinary = Post("grant_type=client_credentials", "192.0.2.1");
+  ordinary.headers["authorization"] = BasicAuth("unknown", "secret");
+  Response expected = handler.Token(ordinary);
+  ASSERT_EQ(counting.hmacs, 1);  // an ordinary failure spends one HMAC
+  limiter_.RecordSuccess("unknown", "192.0.2.1");
+  const size_t tracked = limiter_.size();
+
+  for (int i = 0; i < 50; ++i) {
+    Request r = Post("grant_type=client_credentials");
+    r.headers["authorization"] = BasicAuth(huge, "secret");
+    Response got = handler.Token(r);
+    ExpectOAuthError(got, 401, "invalid_client");
+    EXPECT_EQ(got.body, expected.body);
+    EXPECT_EQ(got.headers, expected.headers);
+  }
+  Response in_body = handler.Token(Post(
+      "grant_type=client_credentials&client_id=" + huge + "&client_secret=x"));
+  ExpectOAuthError(in_body, 401, "invalid_client");
+  ClientOutcome direct = service.AuthenticateClient({huge, "secret", kAddress});
+  EXPECT_EQ(direct.refusal.failure, TokenFailure::kInvalidClient);
+  EXPECT_EQ(counting.hmacs, 1);
+  EXPECT_EQ(limiter_.size(), tracked);
+  EXPECT_EQ(limiter_.Check(huge, kAddress), std::nullopt);
+
+  // The longest id that may exist is still checked, and charged.
+  const std::string longest(kMaxClientIdLength, 'a');
+  EXPECT_EQ(
+      service.AuthenticateClient({longest, "secret", kAddress}).refusal.failure,
+      TokenFailure::kInvalidClient);
+  EXPECT_EQ(counting.hmacs, 2);
+  EXPECT_GT(limiter_.size(), tracked);
 }
 
 // ------------------------------------------------------------ VerifyBearer

@@ -1,6 +1,7 @@
 #include "authority/failure_limiter.h"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <optional>
 #include <random>
@@ -214,6 +215,125 @@ TEST(FailureLimiterReserveTest, RefundedAttemptsCostNothing) {
     limiter.Refund("client", "192.0.2.1");
   }
   EXPECT_EQ(limiter.Check("client", "192.0.2.1"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace authd::authority
+
+namespace authd::authority {
+namespace {
+
+// The review's flood: failures with 16 KiB client ids from 100 addresses.
+// Keys are fixed-size hashes, so what the ids weigh is never kept.
+TEST(FailureLimiterMemoryTest, HugeClientIdsCostAFixedSizeEntry) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "mallinfo2 does not see the sanitizer's heap";
+#else
+  FakeClock clock;
+  FailureLimiter limiter(&clock, LimiterOptions{});
+  limiter.Reserve("warm", "up");  // per-thread hashing state, not per key
+  limiter.RecordSuccess("warm", "up");
+  std::string id(16 * 1024, 'x');
+  const size_t before = mallinfo2().uordblks;
+  for (int i = 0; i < 2000; ++i) {
+    std::string n = std::to_string(i);
+    id.replace(0, n.size(), n);  // a fresh id, with no new allocation
+    limiter.Reserve(id, "192.0.2." + std::to_string(i % 100));
+  }
+  const size_t added = mallinfo2().uordblks - before;
+  EXPECT_EQ(limiter.size(), 2101u);
+  // About 80 bytes each here; one copy of each id would be 32 MiB.
+  EXPECT_LT(added, limiter.size() * 256) << added << " bytes";
+#endif
+}
+
+TEST(FailureLimiterMemoryTest, AFloodOfClientIdsStaysWithinMaxEntries) {
+  FakeClock clock;
+  LimiterOptions options;
+  options.max_entries = 1000;
+  options.address_burst = 1e9;
+  FailureLimiter limiter(&clock, options);
+  std::string id(16 * 1024, 'y');
+  for (int i = 0; i < 20000; ++i) {
+    std::string n = std::to_string(i);
+    id.replace(0, n.size(), n);
+    limiter.Reserve(id, "192.0.2." + std::to_string(i % 100));
+  }
+  EXPECT_LE(limiter.size(), 1000u);
+}
+
+// Address buckets and (client, address) buckets are evicted separately: a
+// churn of client ids, however long, does not push out the bucket that
+// limits guessing from an address.
+TEST(FailureLimiterMemoryTest, ChurningClientIdsKeepsAnAddressBucket) {
+  FakeClock clock;
+  LimiterOptions options;
+  options.max_entries = 160;  // 80 a pool: 10 a shard
+  options.address_burst = 1000;
+  FailureLimiter limiter(&clock, options);
+  for (int i = 0; i < 1000; ++i) {
+    limiter.Reserve("guess-" + std::to_string(i), "203.0.113.9");
+  }
+  ASSERT_TRUE(limiter.Check("anyone", "203.0.113.9").has_value());
+  for (int a = 0; a < 5; ++a) {
+    for (int i = 0; i < 1000; ++i) {
+      limiter.Reserve("churn-" + std::to_string(i),
+                      "198.51.100." + std::to_string(a));
+    }
+  }
+  EXPECT_LE(limiter.size(), 160u);
+  EXPECT_TRUE(limiter.Check("anyone", "203.0.113.9").has_value());
+}
+
+// ... nor does a churn of addresses push out a (client, address) bucket.
+TEST(FailureLimiterMemoryTest, ChurningAddressesKeepsAClientBucket) {
+  FakeClock clock;
+  LimiterOptions options;
+  options.max_entries = 160;
+  FailureLimiter limiter(&clock, options);
+  for (int i = 0; i < 5; ++i) limiter.Reserve(kClient, kAddress);
+  ASSERT_EQ(limiter.Check(kClient, kAddress), 180);
+  for (int i = 0; i < 2000; ++i) {
+    limiter.Reserve(kClient, "2001:db8:" + std::to_string(i) + "::/64");
+    limiter.RecordSuccess(kClient, "2001:db8:" + std::to_string(i) + "::/64");
+  }
+  EXPECT_EQ(limiter.Check(kClient, kAddress), 180);
+}
+
+TEST(FailureLimiterMemoryTest, RefilledBucketsAreDroppedWhenTouched) {
+  FakeClock clock;
+  FailureLimiter limiter(&clock, LimiterOptions{});
+  limiter.Reserve(kClient, kAddress);
+  EXPECT_EQ(limiter.size(), 2u);
+  clock.Advance(45);  // the address bucket is full again, the client's not
+  EXPECT_EQ(limiter.Check(kClient, kAddress), std::nullopt);
+  EXPECT_EQ(limiter.size(), 1u);
+  clock.Advance(135);
+  EXPECT_EQ(limiter.Check(kClient, kAddress), std::nullopt);
+  EXPECT_EQ(limiter.size(), 0u);
+  // A refund that fills a bucket drops it too.
+  limiter.Reserve(kClient, kAddress);
+  limiter.Refund(kClient, kAddress);
+  EXPECT_EQ(limiter.size(), 0u);
+}
+
+TEST(FailureLimiterMemoryTest, IdleBucketsAreSweptAsNewOnesArrive) {
+  FakeClock clock;
+  FailureLimiter limiter(&clock, LimiterOptions{});
+  for (int i = 0; i < 100; ++i) {
+    limiter.Reserve("old-" + std::to_string(i),
+                    "198.51.100." + std::to_string(i));
+  }
+  ASSERT_EQ(limiter.size(), 200u);
+  clock.Advance(900);  // every bucket has refilled
+  for (int a = 0; a < 50; ++a) {
+    for (int i = 0; i < 20; ++i) {
+      limiter.Reserve("new-" + std::to_string(i),
+                      "203.0.113." + std::to_string(a));
+    }
+  }
+  // 50 addresses and 1,000 pairs; the 200 idle buckets are gone.
+  EXPECT_EQ(limiter.size(), 1050u);
 }
 
 }  // namespace

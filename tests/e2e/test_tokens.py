@@ -130,6 +130,20 @@ class TokenTest(unittest.TestCase):
             self.assertEqual(r.header("www-authenticate"), 'Basic realm="authd"', name)
             self.assertEqual(r.header("cache-control"), "no-store", name)
 
+    def test_overlong_client_id_is_invalid_client_and_never_throttled(self):
+        # As long as the body limit allows: refused like any failure, before
+        # the failure limiter, so 30 of them (past the address's 20) are all
+        # 401 and leave the address's budget untouched.
+        huge = "a" * 16000
+        body = form(grant_type="client_credentials", client_id=huge, client_secret="x")
+        for _ in range(30):
+            r = self.d.http("POST", "/v1/auth/token", body, FORM, source="127.0.0.5")
+            self.assertEqual(r.status, 401, r)
+            self.assertEqual(r.json(), {"error": "invalid_client",
+                                        "error_description": "client authentication failed"})
+            self.assertEqual(r.header("www-authenticate"), 'Basic realm="authd"')
+        self.assertEqual(self.d.token(self.viewer, source="127.0.0.5").status, 200)
+
     def test_deletion_takes_effect_on_next_request(self):
         cred = self.d.create_credential("viewer", "deleted-next")
         self.assertEqual(self.d.token(cred).status, 200)
