@@ -260,6 +260,16 @@ struct HttpServer::Listener {
   UniqueFd fd;  // the listening socket, closed after the daemon stops
 };
 
+// Exposed to the C trampoline below; not part of the public interface.
+struct ServerAccess {
+  static const HttpService* service(const HttpServer::Listener* l) {
+    return l->server->service_;
+  }
+  static const ServerOptions& opts(const HttpServer::Listener* l) {
+    return l->server->opts_;
+  }
+};
+
 namespace {
 
 MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url,
@@ -289,14 +299,20 @@ void OnCompleted(void* cls, MHD_Connection* conn, void** con_cls,
   }
 }
 
-// Runs before MHD gives a new TCP connection a slot: refuses a client (an
-// IPv4 address, an IPv6 /64) that already holds its share of connections.
+// Runs before MHD gives a new TCP connection a slot: refuses a peer the
+// service does not accept (HttpService::AcceptPeer), and a client (an IPv4
+// address, an IPv6 /64) that already holds its share of connections.
 MHD_Result OnAccept(void* cls, const sockaddr* addr, socklen_t) noexcept {
   auto* l = static_cast<HttpServer::Listener*>(cls);
   try {
     if (l->table == nullptr) return MHD_YES;  // the admin socket
     std::optional<IpAddress> peer = IpAddress::FromSockaddr(addr);
     if (!peer) return MHD_NO;
+    if (!ServerAccess::service(l)->AcceptPeer(*peer)) {
+      Log(LogLevel::kDebug, "event=connection_refused source=%s reason=%s",
+          peer->ToString().c_str(), "not_allowed");
+      return MHD_NO;
+    }
     if (!l->table->HasRoom(*peer)) {
       Log(LogLevel::kDebug, "event=connection_refused source=%s reason=%s",
           peer->ToString().c_str(), "per_address_limit");
@@ -337,16 +353,6 @@ void OnMhdLog(void* /*cls*/, const char* fmt, va_list ap) noexcept {
 }
 
 }  // namespace
-
-// Exposed to the C trampoline below; not part of the public interface.
-struct ServerAccess {
-  static const HttpService* service(const HttpServer::Listener* l) {
-    return l->server->service_;
-  }
-  static const ServerOptions& opts(const HttpServer::Listener* l) {
-    return l->server->opts_;
-  }
-};
 
 namespace {
 

@@ -11,6 +11,7 @@
 // in the accept policy, see ConnectionTable), an idle timeout, and the same
 // timeout as an absolute deadline for each whole request. Requests with
 // ambiguous framing (RFC 9112 §6.3) are refused with 400.
+// TCP peers that HttpService::AcceptPeer refuses are dropped at accept.
 // Every callback is noexcept and catches everything.
 #ifndef AUTHD_API_HTTP_SERVER_H_
 #define AUTHD_API_HTTP_SERVER_H_

@@ -109,6 +109,35 @@ class BodyLimitTest(unittest.TestCase):
             s.close()
 
 
+class AcceptPolicyTest(unittest.TestCase):
+    def test_peers_neither_allowed_nor_trusted_are_dropped_at_accept(self):
+        with Daemon(server_extra='trusted_proxies = ["127.0.0.5"]\n') as d:
+            d.allow("127.0.0.1")
+            for source, path in (("127.0.0.2", "/v1/auth/jwks"), ("127.0.0.2", "/healthz")):
+                s = socket.socket()
+                s.bind((source, 0))
+                s.connect(("127.0.0.1", d.port))
+                start = time.time()
+                try:
+                    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                data, closed = read_all(s, timeout=5)
+                s.close()
+                self.assertEqual(data, b"", (source, path))  # no HTTP answer at all
+                self.assertTrue(closed)
+                self.assertLess(time.time() - start, 2)  # at once, not at a timeout
+            self.assertEqual(d.http("GET", "/v1/auth/jwks").status, 200)
+            # A trusted proxy that is not on the allowlist gets in; the client
+            # it forwards for is then held to the allowlist.
+            r = d.http("GET", "/v1/auth/jwks", headers={"X-Forwarded-For": "127.0.0.1"},
+                       source="127.0.0.5")
+            self.assertEqual(r.status, 200, r)
+            r = d.http("GET", "/v1/auth/jwks", headers={"X-Forwarded-For": "203.0.113.9"},
+                       source="127.0.0.5")
+            self.assertEqual(r.status, 403, r)
+
+
 class DeadlineTest(unittest.TestCase):
     def test_trickling_headers_hit_an_absolute_deadline(self):
         with Daemon(server_extra="connection_timeout_seconds = 2\n") as d:
@@ -140,9 +169,12 @@ class DeadlineTest(unittest.TestCase):
                 for i in range(300):
                     s = socket.socket()
                     s.bind((f"127.0.1.{10 + i % 20}", 0))
-                    s.connect(("127.0.0.1", d.port))
-                    s.sendall(b"POST /v1/auth/token HTTP/1.1\r\nHost: x\r\n")
                     slow.append(s)
+                    s.connect(("127.0.0.1", d.port))
+                    try:
+                        s.sendall(b"POST /v1/auth/token HTTP/1.1\r\nHost: x\r\n")
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # dropped at accept: not on the allowlist
                 start = time.time()
                 r = d.token(cred)
                 elapsed = time.time() - start
