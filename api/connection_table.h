@@ -5,7 +5,10 @@
 //   its /64, since one host commonly holds a whole /64 and could otherwise
 //   open a fresh address per connection (MHD's own per-IP limit counts exact
 //   addresses). The accept policy asks HasRoom() before a connection costs a
-//   slot; Opened()/Closed() keep the count.
+//   slot; Opened()/Closed() keep the count (from MHD's connection
+//   notifications, so a connection MHD refuses for other reasons is never
+//   counted). The check and the count are separate steps: with N threads
+//   accepting at once, a client may briefly exceed its share by up to N-1.
 // - An absolute deadline per connection: a request must arrive whole (request
 //   line, headers and body) within the timeout of the moment the connection
 //   became ready for it, however steadily its bytes trickle in. Expire() hands

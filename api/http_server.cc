@@ -462,7 +462,7 @@ MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url,
     if (*upload_data_size > 0) {
       size_t n = *upload_data_size;
       *upload_data_size = 0;
-      if (p->too_large) return MHD_YES;  // the 413 is queued; MHD closes
+      if (p->too_large) return MHD_YES;  // refused; MHD is closing it
       if (p->req.body.size() + n <= opts.max_body_bytes) {
         p->req.body.append(upload_data, n);
         return MHD_YES;
