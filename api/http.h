@@ -81,12 +81,16 @@ struct Response {
   static Response NotFound(std::string_view path);
 };
 
-// What a transport drives: Admit() once the request line and headers are in
-// (before any body is read), Handle() once the body is complete, Observe()
+// What a transport drives: AcceptPeer() when a TCP connection arrives (before
+// it costs a connection slot), Admit() once the request line and headers are
+// in (before any body is read), Handle() once the body is complete, Observe()
 // once the response was sent. Implementations are thread-safe.
 class HttpService {
  public:
   virtual ~HttpService() = default;
+  // Whether a TCP peer may have a connection at all; false drops it at
+  // accept, without an answer. Not asked for the admin socket.
+  virtual bool AcceptPeer(const IpAddress& peer) const = 0;
   // A response when the request must be answered without reading its body.
   // May fill req.client.
   virtual std::optional<Response> Admit(Request& req) const = 0;

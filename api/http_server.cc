@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "api/connection_table.h"
 #include "common/log.h"
 #include "common/unique_fd.h"
 
@@ -147,6 +148,8 @@ struct Pending {
   bool too_large = false;
   bool admin = false;
   std::chrono::steady_clock::time_point start;
+  ConnectionTable* table = nullptr;  // null on the admin socket
+  int fd = -1;
 };
 
 std::atomic<uint64_t> g_request_counter{0};
@@ -191,8 +194,17 @@ void LogRequest(const Pending& p, const Response& r, double ms) {
       r.log_client_id.empty() ? "-" : r.log_client_id.c_str());
 }
 
+void Finished(const Pending& p, const Response& r, const HttpService* service) {
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - p.start)
+          .count();
+  service->Observe(p.req, seconds);
+  LogRequest(p, r, seconds * 1000);
+}
+
 MHD_Result Queue(MHD_Connection* conn, const Response& r, Pending* p,
                  const HttpService* service) {
+  if (p->table) p->table->Disarm(p->fd);  // the request is in
   MHD_Response* resp = MHD_create_response_from_buffer(
       r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
   if (resp == nullptr) return MHD_NO;
@@ -207,12 +219,30 @@ MHD_Result Queue(MHD_Connection* conn, const Response& r, Pending* p,
   MHD_Result ret =
       MHD_queue_response(conn, static_cast<unsigned>(r.status), resp);
   MHD_destroy_response(resp);
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - p->start)
-          .count();
-  service->Observe(p->req, seconds);
-  LogRequest(*p, r, seconds * 1000);
+  Finished(*p, r, service);
   return ret;
+}
+
+// A 413 for a body that crossed the limit while it was arriving. MHD 0.9.75
+// queues responses only before the body is read or after all of it was
+// (MHD_queue_response refuses in between), and reading on means draining for
+// as long as the client sends. So over plain TCP the answer is written to the
+// socket here, and the caller returns MHD_NO so that MHD closes the
+// connection; over TLS the connection is closed without an answer.
+MHD_Result RefuseMidBody(const Response& r, Pending* p, bool tls,
+                         const HttpService* service) {
+  if (p->table) p->table->Disarm(p->fd);
+  if (!tls && p->fd >= 0) {
+    std::string out =
+        "HTTP/1.1 413 Payload Too Large\r\nContent-Type: " + r.content_type +
+        "\r\nContent-Length: " + std::to_string(r.body.size()) +
+        "\r\nConnection: close\r\nX-Request-Id: " + p->req.request_id +
+        "\r\nX-Content-Type-Options: nosniff\r\n\r\n" + r.body;
+    (void)send(p->fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    shutdown(p->fd, SHUT_WR);
+  }
+  Finished(*p, r, service);
+  return MHD_NO;
 }
 
 }  // namespace
@@ -224,31 +254,11 @@ Status ValidateListenAddress(const std::string& text) {
 struct HttpServer::Listener {
   HttpServer* server = nullptr;
   bool admin = false;
+  ConnectionTable* table = nullptr;  // null on the admin socket
+  std::chrono::seconds timeout{0};   // whole-request deadline
   MHD_Daemon* daemon = nullptr;
   UniqueFd fd;  // the listening socket, closed after the daemon stops
 };
-
-namespace {
-
-MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url,
-                     const char* method, const char* /*version*/,
-                     const char* upload_data, size_t* upload_data_size,
-                     void** con_cls) noexcept;
-void OnCompleted(void* /*cls*/, MHD_Connection* /*conn*/, void** con_cls,
-                 MHD_RequestTerminationCode /*code*/) noexcept {
-  delete static_cast<Pending*>(*con_cls);
-  *con_cls = nullptr;
-}
-
-void OnMhdLog(void* /*cls*/, const char* fmt, va_list ap) noexcept {
-  char buf[512];
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  size_t n = strlen(buf);
-  while (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
-  Log(LogLevel::kWarn, "event=http msg=\"%s\"", buf);
-}
-
-}  // namespace
 
 // Exposed to the C trampoline below; not part of the public interface.
 struct ServerAccess {
@@ -262,6 +272,90 @@ struct ServerAccess {
 
 namespace {
 
+MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url,
+                     const char* method, const char* /*version*/,
+                     const char* upload_data, size_t* upload_data_size,
+                     void** con_cls) noexcept;
+int ConnectionFd(MHD_Connection* conn) {
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  return info ? info->connect_fd : -1;
+}
+
+std::chrono::steady_clock::time_point Deadline(const HttpServer::Listener* l) {
+  return std::chrono::steady_clock::now() + l->timeout;
+}
+
+// A response went out (or the request failed): the next request on this
+// connection is due within the timeout from now.
+void OnCompleted(void* cls, MHD_Connection* conn, void** con_cls,
+                 MHD_RequestTerminationCode /*code*/) noexcept {
+  delete static_cast<Pending*>(*con_cls);
+  *con_cls = nullptr;
+  auto* l = static_cast<HttpServer::Listener*>(cls);
+  try {
+    if (l->table) l->table->Arm(ConnectionFd(conn), Deadline(l));
+  } catch (...) {
+  }
+}
+
+// Runs before MHD gives a new TCP connection a slot: refuses a peer the
+// service does not accept (HttpService::AcceptPeer), and a client (an IPv4
+// address, an IPv6 /64) that already holds its share of connections.
+MHD_Result OnAccept(void* cls, const sockaddr* addr, socklen_t) noexcept {
+  auto* l = static_cast<HttpServer::Listener*>(cls);
+  try {
+    if (l->table == nullptr) return MHD_YES;  // the admin socket
+    std::optional<IpAddress> peer = IpAddress::FromSockaddr(addr);
+    if (!peer) return MHD_NO;
+    if (!ServerAccess::service(l)->AcceptPeer(*peer)) {
+      Log(LogLevel::kDebug, "event=connection_refused source=%s reason=%s",
+          peer->ToString().c_str(), "not_allowed");
+      return MHD_NO;
+    }
+    if (!l->table->HasRoom(*peer)) {
+      Log(LogLevel::kDebug, "event=connection_refused source=%s reason=%s",
+          peer->ToString().c_str(), "per_address_limit");
+      return MHD_NO;
+    }
+    return MHD_YES;
+  } catch (...) {
+    return MHD_NO;
+  }
+}
+
+// Counts TCP connections per client and arms the first request's deadline.
+void OnConnection(void* cls, MHD_Connection* conn, void** /*socket_context*/,
+                  MHD_ConnectionNotificationCode code) noexcept {
+  auto* l = static_cast<HttpServer::Listener*>(cls);
+  if (l->table == nullptr) return;
+  try {
+    int fd = ConnectionFd(conn);
+    if (code != MHD_CONNECTION_NOTIFY_STARTED) {
+      l->table->Closed(fd);
+      return;
+    }
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    std::optional<IpAddress> peer =
+        info ? IpAddress::FromSockaddr(info->client_addr) : std::nullopt;
+    if (peer) l->table->Opened(fd, *peer, Deadline(l));
+  } catch (...) {
+  }
+}
+
+void OnMhdLog(void* /*cls*/, const char* fmt, va_list ap) noexcept {
+  char buf[512];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  size_t n = strlen(buf);
+  while (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
+  Log(LogLevel::kWarn, "event=http msg=\"%s\"", buf);
+}
+
+}  // namespace
+
+namespace {
+
 // The first call for a request: what the request line and headers say.
 // Returns the number of headers and query parameters, or -1.
 int Begin(const HttpServer::Listener* l, MHD_Connection* conn, const char* url,
@@ -271,6 +365,8 @@ int Begin(const HttpServer::Listener* l, MHD_Connection* conn, const char* url,
   p->req.method = method;
   p->req.path = url;
   p->req.admin_socket = l->admin;
+  p->table = l->table;
+  p->fd = ConnectionFd(conn);
   char id[24];
   snprintf(id, sizeof id, "%016llx",
            static_cast<unsigned long long>(++g_request_counter));
@@ -297,10 +393,32 @@ int Begin(const HttpServer::Listener* l, MHD_Connection* conn, const char* url,
   return n;
 }
 
+// Answers that end the connection carry "Connection: close", so that MHD
+// closes it once they are sent instead of reading on.
 Response TooLarge(const ServerOptions& opts) {
-  return Response::Error(
-      413, "payload_too_large",
-      "request body exceeds " + std::to_string(opts.max_body_bytes) + " bytes");
+  return Response::Error(413, "payload_too_large",
+                         "request body exceeds " +
+                             std::to_string(opts.max_body_bytes) + " bytes")
+      .With("Connection", "close");
+}
+
+// RFC 9112 §6.3: a request with both Transfer-Encoding and Content-Length, or
+// with more than one Content-Length, has no framing that every hop is sure to
+// read the same way (request smuggling). Repeated headers arrive joined with
+// ", " (CollectHeader), so a comma means a list or a repeat.
+std::optional<Response> AmbiguousFraming(const Request& req) {
+  const std::string* cl = req.Header("content-length");
+  if (cl == nullptr) return std::nullopt;
+  const char* why = nullptr;
+  if (req.Header("transfer-encoding") != nullptr) {
+    why = "a request must not carry both Transfer-Encoding and Content-Length";
+  } else if (cl->find(',') != std::string::npos) {
+    why = "a request must carry at most one Content-Length";
+  } else {
+    return std::nullopt;
+  }
+  return Response::Error(400, "invalid_request", why)
+      .With("Connection", "close");
 }
 
 // The answer to give before the body is read, if any: too many parameters,
@@ -308,6 +426,7 @@ Response TooLarge(const ServerOptions& opts) {
 std::optional<Response> EarlyAnswer(const HttpService* service,
                                     const ServerOptions& opts, int params,
                                     Pending* p) {
+  if (auto ambiguous = AmbiguousFraming(p->req)) return ambiguous;
   if (params < 0 || static_cast<unsigned>(params) > opts.max_params) {
     return Response::Error(431, "request_too_large",
                            "too many headers or query parameters");
@@ -341,18 +460,21 @@ MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url,
       return MHD_YES;
     }
     if (*upload_data_size > 0) {
-      if (!p->too_large) {
-        if (p->req.body.size() + *upload_data_size > opts.max_body_bytes) {
-          p->too_large = true;
-          p->req.body.clear();
-        } else {
-          p->req.body.append(upload_data, *upload_data_size);
-        }
-      }
+      size_t n = *upload_data_size;
       *upload_data_size = 0;
-      return MHD_YES;
+      if (p->too_large) return MHD_YES;  // refused; MHD is closing it
+      if (p->req.body.size() + n <= opts.max_body_bytes) {
+        p->req.body.append(upload_data, n);
+        return MHD_YES;
+      }
+      // Refuse at once rather than read on for as long as the client sends.
+      p->too_large = true;
+      p->req.body.clear();
+      bool tls =
+          opts.tls_cert_callback != nullptr || !opts.tls_cert_pem.empty();
+      return RefuseMidBody(TooLarge(opts), p, tls, service);
     }
-    if (p->too_large) return Queue(conn, TooLarge(opts), p, service);
+    if (p->too_large) return MHD_YES;
     return Queue(conn, service->Handle(p->req), p, service);
   } catch (const std::exception& e) {
     Log(LogLevel::kError, "event=http msg=\"handler failed: %s\"", e.what());
@@ -365,7 +487,10 @@ MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url,
 }  // namespace
 
 HttpServer::HttpServer(const HttpService* service, ServerOptions opts)
-    : service_(service), opts_(std::move(opts)) {}
+    : service_(service),
+      opts_(std::move(opts)),
+      table_(std::make_unique<ConnectionTable>(
+          opts_.max_connections_per_address)) {}
 
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const ServerOptions& opts, const HttpService* service) {
@@ -380,13 +505,44 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     ASSIGN_OR_RETURN(UniqueFd fd, BindUnix(opts.admin_socket));
     RETURN_IF_ERROR(server->AddDaemon(std::move(fd), true));
   }
+  HttpServer* raw = server.get();
+  server->sweeper_ = std::thread([raw] { raw->Sweep(); });
   return server;
 }
+
+namespace {
+
+// TLS 1.2 and 1.3 only, AEAD suites with forward secrecy.
+void AddTlsOptions(const ServerOptions& opts, unsigned* flags,
+                   std::vector<MHD_OptionItem>* o) {
+  auto opt = [](MHD_OPTION k, intptr_t v, void* p = nullptr) {
+    return MHD_OptionItem{k, v, p};
+  };
+  if (opts.tls_cert_callback != nullptr) {
+    *flags |= MHD_USE_TLS;
+    o->push_back(
+        opt(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, opts.tls_cert_callback));
+  } else if (!opts.tls_cert_pem.empty()) {
+    *flags |= MHD_USE_TLS;
+    o->push_back(opt(MHD_OPTION_HTTPS_MEM_CERT, 0,
+                     const_cast<char*>(opts.tls_cert_pem.c_str())));
+    o->push_back(opt(MHD_OPTION_HTTPS_MEM_KEY, 0,
+                     const_cast<char*>(opts.tls_key_pem.c_str())));
+  } else {
+    return;
+  }
+  o->push_back(
+      opt(MHD_OPTION_HTTPS_PRIORITIES, 0, const_cast<char*>(kTlsPriorities)));
+}
+
+}  // namespace
 
 Status HttpServer::AddDaemon(UniqueFd fd, bool admin) {
   auto l = std::make_unique<Listener>();
   l->server = this;
   l->admin = admin;
+  l->table = admin ? nullptr : table_.get();
+  l->timeout = std::chrono::seconds(opts_.connection_timeout_seconds);
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
                    MHD_USE_ITC | MHD_USE_ERROR_LOG;
   auto opt = [](MHD_OPTION o, intptr_t v, void* p = nullptr) {
@@ -401,34 +557,20 @@ Status HttpServer::AddDaemon(UniqueFd fd, bool admin) {
       opt(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
           static_cast<intptr_t>(opts_.max_header_bytes)),
       {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&OnCompleted),
-       nullptr},
+       l.get()},
+      {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&OnConnection),
+       l.get()},
   };
   if (!admin) {
     if (opts_.threads > 1) {
       o.push_back(opt(MHD_OPTION_THREAD_POOL_SIZE, opts_.threads));
     }
-    o.push_back(opt(MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                    opts_.max_connections_per_address));
-    if (opts_.tls_cert_callback != nullptr) {
-      flags |= MHD_USE_TLS;
-      o.push_back(
-          opt(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, opts_.tls_cert_callback));
-      o.push_back(opt(MHD_OPTION_HTTPS_PRIORITIES, 0,
-                      const_cast<char*>(kTlsPriorities)));
-    } else if (!opts_.tls_cert_pem.empty()) {
-      flags |= MHD_USE_TLS;
-      o.push_back(opt(MHD_OPTION_HTTPS_MEM_CERT, 0,
-                      const_cast<char*>(opts_.tls_cert_pem.c_str())));
-      o.push_back(opt(MHD_OPTION_HTTPS_MEM_KEY, 0,
-                      const_cast<char*>(opts_.tls_key_pem.c_str())));
-      // TLS 1.2 and 1.3 only, AEAD suites with forward secrecy.
-      o.push_back(opt(MHD_OPTION_HTTPS_PRIORITIES, 0,
-                      const_cast<char*>(kTlsPriorities)));
-    }
+    AddTlsOptions(opts_, &flags, &o);
   }
   o.push_back(opt(MHD_OPTION_END, 0));
-  l->daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &OnRequest, l.get(),
-                               MHD_OPTION_ARRAY, o.data(), MHD_OPTION_END);
+  l->daemon =
+      MHD_start_daemon(flags, 0, &OnAccept, l.get(), &OnRequest, l.get(),
+                       MHD_OPTION_ARRAY, o.data(), MHD_OPTION_END);
   if (l->daemon == nullptr) {
     return Status::Unavailable(
         admin ? "cannot start the admin socket server"
@@ -440,7 +582,27 @@ Status HttpServer::AddDaemon(UniqueFd fd, bool admin) {
   return Status::Ok();
 }
 
+// Shuts down every connection whose request is overdue; MHD then sees the
+// end of the stream and closes it. Wakes four times a second.
+void HttpServer::Sweep() {
+  std::unique_lock<std::mutex> lock(sweep_mu_);
+  while (!sweep_cv_.wait_for(lock, std::chrono::milliseconds(250),
+                             [this] { return stopping_; })) {
+    table_->Expire(std::chrono::steady_clock::now(), [](int fd) {
+      Log(LogLevel::kInfo, "event=connection_timeout reason=%s",
+          "request_deadline");
+      shutdown(fd, SHUT_RDWR);
+    });
+  }
+}
+
 void HttpServer::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(sweep_mu_);
+    stopping_ = true;
+  }
+  sweep_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
   for (auto& l : listeners_) {
     if (l->daemon) MHD_quiesce_daemon(l->daemon);
   }

@@ -5,14 +5,22 @@
 // HttpService::Admit / Handle / Observe calls.
 //
 // Bounds, all from ServerOptions: body size (413 before the body is read when
-// Content-Length says so), header memory, header and query parameter counts,
-// total and per-address connections, and an idle/slow connection timeout.
+// Content-Length says so, and as soon as a chunked body crosses it, closing
+// the connection), header memory, header and query parameter counts, total
+// connections and connections per client (an IPv6 client is its /64; counted
+// in the accept policy, see ConnectionTable), an idle timeout, and the same
+// timeout as an absolute deadline for each whole request. Requests with
+// ambiguous framing (RFC 9112 §6.3) are refused with 400.
+// TCP peers that HttpService::AcceptPeer refuses are dropped at accept.
 // Every callback is noexcept and catches everything.
 #ifndef AUTHD_API_HTTP_SERVER_H_
 #define AUTHD_API_HTTP_SERVER_H_
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api/http.h"
@@ -23,6 +31,8 @@
 struct MHD_Daemon;
 
 namespace authd::api {
+
+class ConnectionTable;
 
 struct ServerOptions {
   std::vector<std::string> listen;    // "host:port", "[v6]:port"
@@ -58,11 +68,17 @@ class HttpServer {
   friend struct ServerAccess;
   HttpServer(const HttpService* service, ServerOptions opts);
   Status AddDaemon(UniqueFd fd, bool admin);
+  void Sweep();
 
   const HttpService* service_;
   ServerOptions opts_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::string> bound_;
+  std::unique_ptr<ConnectionTable> table_;  // TCP connections, all listeners
+  std::mutex sweep_mu_;
+  std::condition_variable sweep_cv_;
+  bool stopping_ = false;  // guarded by sweep_mu_
+  std::thread sweeper_;    // enforces the whole-request deadline
 };
 
 // Parses "host:port" / "[v6]:port"; exposed for config validation.

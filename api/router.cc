@@ -77,6 +77,10 @@ std::optional<IpAddress> Router::ClientAddress(const Request& req) const {
   return result;
 }
 
+bool Router::AcceptPeer(const IpAddress& peer) const {
+  return access_->Allowed(peer) || trusted_.Contains(peer);
+}
+
 std::optional<Response> Router::Admit(Request& req) const {
   if (req.admin_socket) return std::nullopt;
   std::vector<const Route*> routes = Match(req.path);

@@ -1,6 +1,8 @@
 // Router: authd's one route table and the checks every request passes before
 // a handler sees it. Implements HttpService for the transport.
 //
+// AcceptPeer drops a TCP connection at accept unless its peer is on the
+// allowlist or a trusted proxy (whose forwarded clients Admit then checks).
 // Admit enforces the IP allowlist on every TCP request to a route that is not
 // exempt (only /healthz and /readyz are), and on every unknown path: default
 // deny. The gateway check resolves the client address the same way but
@@ -57,6 +59,11 @@ class Router final : public HttpService {
          std::vector<Cidr> trusted_proxies,
          authority::Metrics* metrics = nullptr);
 
+  // A peer on the allowlist or a trusted proxy; everyone else is dropped at
+  // accept. This holds for /healthz and /readyz too, which are open only to
+  // peers that may connect: a load balancer's probe address must be on the
+  // allowlist or a trusted proxy (the admin socket is always served).
+  bool AcceptPeer(const IpAddress& peer) const override;
   std::optional<Response> Admit(Request& req) const override;
   Response Handle(const Request& req) const override;
   void Observe(const Request& req, double seconds) const override;

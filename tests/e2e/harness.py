@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -49,6 +50,11 @@ class Reply:
         return f"Reply({self.status}, {self.body[:300]!r})"
 
 
+# The status of a request whose connection was closed without an answer, as
+# authd does at accept for a peer that is neither allowed nor a trusted proxy.
+DROPPED = 0
+
+
 def request(conn, method, path, body=None, headers=None):
     headers = dict(headers or {})
     if isinstance(body, (dict, list)):
@@ -57,8 +63,12 @@ def request(conn, method, path, body=None, headers=None):
     elif isinstance(body, str):
         body = body.encode()
     try:
-        conn.request(method, path, body=body, headers=headers)
-        r = conn.getresponse()
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+        except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected,
+                ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            return Reply(DROPPED, {}, b"")
         data = r.read()
         return Reply(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
     finally:

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from harness import Daemon, basic, form, request, wait_until
+from harness import DROPPED, Daemon, basic, form, request, wait_until
 
 NGINX = shutil.which("nginx") or (
     "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
@@ -644,7 +644,7 @@ class GatewayTest(unittest.TestCase):
         r = self.d.http("POST", "/v1/auth/introspect", form(token=self.viewer_token),
                         dict(FORM, Authorization=basic(self.rs["client_id"], self.rs["client_secret"])),
                         source=OUTSIDER)
-        self.assertEqual((r.status, r.json()["error"]), (403, "access_denied"), r)
+        self.assertEqual(r.status, DROPPED, r)  # at accept
 
     def test_revocation_rules(self):
         # Unknown tokens: 200, nothing to do.

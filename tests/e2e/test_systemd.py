@@ -348,6 +348,11 @@ class SampleConfigTest(Installed):
         r = harness.request(harness.UnixHTTPConnection(os.path.join(self.dir, "admin.sock")),
                              "GET", "/readyz")
         self.assertEqual(r.status, 200, r)
+        # TCP peers must be allowed, probes included (dropped at accept).
+        r = harness.request(harness.UnixHTTPConnection(os.path.join(self.dir, "admin.sock")),
+                            "POST", "/v1/admin/allowlist", json.dumps({"cidr": "127.0.0.1"}),
+                            {"Content-Type": "application/json"})
+        self.assertEqual(r.status, 201, r)
         port = int(re.search(r"event=listening address=127\.0\.0\.1:(\d+)",
                              self.read_log()).group(1))
         ctx = ssl.create_default_context(cafile=os.path.join(self.dir, "tls.crt"))
