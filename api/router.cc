@@ -151,6 +151,7 @@ std::optional<Response> Router::Authorize(const Request& req,
     actor->id = "uid:" + (req.peer_uid ? std::to_string(*req.peer_uid)
                                        : std::string("unknown"));
     actor->address = "unix";
+    actor->holds_all_scopes = true;  // local root trust, socket mode 0600
     return std::nullopt;
   }
   std::string token = req.BearerToken();
@@ -176,6 +177,7 @@ std::optional<Response> Router::Authorize(const Request& req,
   }
   actor->id = "client:" + who->client_id;
   actor->address = req.client ? req.client->ToString() : "";
+  actor->scopes = who->scopes;
   return std::nullopt;
 }
 

@@ -282,6 +282,35 @@ TEST_F(AdminHandlerTest, ChangesOverTcpNameTheClientAndItsAddress) {
   EXPECT_EQ(entries[0]["reason"], "done");
 }
 
+// SPEC "Security rules": a role can only be granted by a caller that holds
+// every scope of it; the socket is local root trust and holds all.
+TEST_F(AdminHandlerTest, GrantingARoleNeedsEveryScopeOfIt) {
+  const TokenClient admin =
+      MustGetToken("owner", "admin:read admin:write data:read");
+  ExpectError(Send(TcpPost("/v1/admin/credentials",
+                           CredentialBody("op", "operator"), admin.token)),
+              403, "forbidden",
+              "needs scopes the caller does not hold: "
+              "devices:control");
+  ExpectError(Send(TcpPost("/v1/admin/credentials",
+                           CredentialBody("root", "owner"), admin.token)),
+              403, "forbidden", "audit:read devices:control tokens:introspect");
+  EXPECT_EQ(List("/v1/admin/credentials").size(), 1u);
+  EXPECT_EQ(AuditEntries("credential.create").size(), 1u);
+
+  EXPECT_EQ(Send(TcpPost("/v1/admin/credentials",
+                         CredentialBody("ro", "viewer"), admin.token))
+                .status,
+            201);
+  const TokenClient owner = MustGetToken("owner");
+  EXPECT_EQ(Send(TcpPost("/v1/admin/credentials",
+                         CredentialBody("op", "operator"), owner.token))
+                .status,
+            201);
+  CreateOverSocket("root", "owner");
+  EXPECT_EQ(AuditEntries("credential.create").size(), 5u);
+}
+
 TEST_F(AdminHandlerTest, BadReasonOnDeleteIs400AndChangesNothing) {
   json c = CreateOverSocket("kept", "viewer");
   const std::string id = c["client_id"];
