@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/public_key.h"
+#include "common/strict_json.h"
 
 namespace authd {
 namespace {
@@ -154,8 +155,14 @@ class Ctl {
       fprintf(stderr, "authctl: %s\n", r.status().message().c_str());
       return 1;
     }
-    json parsed =
-        r->body.empty() ? json() : json::parse(r->body, nullptr, false);
+    StatusOr<json> strict =
+        r->body.empty() ? StatusOr<json>(json()) : ParseStrictJson(r->body);
+    if (!strict.ok()) {
+      fprintf(stderr, "authctl: answer: %s\n",
+              strict.status().message().c_str());
+      return 1;
+    }
+    json parsed = std::move(strict).value();
     if (r->status >= 300) {
       std::string msg = parsed.is_object() && parsed.contains("message")
                             ? Str(parsed, "message")
@@ -360,7 +367,8 @@ class Ctl {
   StatusOr<std::string> FetchText(const std::string& path) {
     ASSIGN_OR_RETURN(HttpReply r, AdminRequest(a_.socket, "GET", path));
     if (r.status != 200) {
-      json j = json::parse(r.body, nullptr, false);
+      StatusOr<json> parsed = ParseStrictJson(r.body);
+      json j = parsed.ok() ? std::move(parsed).value() : json();
       return Status::Unavailable(j.is_object() ? Str(j, "message") : r.body);
     }
     return r.body;
