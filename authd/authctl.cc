@@ -17,6 +17,7 @@
 #include "audit/verifier.h"
 #include "authd/admin_client.h"
 #include "common/clock.h"
+#include "common/csv.h"
 #include "common/encoding.h"
 #include "common/public_key.h"
 #include "common/strict_json.h"
@@ -417,16 +418,6 @@ class Ctl {
     return Emit(out);
   }
 
-  static std::string CsvField(const std::string& v) {
-    if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
-    std::string out = "\"";
-    for (char c : v) {
-      if (c == '"') out += '"';
-      out += c;
-    }
-    return out + "\"";
-  }
-
   static std::string CsvRow(const json& e) {
     std::string row;
     for (const char* k :
@@ -434,7 +425,7 @@ class Ctl {
           "reason", "result", "software_version", "leaf"}) {
       const json v = e.value(k, json());
       row += (row.empty() ? "" : ",") +
-             CsvField(v.is_string() ? v.get<std::string>() : v.dump());
+             CsvCell(v.is_string() ? v.get<std::string>() : v.dump());
     }
     return row + "\n";
   }
