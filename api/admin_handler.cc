@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/encoding.h"
+#include "common/strict_json.h"
 
 namespace authd::api {
 namespace {
@@ -43,7 +44,7 @@ json RingKeyJson(const authority::RingKey& k, bool published) {
 // Parses a JSON object body whose keys are all in `allowed`.
 StatusOr<json> ParseObject(const Request& req,
                            std::initializer_list<std::string_view> allowed) {
-  json body = json::parse(req.body.view(), nullptr, false);
+  ASSIGN_OR_RETURN(json body, ParseStrictJson(req.body.view()));
   if (!body.is_object()) {
     return Status::InvalidArgument("body must be a JSON object");
   }

@@ -155,6 +155,7 @@ std::optional<Response> Router::Authorize(const Request& req,
     actor->id = "uid:" + (req.peer_uid ? std::to_string(*req.peer_uid)
                                        : std::string("unknown"));
     actor->address = "unix";
+    actor->holds_all_scopes = true;  // local root trust, socket mode 0600
     return std::nullopt;
   }
   std::string token = req.BearerToken();
@@ -180,6 +181,7 @@ std::optional<Response> Router::Authorize(const Request& req,
   }
   actor->id = "client:" + who->client_id;
   actor->address = req.client ? req.client->ToString() : "";
+  actor->scopes = who->scopes;
   return std::nullopt;
 }
 

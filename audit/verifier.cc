@@ -6,6 +6,7 @@
 #include "audit/entry.h"
 #include "audit/merkle.h"
 #include "common/encoding.h"
+#include "common/strict_json.h"
 
 namespace authd::audit {
 namespace {
@@ -31,7 +32,10 @@ std::string NoteOrigin(std::string_view note) {
 std::string UnwrapCheckpoint(std::string_view text) {
   size_t start = text.find_first_not_of(" \t\r\n");
   if (start != std::string_view::npos && text[start] == '{') {
-    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    // A duplicate key leaves the text as it is, which then fails as a note.
+    StatusOr<nlohmann::json> parsed = ParseStrictJson(text);
+    nlohmann::json j =
+        parsed.ok() ? std::move(parsed).value() : nlohmann::json();
     if (j.is_object() && j.contains("checkpoint") &&
         j["checkpoint"].is_string()) {
       return j["checkpoint"].get<std::string>();
@@ -95,7 +99,9 @@ StatusOr<ReadExport> Read(std::string_view text,
     if (line.empty()) continue;
     if (out.note)
       return LineError(line_no, "content after the checkpoint line");
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    StatusOr<nlohmann::json> parsed = ParseStrictJson(line);
+    if (!parsed.ok()) return LineError(line_no, parsed.status().message());
+    nlohmann::json j = std::move(parsed).value();
     if (!j.is_object()) return LineError(line_no, "not a JSON object");
     if (j.contains("checkpoint")) {
       if (!j["checkpoint"].is_string() || j.size() != 1) {

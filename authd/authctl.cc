@@ -17,8 +17,10 @@
 #include "audit/verifier.h"
 #include "authd/admin_client.h"
 #include "common/clock.h"
+#include "common/csv.h"
 #include "common/encoding.h"
 #include "common/public_key.h"
+#include "common/strict_json.h"
 
 namespace authd {
 namespace {
@@ -154,8 +156,14 @@ class Ctl {
       fprintf(stderr, "authctl: %s\n", r.status().message().c_str());
       return 1;
     }
-    json parsed =
-        r->body.empty() ? json() : json::parse(r->body, nullptr, false);
+    StatusOr<json> strict =
+        r->body.empty() ? StatusOr<json>(json()) : ParseStrictJson(r->body);
+    if (!strict.ok()) {
+      fprintf(stderr, "authctl: answer: %s\n",
+              strict.status().message().c_str());
+      return 1;
+    }
+    json parsed = std::move(strict).value();
     if (r->status >= 300) {
       std::string msg = parsed.is_object() && parsed.contains("message")
                             ? Str(parsed, "message")
@@ -360,7 +368,8 @@ class Ctl {
   StatusOr<std::string> FetchText(const std::string& path) {
     ASSIGN_OR_RETURN(HttpReply r, AdminRequest(a_.socket, "GET", path));
     if (r.status != 200) {
-      json j = json::parse(r.body, nullptr, false);
+      StatusOr<json> parsed = ParseStrictJson(r.body);
+      json j = parsed.ok() ? std::move(parsed).value() : json();
       return Status::Unavailable(j.is_object() ? Str(j, "message") : r.body);
     }
     return r.body;
@@ -409,16 +418,6 @@ class Ctl {
     return Emit(out);
   }
 
-  static std::string CsvField(const std::string& v) {
-    if (v.find_first_of(",\"\n\r") == std::string::npos) return v;
-    std::string out = "\"";
-    for (char c : v) {
-      if (c == '"') out += '"';
-      out += c;
-    }
-    return out + "\"";
-  }
-
   static std::string CsvRow(const json& e) {
     std::string row;
     for (const char* k :
@@ -426,7 +425,7 @@ class Ctl {
           "reason", "result", "software_version", "leaf"}) {
       const json v = e.value(k, json());
       row += (row.empty() ? "" : ",") +
-             CsvField(v.is_string() ? v.get<std::string>() : v.dump());
+             CsvCell(v.is_string() ? v.get<std::string>() : v.dump());
     }
     return row + "\n";
   }

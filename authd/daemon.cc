@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "api/routes.h"
@@ -17,22 +18,67 @@
 namespace authd {
 namespace {
 
-// Reads a whole file named by config `key`, less trailing newlines (a PIN
-// file's last newline is not part of the PIN). A `secret` one (PIN, TLS key)
-// draws a warning when others can read it.
-StatusOr<SecureString> ReadFileFor(const std::string& key,
-                                   const std::string& path, bool secret) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+// How a file named by config `key` must be held.
+enum class FileRule {
+  kPublic,  // a certificate
+  kSecret,  // a TLS key file: a warning when others can read it
+  // The HSM PIN (SPEC "Security rules"): a regular file, not reached through
+  // a symbolic link, owned by the user authd runs as, mode 0400 or 0600.
+  kOwnerOnly,
+};
+
+// Why an opened file breaks `rule`, or "" when it does not.
+std::string FileFault(const struct stat& st, FileRule rule) {
+  if (rule != FileRule::kOwnerOnly) return "";
+  if (!S_ISREG(st.st_mode)) return "is not a regular file";
+  if (st.st_uid != geteuid()) {
+    return "is owned by uid " + std::to_string(st.st_uid) +
+           ", not by the user authd runs as (uid " + std::to_string(geteuid()) +
+           ")";
+  }
+  mode_t mode = st.st_mode & 07777;
+  if (mode != 0400 && mode != 0600) {
+    char octal[8];
+    snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode));
+    return std::string("has mode ") + octal + "; it must be 0400 or 0600";
+  }
+  return "";
+}
+
+// Opens a file named by config `key` under `rule`: an owner-only file is
+// opened without following a final symbolic link, and without blocking on a
+// FIFO, then checked on the descriptor it is read from (no race).
+StatusOr<UniqueFd> OpenFor(const std::string& key, const std::string& path,
+                           FileRule rule) {
+  int flags = O_RDONLY | O_CLOEXEC;
+  if (rule == FileRule::kOwnerOnly) flags |= O_NOFOLLOW | O_NONBLOCK;
+  UniqueFd fd(open(path.c_str(), flags));
   if (!fd.valid()) {
-    return Status::InvalidArgument("cannot read " + key + " " + path + ": " +
-                                   strerror(errno));
+    std::string why = errno == ELOOP && rule == FileRule::kOwnerOnly
+                          ? "is a symbolic link; name the file itself"
+                          : std::string("cannot be read: ") + strerror(errno);
+    return Status::InvalidArgument(key + " " + path + " " + why);
   }
   struct stat st {};
-  fstat(fd.get(), &st);
-  if (secret && (st.st_mode & S_IROTH)) {
+  if (fstat(fd.get(), &st) != 0) {
+    return Status::InvalidArgument(key + " " + path +
+                                   " cannot be read: " + strerror(errno));
+  }
+  if (std::string why = FileFault(st, rule); !why.empty()) {
+    return Status::InvalidArgument(key + " " + path + " " + why);
+  }
+  if (rule == FileRule::kSecret && (st.st_mode & S_IROTH)) {
     Log(LogLevel::kWarn, "event=config msg=\"%s %s is world-readable\"",
         key.c_str(), path.c_str());
   }
+  return fd;
+}
+
+// Reads a whole file named by config `key`, less trailing newlines (a PIN
+// file's last newline is not part of the PIN), into wiped memory.
+StatusOr<SecureString> ReadFileFor(const std::string& key,
+                                   const std::string& path, FileRule rule) {
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenFor(key, path, rule));
   SecureString data;
   char buf[4096];
   ssize_t n;
@@ -47,22 +93,26 @@ StatusOr<SecureString> ReadFileFor(const std::string& key,
   return data;
 }
 
+bool TlsKeyInHsm(const Config& c) {
+  return !c.tls_cert.empty() && c.tls_key.rfind("pkcs11:", 0) == 0;
+}
+
 // Fills the server's TLS options from server.tls_cert/tls_key: a key file, or
-// a key in the HSM that GnuTLS uses in place.
+// a key in the HSM that GnuTLS uses in place (`pin` is then the HSM PIN).
 Status LoadTls(Config& c, const SecureString& pin,
                std::unique_ptr<api::HsmTlsIdentity>* identity) {
   if (c.tls_cert.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(SecureString cert, ReadFileFor("server.tls_cert", c.tls_cert,
-                                                  /*secret=*/false));
+                                                  FileRule::kPublic));
   c.server.tls_cert_pem = std::string(cert.view());
-  if (c.tls_key.rfind("pkcs11:", 0) == 0) {
+  if (TlsKeyInHsm(c)) {
     ASSIGN_OR_RETURN(*identity, api::HsmTlsIdentity::Load(c.server.tls_cert_pem,
                                                           c.tls_key, pin));
     c.server.tls_cert_callback = (*identity)->CertificateCallback();
     return Status::Ok();
   }
   ASSIGN_OR_RETURN(c.server.tls_key_pem,
-                   ReadFileFor("server.tls_key", c.tls_key, /*secret=*/true));
+                   ReadFileFor("server.tls_key", c.tls_key, FileRule::kSecret));
   return Status::Ok();
 }
 
@@ -102,8 +152,11 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Open(Config config) {
 Status Daemon::OpenHsm() {
   Config& c = config_;
   ASSIGN_OR_RETURN(SecureString pin, ReadFileFor("hsm.pin_file", c.hsm_pin_file,
-                                                 /*secret=*/true));
-  SecureString tls_pin = pin;  // for a TLS key in the HSM, used below
+                                                 FileRule::kOwnerOnly));
+  // The HSM layer keeps the PIN (re-login); GnuTLS gets a copy, wiped when
+  // this returns, only when it needs one.
+  SecureString tls_pin;
+  if (TlsKeyInHsm(c)) tls_pin = pin;
   hsm::HsmOptions opts{c.hsm_module, c.hsm_token, std::move(pin),
                        c.hsm_sessions,
                        std::chrono::milliseconds(c.hsm_timeout_ms)};

@@ -37,6 +37,28 @@ std::vector<Role> DefaultRoles() {
   };
 }
 
+bool Actor::Holds(std::string_view scope) const {
+  return holds_all_scopes ||
+         std::find(scopes.begin(), scopes.end(), scope) != scopes.end();
+}
+
+namespace {
+
+// SPEC "Security rules": granting a role needs every scope of it, so no
+// caller can mint a credential stronger than itself.
+Status CheckGrant(const Role& role, const Actor& actor) {
+  std::string missing;
+  for (const std::string& s : role.scopes) {
+    if (!actor.Holds(s)) missing += (missing.empty() ? "" : " ") + s;
+  }
+  if (missing.empty()) return Status::Ok();
+  return Status::PermissionDenied(
+      "granting role '" + role.name +
+      "' needs scopes the caller does not hold: " + missing);
+}
+
+}  // namespace
+
 Status ValidateCredentialName(std::string_view name) {
   return ValidatePrintable("name", name, 1, 64);
 }
@@ -193,12 +215,14 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
                                                      const Actor& actor) {
   RETURN_IF_ERROR(ValidateCredentialName(req.name));
   RETURN_IF_ERROR(ValidateReason(req.reason));
-  if (FindRole(req.role) == nullptr) {
+  const Role* role = FindRole(req.role);
+  if (role == nullptr) {
     std::string known;
     for (const Role& r : roles_) known += (known.empty() ? "" : ", ") + r.name;
     return Status::InvalidArgument("role '" + req.role +
                                    "' does not exist; known roles: " + known);
   }
+  RETURN_IF_ERROR(CheckGrant(*role, actor));
   int64_t now = clock_->NowSeconds();
   if (req.expires_at <= now) {
     return Status::InvalidArgument("expires_at must be in the future");

@@ -37,9 +37,17 @@ struct Role {
 std::vector<Role> DefaultRoles();
 
 // Who asked for a change: "uid:N" over the socket, "client:ID" over TCP.
+// What the actor may grant is what it holds (SPEC "Security rules": a role
+// can only be granted by a caller that holds every scope of that role).
 struct Actor {
   std::string id;
   std::string address;  // source address, or "unix" for the admin socket
+  // The admin socket is local root trust (peer uid checked by its mode): it
+  // holds every scope. A default Actor holds none.
+  bool holds_all_scopes = false;
+  std::vector<std::string> scopes = {};  // the verified token's, over TCP
+
+  bool Holds(std::string_view scope) const;
 };
 
 struct NewCredential {
@@ -96,6 +104,8 @@ class Access {
   StatusOr<storage::Credential> Authenticate(std::string_view client_id,
                                              std::string_view secret) const;
 
+  // PermissionDenied, naming the scopes, when `actor` does not hold every
+  // scope of the role.
   StatusOr<CreatedCredential> CreateCredential(const NewCredential& req,
                                                const Actor& actor);
   Status DeleteCredential(const std::string& client_id, const Actor& actor,

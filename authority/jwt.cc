@@ -1,6 +1,7 @@
 #include "authority/jwt.h"
 
 #include "common/encoding.h"
+#include "common/strict_json.h"
 
 namespace authd::authority {
 
@@ -27,8 +28,12 @@ StatusOr<VerifiedJwt> VerifyJwt(
   auto sig = Base64UrlDecode(token.substr(dot2 + 1));
   if (!header_raw || !claims_raw || !sig) return bad("is not base64url");
   VerifiedJwt out;
-  out.header = nlohmann::json::parse(*header_raw, nullptr, false);
-  out.claims = nlohmann::json::parse(*claims_raw, nullptr, false);
+  // RFC 7515 §5.2 step 4, RFC 7519 §7.2: duplicate member names rejected.
+  StatusOr<nlohmann::json> header = ParseStrictJson(*header_raw);
+  StatusOr<nlohmann::json> claims = ParseStrictJson(*claims_raw);
+  if (!header.ok() || !claims.ok()) return bad("repeats a JSON key");
+  out.header = std::move(header).value();
+  out.claims = std::move(claims).value();
   if (!out.header.is_object() || !out.claims.is_object()) {
     return bad("is not JSON");
   }

@@ -36,7 +36,7 @@ void BM_CredentialCreateWithAudit(benchmark::State& state) {
   int64_t expires = SystemClock::Get().NowSeconds() + 86400;
   for (auto _ : state) {
     auto c = log->access->CreateCredential({"bench", "viewer", expires, ""},
-                                           {"uid:0", "unix"});
+                                           {"uid:0", "unix", true, {}});
     if (!c.ok()) state.SkipWithError(c.status().message().c_str());
   }
 }

@@ -72,7 +72,7 @@ struct Issuer {
     auto cred = std::move(access->CreateCredential(
                               {"bench", "viewer",
                                SystemClock::Get().NowSeconds() + 86400, ""},
-                              {"uid:0", "local"}))
+                              {"uid:0", "local", true, {}}))
                     .value();
     request.method = "POST";
     request.path = "/v1/auth/token";

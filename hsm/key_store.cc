@@ -3,6 +3,8 @@
 #include <iterator>
 #include <utility>
 
+#include "common/log.h"
+
 namespace authd::hsm {
 namespace {
 
@@ -39,6 +41,20 @@ StatusOr<CK_OBJECT_HANDLE> FindObject(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
   return count == 1 ? found[0] : CK_INVALID_HANDLE;
 }
 
+// The usages no authd key may have (SPEC "Security rules": HSM keys allow
+// only their one use). Tokens default most of them to true when a template
+// leaves them out (SoftHSM2: decrypt and unwrap on private keys, encrypt,
+// decrypt, wrap and unwrap on secret keys), so every template names them.
+struct Usage {
+  CK_ATTRIBUTE_TYPE type;
+  const char* name;
+};
+constexpr Usage kForbiddenUsages[] = {{CKA_ENCRYPT, "encrypt"},
+                                      {CKA_DECRYPT, "decrypt"},
+                                      {CKA_WRAP, "wrap"},
+                                      {CKA_UNWRAP, "unwrap"},
+                                      {CKA_DERIVE, "derive"}};
+
 // A signing pair labelled `label`: the public half public and verify-only,
 // the private half CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not
 // CKA_EXTRACTABLE, sign-only (SPEC "Keys in the HSM").
@@ -46,10 +62,11 @@ Status GeneratePair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
                     const std::string& label, CK_MECHANISM_TYPE mechanism,
                     std::vector<CK_ATTRIBUTE> pub) {
   CK_MECHANISM mech{mechanism, nullptr, 0};
-  for (CK_ATTRIBUTE a :
-       {Attr(CKA_LABEL, label.data(), label.size()),
-        Attr(CKA_ID, label.data(), label.size()), Bool(CKA_TOKEN, true),
-        Bool(CKA_PRIVATE, false), Bool(CKA_VERIFY, true)}) {
+  for (CK_ATTRIBUTE a : {Attr(CKA_LABEL, label.data(), label.size()),
+                         Attr(CKA_ID, label.data(), label.size()),
+                         Bool(CKA_TOKEN, true), Bool(CKA_PRIVATE, false),
+                         Bool(CKA_VERIFY, true), Bool(CKA_ENCRYPT, false),
+                         Bool(CKA_WRAP, false), Bool(CKA_DERIVE, false)}) {
     pub.push_back(a);
   }
   CK_ATTRIBUTE priv[] = {
@@ -60,6 +77,9 @@ Status GeneratePair(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
       Bool(CKA_SENSITIVE, true),
       Bool(CKA_EXTRACTABLE, false),
       Bool(CKA_SIGN, true),
+      Bool(CKA_DECRYPT, false),
+      Bool(CKA_UNWRAP, false),
+      Bool(CKA_DERIVE, false),
   };
   CK_OBJECT_HANDLE pub_h, priv_h;
   return RvToStatus(
@@ -98,8 +118,13 @@ Status GeneratePepper(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
       Bool(CKA_PRIVATE, true),
       Bool(CKA_SENSITIVE, true),
       Bool(CKA_EXTRACTABLE, false),
-      Bool(CKA_SIGN, true),
-      Bool(CKA_VERIFY, true),
+      Bool(CKA_SIGN, true),  // HMAC; the MAC is compared outside the HSM
+      Bool(CKA_VERIFY, false),
+      Bool(CKA_ENCRYPT, false),
+      Bool(CKA_DECRYPT, false),
+      Bool(CKA_WRAP, false),
+      Bool(CKA_UNWRAP, false),
+      Bool(CKA_DERIVE, false),
   };
   CK_OBJECT_HANDLE key;
   return RvToStatus(fn->C_GenerateKey(h, &mech, tmpl, std::size(tmpl), &key),
@@ -158,6 +183,41 @@ CK_RV FindAll(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
   return rv;
 }
 
+// The forbidden usages the objects labelled `label` allow, space-separated.
+// An attribute the object's class does not have counts as not allowed.
+std::string WiderUsages(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
+                        const std::string& label) {
+  std::vector<CK_OBJECT_HANDLE> objs;
+  for (CK_OBJECT_CLASS cls :
+       {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_SECRET_KEY}) {
+    if (FindAll(fn, h, label, cls, &objs) != CKR_OK) return "";
+  }
+  std::string out;
+  for (const Usage& u : kForbiddenUsages) {
+    for (CK_OBJECT_HANDLE obj : objs) {
+      CK_BBOOL b = CK_FALSE;
+      CK_ATTRIBUTE a = Attr(u.type, &b, sizeof b);
+      if (fn->C_GetAttributeValue(h, obj, &a, 1) == CKR_OK && b == CK_TRUE) {
+        out += (out.empty() ? "" : " ") + std::string(u.name);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+// A key made by an older authd may allow more than its use: say so, once per
+// key at start. It keeps working; replacing it is the operator's decision.
+void ReportWiderUsages(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
+                       const std::string& label) {
+  std::string wider = WiderUsages(fn, h, label);
+  if (wider.empty()) return;
+  Log(LogLevel::kWarn,
+      "event=hsm_key_usage label=%s usages=\"%s\" msg=\"HSM key %s allows "
+      "%s beyond its one use; it was made by an older authd\"",
+      label.c_str(), wider.c_str(), label.c_str(), wider.c_str());
+}
+
 using Generator = Status (*)(CK_FUNCTION_LIST*, CK_SESSION_HANDLE,
                              const std::string&);
 
@@ -170,7 +230,10 @@ StatusOr<CK_OBJECT_HANDLE> FindOrGenerate(CK_FUNCTION_LIST* fn,
                                           Generator generate,
                                           std::vector<std::string>* created) {
   ASSIGN_OR_RETURN(CK_OBJECT_HANDLE found, FindObject(fn, h, label, cls));
-  if (found != CK_INVALID_HANDLE) return found;
+  if (found != CK_INVALID_HANDLE) {
+    if (created != nullptr) ReportWiderUsages(fn, h, label);  // at start
+    return found;
+  }
   if (created == nullptr) {
     return Status::FailedPrecondition("HSM key " + label + " has disappeared");
   }
@@ -278,6 +341,10 @@ StatusOr<PublicKey> KeyStore::LoadSigningKey(CK_SESSION_HANDLE h,
   }
   ASSIGN_OR_RETURN(PublicKey pub, ReadPublicKey(fn_, h, label));
   std::lock_guard<std::mutex> lock(signing_mu_);
+  if (!signing_kids_.contains(label) && label != kTokenKeyLabel &&
+      label != kAuditKeyLabel) {
+    ReportWiderUsages(fn_, h, label);  // the fixed ones were, at Open
+  }
   signing_kids_[label] = pub.kid();
   auto next = std::make_shared<KeyHandles>(*handles_.load());
   next->signing[label] = {priv, pub.algorithm()};

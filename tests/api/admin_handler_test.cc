@@ -238,6 +238,12 @@ TEST_F(AdminHandlerTest, CredentialRulesAreTheSameOverTcpAndTheSocket) {
   Request not_json = SocketPost("/v1/admin/credentials", {});
   not_json.body = SecureString(std::string_view("not json"));
   ExpectError(Send(not_json), 400, "invalid_request", "JSON object");
+  // A repeated key is refused, not read as its last value.
+  Request twice = SocketPost("/v1/admin/credentials", {});
+  twice.body = SecureString(std::string_view(
+      R"({"name":"a","role":"viewer","role":"owner","expires_at":")" +
+      expires(60) + R"("})"));
+  ExpectError(Send(twice), 400, "invalid_request", "duplicate key 'role'");
   // Nothing was created but the owner's own credential.
   EXPECT_EQ(List("/v1/admin/credentials").size(), 1u);
   EXPECT_TRUE(AuditEntries("credential.create").size() == 1u);
@@ -280,6 +286,35 @@ TEST_F(AdminHandlerTest, ChangesOverTcpNameTheClientAndItsAddress) {
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0]["actor"], "client:" + owner.client_id);
   EXPECT_EQ(entries[0]["reason"], "done");
+}
+
+// SPEC "Security rules": a role can only be granted by a caller that holds
+// every scope of it; the socket is local root trust and holds all.
+TEST_F(AdminHandlerTest, GrantingARoleNeedsEveryScopeOfIt) {
+  const TokenClient admin =
+      MustGetToken("owner", "admin:read admin:write data:read");
+  ExpectError(Send(TcpPost("/v1/admin/credentials",
+                           CredentialBody("op", "operator"), admin.token)),
+              403, "forbidden",
+              "needs scopes the caller does not hold: "
+              "devices:control");
+  ExpectError(Send(TcpPost("/v1/admin/credentials",
+                           CredentialBody("root", "owner"), admin.token)),
+              403, "forbidden", "audit:read devices:control tokens:introspect");
+  EXPECT_EQ(List("/v1/admin/credentials").size(), 1u);
+  EXPECT_EQ(AuditEntries("credential.create").size(), 1u);
+
+  EXPECT_EQ(Send(TcpPost("/v1/admin/credentials",
+                         CredentialBody("ro", "viewer"), admin.token))
+                .status,
+            201);
+  const TokenClient owner = MustGetToken("owner");
+  EXPECT_EQ(Send(TcpPost("/v1/admin/credentials",
+                         CredentialBody("op", "operator"), owner.token))
+                .status,
+            201);
+  CreateOverSocket("root", "owner");
+  EXPECT_EQ(AuditEntries("credential.create").size(), 5u);
 }
 
 TEST_F(AdminHandlerTest, BadReasonOnDeleteIs400AndChangesNothing) {
@@ -388,6 +423,20 @@ TEST_F(AdminHandlerTest, DuplicateAllowlistEntryIs409) {
   }
   EXPECT_EQ(audit_->size(), audited);
   EXPECT_EQ(AllowlistCidrs().size(), 2u);
+}
+
+// {"cidr":"10.0.0.0/8","cidr":"0.0.0.0/0"} must not add 0.0.0.0/0.
+TEST_F(AdminHandlerTest, RepeatedJsonKeyIs400NamingTheKey) {
+  const TokenClient owner = MustGetToken("owner");
+  const std::string text = R"({"cidr":"10.0.0.0/8","cidr":"0.0.0.0/0"})";
+  Request socket = SocketPost("/v1/admin/allowlist", {});
+  socket.body = SecureString(std::string_view(text));
+  ExpectError(Send(socket), 400, "invalid_request", "duplicate key 'cidr'");
+  Request tcp = TcpPost("/v1/admin/allowlist", {}, owner.token);
+  tcp.body = SecureString(std::string_view(text));
+  ExpectError(Send(tcp), 400, "invalid_request", "duplicate key 'cidr'");
+  EXPECT_EQ(AllowlistCidrs(), std::vector<std::string>{kAllowedRange});
+  EXPECT_TRUE(AuditEntries("allowlist.add").size() == 1u);
 }
 
 TEST_F(AdminHandlerTest, HostBitsAreRejectedNamingTheRange) {

@@ -28,7 +28,7 @@ using testing::kDay;
 using testing::TokenClient;
 
 const authority::Actor kClient{"client:abc", "192.0.2.10"};
-const authority::Actor kRoot{"uid:0", "unix"};
+const authority::Actor kRoot{"uid:0", "unix", /*holds_all_scopes=*/true};
 
 std::vector<uint64_t> Seqs(const json& entries) {
   std::vector<uint64_t> out;

@@ -76,7 +76,10 @@ class AuditLogTest : public ::testing::Test {
   }
 
   Status AddCidr(const std::string& cidr) {
-    return access_->AddAllowlist(cidr, {"uid:0", "unix"}, "test").status();
+    return access_
+        ->AddAllowlist(cidr, {"uid:0", "unix", /*holds_all_scopes=*/true},
+                       "test")
+        .status();
   }
 
   // The export authctl would write: every entry, then the latest checkpoint.
@@ -133,7 +136,7 @@ TEST_F(AuditLogTest, EachChangeAppendsOneEntryAndASignedCheckpoint) {
   ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
   auto created = access_->CreateCredential(
       {"svc", "viewer", clock_.NowSeconds() + 3600, "ticket 7"},
-      {"client:abc", "198.51.100.1"});
+      {"client:abc", "198.51.100.1", false, {"data:read"}});
   ASSERT_TRUE(created.ok());
   EXPECT_EQ(log_->size(), 6u);
   auto cp = VerifySignedCheckpoint(log_->LatestCheckpoint().value(), origin_,
@@ -173,8 +176,9 @@ TEST_F(AuditLogTest, HsmSignFaultLeavesStateAndLogUnchanged) {
   keys_->fail_audit_sign = true;
   Status st = AddCidr("198.51.100.0/24");
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
-  auto c = access_->CreateCredential(
-      {"x", "viewer", clock_.NowSeconds() + 60, ""}, {"uid:0", "unix"});
+  auto c =
+      access_->CreateCredential({"x", "viewer", clock_.NowSeconds() + 60, ""},
+                                {"uid:0", "unix", /*holds_all_scopes=*/true});
   EXPECT_EQ(c.status().code(), StatusCode::kUnavailable);
   keys_->fail_audit_sign = false;
   EXPECT_EQ(access_->Current()->allowlist.size(), 1u);
@@ -303,7 +307,7 @@ TEST_F(AuditLogTest, ExportRejectsEveryBitFlip) {
   ASSERT_TRUE(
       access_
           ->CreateCredential({"a", "viewer", clock_.NowSeconds() + 60, ""},
-                             {"uid:0", "unix"})
+                             {"uid:0", "unix", /*holds_all_scopes=*/true})
           .ok());
   ASSERT_TRUE(AddCidr("2001:db8::/32").ok());
   std::string good = Export();

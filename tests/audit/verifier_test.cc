@@ -289,6 +289,12 @@ TEST_F(VerifierTest, EditedFieldThatDisagreesWithTheLeafFails) {
   ExpectContains(Failure(JoinLines(copy)), "line 2: \"leaf\" is not base64");
   copy[1] = "not json";
   ExpectContains(Failure(JoinLines(copy)), "line 2: not a JSON object");
+  // A repeated key could show one value to a reader and another to a tool.
+  std::string line = lines[1];
+  ASSERT_EQ(line.back(), '}');
+  line.pop_back();
+  copy[1] = line + R"(,"actor":"someone-else"})";
+  ExpectContains(Failure(JoinLines(copy)), "line 2: duplicate key 'actor'");
 }
 
 TEST_F(VerifierTest, ReorderedLinesFail) {

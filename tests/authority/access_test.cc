@@ -122,6 +122,45 @@ TEST_F(AccessTest, SecretCarriesTwoHundredFiftySixBits) {
   EXPECT_NE(a.credential.client_id, b.credential.client_id);
 }
 
+// SPEC "Security rules": a role can only be granted by a caller that holds
+// every scope of that role.
+TEST_F(AccessTest, GrantNeedsEveryScopeOfTheRole) {
+  const Actor admin{"client:adm",
+                    "192.0.2.1",
+                    false,
+                    {"admin:read", "admin:write", "data:read"}};
+  auto at = [&](const std::string& role) {
+    return access_->CreateCredential(
+        {"c-" + role, role, clock_.NowSeconds() + kDay, ""}, admin);
+  };
+  StatusOr<CreatedCredential> c = at("operator");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(c.status().message(),
+            "granting role 'operator' needs scopes the caller does not hold: "
+            "devices:control");
+  c = at("owner");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "granting role 'owner' needs scopes the caller does not hold: "
+            "audit:read devices:control tokens:introspect");
+  EXPECT_TRUE(access_->ListCredentials().empty());
+  EXPECT_TRUE(at("viewer").ok());
+
+  // A default Actor holds nothing; the socket's holds everything.
+  EXPECT_EQ(access_
+                ->CreateCredential(
+                    {"x", "viewer", clock_.NowSeconds() + kDay, ""}, Actor{})
+                .status()
+                .code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_TRUE(access_
+                  ->CreateCredential(
+                      {"root", "owner", clock_.NowSeconds() + kDay, ""}, kOwner)
+                  .ok());
+  EXPECT_EQ(access_->ListCredentials().size(), 2u);
+}
+
 TEST_F(AccessTest, CreateValidatesTheName) {
   for (const std::string& bad :
        {std::string(), Repeat("n", 65), std::string("bad\nname"),

@@ -173,6 +173,9 @@ TEST(JwtTest, StructureErrorsAreNamed) {
                  "access token is not JSON");
   ExpectRejected("e30." + Base64UrlEncode("\"str\"") + ".AAAA",
                  "access token is not JSON");
+  // RFC 7515 §5.2: a repeated member name is rejected, not read as the last.
+  ExpectRejected("e30." + Base64UrlEncode(R"({"sub":"a","sub":"b"})") + ".AAAA",
+                 "access token repeats a JSON key");
 }
 
 }  // namespace

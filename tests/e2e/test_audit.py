@@ -3,6 +3,8 @@ audit:read, exportable and verifiable offline by authctl with only the public
 key, refused after a database restore, and intact after kill -9."""
 import base64
 import concurrent.futures
+import csv
+import io
 import json
 import os
 import random
@@ -194,6 +196,22 @@ class AuditApiTest(unittest.TestCase):
             rows = f.read().splitlines()
         self.assertEqual(rows[0].split(",")[:5], ["seq", "time", "actor", "source", "action"])
         self.assertTrue(rows[1].startswith("0,"))
+
+    def test_csv_export_neutralises_formulas(self):
+        # OWASP "CSV Injection": a reason a spreadsheet would run as a formula
+        # is exported as text (a leading single quote, quoted cell).
+        reason = '=HYPERLINK("http://evil.example/","open")'
+        self.d.ctl("allowlist", "add", "203.0.113.0/24", "--reason", reason)
+        path = self.export("--format", "csv")
+        with open(path, newline="") as f:
+            text = f.read()
+        rows = list(csv.DictReader(io.StringIO(text)))
+        row = [r for r in rows if r["target"] == "203.0.113.0/24"][-1]
+        self.assertEqual(row["reason"], "'" + reason)
+        self.assertIn('"\'=HYPERLINK(""http://evil.example/"",""open"")"', text)
+        for r in rows:
+            for cell in r.values():
+                self.assertNotIn(cell[:1], ("=", "+", "-", "@", "\t", "\r"), r)
 
 
 class RollbackTest(unittest.TestCase):

@@ -3,6 +3,7 @@ JWKS keeps the old public key until every token it signed has expired,
 clients holding an older JWKS keep working, and every rotation is audited."""
 import base64
 import json
+import subprocess
 import unittest
 
 import jwt  # PyJWT: the independent verifier
@@ -23,6 +24,32 @@ def verify(d, token, jwks):
     jwk = jwt.PyJWK(key[0])
     return jwt.decode(token, jwk.key, algorithms=[key[0]["alg"]], audience=d.audience,
                       issuer=d.issuer)
+
+
+class KeyUsageTest(unittest.TestCase):
+    # SPEC "Security rules": HSM keys allow only their one use. authd's own
+    # keys are made so; one an older version made (here: p11tool's, with
+    # SoftHSM2's default usages) is named once at start, with its usages.
+    def test_key_with_wider_usages_is_reported_once_at_start(self):
+        with Daemon(start=False) as d:
+            with open(d.pin_file) as f:
+                env = dict(d.env, GNUTLS_PIN=f.read().strip())
+            subprocess.run(["p11tool", "--login", "--generate-ecc", "--curve=secp256r1",
+                            "--label", "authd-audit-signing", "pkcs11:token=authd"],
+                           env=env, check=True, capture_output=True)
+            d.start()
+            lines = [l for l in d.read_log().splitlines() if "event=hsm_key_usage" in l]
+            self.assertEqual(len(lines), 1, lines)
+            self.assertIn("level=warn", lines[0])
+            self.assertIn("label=authd-audit-signing", lines[0])
+            self.assertRegex(lines[0], r'usages="[a-z ]*(decrypt|unwrap)')
+            self.assertNotIn(d.pin_file, lines[0])
+            d.stop()
+            d.start()
+            lines = [l for l in d.read_log().splitlines() if "event=hsm_key_usage" in l]
+            self.assertEqual(len(lines), 2, lines)  # once per start
+            self.assertNotIn("authd-pepper", "".join(lines))
+            self.assertNotIn("authd-token-signing", "".join(lines))
 
 
 class RotationTest(unittest.TestCase):

@@ -307,6 +307,47 @@ class StartupTest(unittest.TestCase):
             os.unlink(d.pin_file)
             self.fails_with(d, "hsm.pin_file")
 
+    # SPEC "Security rules": the PIN file is a regular file readable by its
+    # owner only; authd stops with one line naming the file and the fault.
+    def test_pin_file_readable_by_others_is_refused(self):
+        for mode in (0o640, 0o644, 0o604, 0o700):
+            with Daemon(start=False) as d:
+                with open(d.pin_file) as f:
+                    pin = f.read().strip()
+                os.chmod(d.pin_file, mode)
+                line = self.fails_with(d, "hsm.pin_file " + d.pin_file)
+                self.assertIn("has mode %04o; it must be 0400 or 0600" % mode, line)
+                self.assertNotIn(pin, d.read_log())
+
+    def test_pin_file_through_a_symlink_is_refused(self):
+        with Daemon(start=False) as d:
+            real = d.pin_file + ".real"
+            os.rename(d.pin_file, real)
+            os.symlink(real, d.pin_file)
+            self.assertEqual(os.stat(real).st_mode & 0o777, 0o600)
+            line = self.fails_with(d, "hsm.pin_file " + d.pin_file)
+            self.assertIn("is a symbolic link", line)
+
+    def test_pin_file_that_is_not_a_regular_file_is_refused(self):
+        with Daemon(start=False) as d:
+            os.unlink(d.pin_file)
+            os.mkfifo(d.pin_file, 0o600)  # must not block authd either
+            line = self.fails_with(d, "hsm.pin_file " + d.pin_file)
+            self.assertIn("is not a regular file", line)
+
+    @unittest.skipUnless(os.geteuid() == 0, "chown to another user needs root")
+    def test_pin_file_owned_by_another_user_is_refused(self):
+        with Daemon(start=False) as d:
+            os.chown(d.pin_file, 65534, -1)
+            line = self.fails_with(d, "hsm.pin_file " + d.pin_file)
+            self.assertIn("is owned by uid 65534", line)
+
+    def test_pin_file_mode_0400_is_accepted(self):
+        with Daemon(start=False) as d:
+            os.chmod(d.pin_file, 0o400)
+            d.start()
+            self.assertEqual(d.admin("GET", "/readyz").status, 200)
+
     def test_wrong_pin(self):
         with Daemon(start=False, pin="not-the-pin\n") as d:
             line = self.fails_with(d, "CKR_PIN_INCORRECT")

@@ -232,6 +232,47 @@ TEST_P(KeyAttributeTest, SecretMaterialCannotLeaveTheHsm) {
   }
 }
 
+// SPEC "Security rules": only its one use — sign (ES256, or HMAC with the
+// pepper) or verify on a public half; never encrypt, decrypt, wrap, unwrap
+// or derive, which SoftHSM2 grants when a template leaves them out.
+struct UsageWant {
+  CK_ATTRIBUTE_TYPE type;
+  const char* name;
+  bool value;
+};
+
+void ExpectUsages(const std::string& label, CK_OBJECT_CLASS cls) {
+  std::vector<UsageWant> wants;
+  if (cls == CKO_PUBLIC_KEY) {
+    wants = {{CKA_VERIFY, "CKA_VERIFY", true},
+             {CKA_ENCRYPT, "CKA_ENCRYPT", false},
+             {CKA_WRAP, "CKA_WRAP", false},
+             {CKA_DERIVE, "CKA_DERIVE", false}};
+  } else {
+    wants = {{CKA_SIGN, "CKA_SIGN", true},
+             {CKA_DECRYPT, "CKA_DECRYPT", false},
+             {CKA_UNWRAP, "CKA_UNWRAP", false},
+             {CKA_DERIVE, "CKA_DERIVE", false}};
+  }
+  if (cls == CKO_SECRET_KEY) {
+    wants.push_back({CKA_VERIFY, "CKA_VERIFY", false});
+    wants.push_back({CKA_ENCRYPT, "CKA_ENCRYPT", false});
+    wants.push_back({CKA_WRAP, "CKA_WRAP", false});
+  }
+  for (const UsageWant& want : wants) {
+    StatusOr<bool> value = Keys().KeyAttribute(label, cls, want.type);
+    ASSERT_TRUE(value.ok())
+        << label << " " << want.name << ": " << value.status().message();
+    EXPECT_EQ(*value, want.value) << label << " " << want.name;
+  }
+}
+
+TEST_P(KeyAttributeTest, KeyAllowsOnlyItsOneUse) {
+  const auto [label, cls] = GetParam();
+  ExpectUsages(label, cls);
+  if (cls == CKO_PRIVATE_KEY) ExpectUsages(label, CKO_PUBLIC_KEY);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Keys, KeyAttributeTest,
     ::testing::Values(KeyObject{kTokenKeyLabel, CKO_PRIVATE_KEY},
@@ -410,6 +451,8 @@ TEST(SigningKeyTest, GenerateSignAndProtect) {
       ASSERT_TRUE(v.ok());
       EXPECT_EQ(*v, want) << label << " attribute " << attr;
     }
+    ExpectUsages(label, CKO_PRIVATE_KEY);
+    ExpectUsages(label, CKO_PUBLIC_KEY);
     EXPECT_EQ(Keys().GenerateSigningKey(label, alg).status().code(),
               StatusCode::kAlreadyExists);
     auto loaded = Keys().LoadSigningKey(label);

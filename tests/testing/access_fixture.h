@@ -29,7 +29,7 @@ using authority::CreatedCredential;
 using authority::DefaultRoles;
 using authority::Role;
 
-inline const Actor kOwner{"uid:0", "unix"};
+inline const Actor kOwner{"uid:0", "unix", /*holds_all_scopes=*/true, {}};
 
 class AccessTest : public ::testing::Test {
  protected:
