@@ -1,10 +1,10 @@
-#include "common/secure_string.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "common/secure_string.h"
 
 namespace authd {
 namespace {
