@@ -16,25 +16,14 @@
 #include "testing/fake_clock.h"
 #include "testing/fault_vfs.h"
 #include "testing/faulty_key_ops.h"
+#include "testing/lines.h"
 #include "testing/softhsm_token.h"
 
 namespace authd::audit {
 namespace {
 
-std::vector<std::string> SplitLines(const std::string& text) {
-  std::vector<std::string> lines;
-  for (size_t p = 0, e; (e = text.find('\n', p)) != std::string::npos;
-       p = e + 1) {
-    lines.push_back(text.substr(p, e - p));
-  }
-  return lines;
-}
-
-std::string JoinLines(const std::vector<std::string>& lines) {
-  std::string s;
-  for (const auto& l : lines) s += l + "\n";
-  return s;
-}
+using testing::JoinLines;
+using testing::SplitLines;
 
 using storage::AuditFilter;
 using storage::AuditRecord;

@@ -20,6 +20,7 @@
 #include "common/encoding.h"
 #include "storage/sqlite_storage.h"
 #include "testing/fake_clock.h"
+#include "testing/lines.h"
 #include "testing/softhsm_token.h"
 
 namespace authd::audit {
@@ -28,20 +29,8 @@ namespace {
 using nlohmann::json;
 using testing::FakeClock;
 
-std::vector<std::string> SplitLines(const std::string& text) {
-  std::vector<std::string> lines;
-  for (size_t p = 0, e; (e = text.find('\n', p)) != std::string::npos;
-       p = e + 1) {
-    lines.push_back(text.substr(p, e - p));
-  }
-  return lines;
-}
-
-std::string JoinLines(const std::vector<std::string>& lines) {
-  std::string s;
-  for (const auto& l : lines) s += l + "\n";
-  return s;
-}
+using testing::JoinLines;
+using testing::SplitLines;
 
 std::string CheckpointLine(const std::string& note) {
   return json{{"checkpoint", note}}.dump();
