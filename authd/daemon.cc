@@ -163,6 +163,8 @@ void Daemon::StartApi() {
   readiness_ = std::make_unique<api::Readiness>(keys_.get(), audit_.get());
   token_handler_ =
       std::make_unique<api::TokenHandler>(tokens_.get(), &metrics_);
+  check_handler_ = std::make_unique<api::CheckHandler>(
+      tokens_.get(), access_.get(), config_.gateway, &metrics_);
   discovery_handler_ = std::make_unique<api::DiscoveryHandler>(
       ring_.get(), access_.get(), clock, config_.tokens.issuer);
   ops_handler_ = std::make_unique<api::OpsHandler>(api::OpsHandler::Deps{
