@@ -52,7 +52,8 @@ class TokenCache {
     }
   };
 
-  explicit TokenCache(size_t capacity = 10000);
+  static constexpr size_t kDefaultCapacity = 10000;
+  explicit TokenCache(size_t capacity = kDefaultCapacity);
 
   std::optional<TokenClaims> Lookup(std::string_view token, const Epoch& epoch);
   void Insert(std::string_view token, const Epoch& epoch, TokenClaims claims);
