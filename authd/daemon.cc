@@ -198,8 +198,6 @@ Status Daemon::LoadAccess() {
   RETURN_IF_ERROR(TolerateRefusal(*audit_,
                                   access_->RecordStartup(created_keys_),
                                   "start-up changes not recorded"));
-  ASSIGN_OR_RETURN(revocations_,
-                   authority::Revocations::Load(storage_.get(), clock));
   ASSIGN_OR_RETURN(
       ring_, authority::KeyRing::Open(storage_.get(), audit_.get(), keys_.get(),
                                       clock, config_.tokens.ttl_seconds));
