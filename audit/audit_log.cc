@@ -12,6 +12,16 @@ namespace {
 constexpr char kFrontierKey[] = "audit_frontier";
 constexpr char kOriginKey[] = "audit_origin";
 
+// The database's origin as it may appear in a log line: whoever wrote the
+// database chose it, so only printable ASCII without quotes, and not much.
+std::string Printable(const std::string& s) {
+  std::string out = s.substr(0, 100);
+  for (char& c : out) {
+    if (c <= ' ' || c > '~' || c == '"' || c == '\\') c = '?';
+  }
+  return out;
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Storage* storage,
@@ -27,15 +37,36 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Storage* storage,
 
 Status AuditLog::Load() {
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(std::optional<std::string> stored_origin,
-                   storage_->GetMeta(kOriginKey));
-  if (stored_origin) origin_ = *stored_origin;
   ASSIGN_OR_RETURN(std::optional<std::string> f,
                    storage_->GetMeta(kFrontierKey));
   if (f) {
     ASSIGN_OR_RETURN(frontier_, MerkleFrontier::Parse(*f));
   }
-  return CheckHead();
+  // The origin, and so the HSM head's label, comes from the configuration,
+  // never from the database: whoever can write the database must not be able
+  // to point authd at another (absent) head and so switch rollback
+  // detection off.
+  ASSIGN_OR_RETURN(std::optional<std::string> stored_origin,
+                   storage_->GetMeta(kOriginKey));
+  if (stored_origin && *stored_origin != origin_ && frontier_.size() > 0) {
+    refusal_ = "the database's audit log has origin " +
+               Printable(*stored_origin) + " but audit.origin is " + origin_ +
+               " (audit.origin or tokens.issuer changed, or another "
+               "deployment's database?)";
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(CheckHead());
+  if (stored_origin && *stored_origin != origin_ && refusal_.empty()) {
+    // An empty log under another origin: nothing to verify, but a swapped
+    // database all the same; the operator accepts it like a rollback.
+    rolled_back_ = true;
+    refusal_ = "the database names audit origin " + Printable(*stored_origin) +
+               " but audit.origin is " + origin_;
+  } else if (stored_origin && *stored_origin != origin_) {
+    refusal_ += "; the database also names audit origin " +
+                Printable(*stored_origin) + ", not the configured " + origin_;
+  }
+  return Status::Ok();
 }
 
 // REQUIRES: mu_ held.

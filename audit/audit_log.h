@@ -35,13 +35,17 @@
 
 namespace authd::audit {
 
-// The HSM head object is labelled kAuditHeadLabel + ":" + origin, so logs
-// with different origins can share a token.
+// The HSM head object is labelled kAuditHeadLabel + ":" + origin (the
+// configured origin, never the database's), so logs with different origins
+// can share a token.
 inline constexpr char kAuditHeadLabel[] = "authd-audit-head";
 
 class AuditLog {
  public:
-  // `origin` is the checkpoint origin line and the signed-note key name.
+  // `origin` is the checkpoint origin line, the signed-note key name and part
+  // of the HSM head's label. It comes from the configuration (audit.origin),
+  // never from the database: a database naming another origin is refused.
+  // An empty log while the HSM holds a head is a rollback.
   static StatusOr<std::unique_ptr<AuditLog>> Open(storage::Storage* storage,
                                                   const hsm::KeyOps* keys,
                                                   const Clock* clock,
@@ -109,7 +113,7 @@ class AuditLog {
   storage::Storage* storage_;
   const hsm::KeyOps* keys_;
   const Clock* clock_;
-  std::string origin_;  // fixed at the first Open, kept in meta
+  const std::string origin_;  // audit.origin; the database's copy must match
   const std::string version_;
   mutable std::mutex mu_;
   MerkleFrontier frontier_;   // GUARDED_BY(mu_)

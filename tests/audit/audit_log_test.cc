@@ -119,6 +119,22 @@ class AuditLogTest : public ::testing::Test {
         from, path_, std::filesystem::copy_options::overwrite_existing);
   }
 
+  // Runs SQL on the database as someone holding the file would, authd
+  // closed.
+  void Exec(const std::vector<std::string>& sql) {
+    access_.reset();
+    log_.reset();
+    storage_.reset();
+    sqlite3* db;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    for (const std::string& q : sql) {
+      ASSERT_EQ(sqlite3_exec(db, q.c_str(), nullptr, nullptr, nullptr),
+                SQLITE_OK)
+          << q;
+    }
+    sqlite3_close(db);
+  }
+
   FakeClock clock_;
   std::string dir_, path_, origin_;
   std::unique_ptr<testing::FaultyKeyOps> keys_;
@@ -226,6 +242,60 @@ TEST_F(AuditLogTest, RestoredOlderDatabaseIsRefusedUntilAccepted) {
   AuditFilter f;
   f.action = "audit.rollback_accepted";
   EXPECT_EQ(storage_->ListAudit(f).value().size(), 1u);
+}
+
+// Someone who can write the database but not the HSM empties the log and
+// renames its origin, hoping authd looks for a head that does not exist.
+TEST_F(AuditLogTest, EmptiedLogUnderAnotherOriginIsARollback) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  ASSERT_TRUE(AddCidr("198.51.100.0/24").ok());
+  for (const char* rename :
+       {"UPDATE meta SET value = CAST('evil.example/log' AS BLOB) WHERE key = "
+        "'audit_origin'",
+        "DELETE FROM meta WHERE key = 'audit_origin'"}) {
+    Backup(dir_ + "/good.db");
+    Exec({"DELETE FROM audit_log", "DELETE FROM audit_checkpoints",
+          "DELETE FROM meta WHERE key = 'audit_frontier'", rename});
+    Reopen();
+    EXPECT_NE(log_->refusal().find("behind the HSM"), std::string::npos)
+        << log_->refusal();
+    EXPECT_EQ(AddCidr("203.0.113.0/24").code(),
+              StatusCode::kFailedPrecondition);
+    Restore(dir_ + "/good.db");
+    Reopen();
+    EXPECT_EQ(log_->refusal(), "");
+  }
+  Exec({"DELETE FROM audit_log", "DELETE FROM audit_checkpoints",
+        "DELETE FROM meta WHERE key = 'audit_frontier'",
+        "UPDATE meta SET value = CAST('evil.example/log' AS BLOB) WHERE key = "
+        "'audit_origin'"});
+  Reopen();
+  EXPECT_NE(log_->refusal().find("evil.example/log"), std::string::npos)
+      << log_->refusal();
+  ASSERT_TRUE(log_->AcceptRollback({"uid:0", "local", "", "", {}, ""}).ok());
+  EXPECT_TRUE(AddCidr("203.0.113.0/24").ok());
+  Reopen();
+  EXPECT_EQ(log_->refusal(), "");
+  EXPECT_EQ(storage_->GetMeta("audit_origin").value(), origin_);
+}
+
+// A configured origin that differs from the one the log was signed under is
+// a configuration change or a swapped database: refused, naming both, and
+// not something --accept-rollback papers over.
+TEST_F(AuditLogTest, StoredOriginDifferentFromConfiguredIsRefused) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  std::string configured = origin_;
+  origin_ = "other.example/authd-audit";
+  Reopen();
+  EXPECT_NE(log_->refusal().find(configured), std::string::npos)
+      << log_->refusal();
+  EXPECT_NE(log_->refusal().find(origin_), std::string::npos)
+      << log_->refusal();
+  EXPECT_EQ(log_->AcceptRollback({"uid:0", "local", "", "", {}, ""}).code(),
+            StatusCode::kFailedPrecondition);
+  origin_ = configured;
+  Reopen();
+  EXPECT_EQ(log_->refusal(), "");
 }
 
 TEST_F(AuditLogTest, ForkedDatabaseIsRefused) {
