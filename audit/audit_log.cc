@@ -32,6 +32,7 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Storage* storage,
   std::unique_ptr<AuditLog> log(new AuditLog(
       storage, keys, clock, std::move(origin), std::move(version)));
   RETURN_IF_ERROR(log->Load());
+  log->refused_.store(!log->refusal().empty(), std::memory_order_release);
   return log;
 }
 
@@ -213,6 +214,7 @@ Status AuditLog::AcceptRollback(AuditEvent event) {
       [](storage::Transaction&) { return Status::Ok(); }, {event}));
   refusal_.clear();
   rolled_back_ = false;
+  refused_.store(false, std::memory_order_release);
   return Status::Ok();
 }
 

@@ -18,6 +18,7 @@
 #ifndef AUTHD_AUDIT_AUDIT_LOG_H_
 #define AUTHD_AUDIT_AUDIT_LOG_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -68,6 +69,10 @@ class AuditLog {
 
   // Empty when healthy; otherwise why changes are refused.
   std::string refusal() const;
+  // False while a refusal stands: the database was restored, forked, edited
+  // or swapped, so nothing may be served from it (a restored copy may hold
+  // credentials deleted since). Lock-free, for the request path.
+  bool trusted() const { return !refused_.load(std::memory_order_acquire); }
   const std::string& origin() const { return origin_; }
   uint64_t size() const;
 
@@ -119,6 +124,7 @@ class AuditLog {
   MerkleFrontier frontier_;   // GUARDED_BY(mu_)
   std::string refusal_;       // GUARDED_BY(mu_)
   bool rolled_back_ = false;  // GUARDED_BY(mu_): refusal_ may be accepted
+  std::atomic<bool> refused_{false};  // !refusal_.empty(), set under mu_
 };
 
 }  // namespace authd::audit
