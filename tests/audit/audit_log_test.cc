@@ -298,6 +298,104 @@ TEST_F(AuditLogTest, StoredOriginDifferentFromConfiguredIsRefused) {
   EXPECT_EQ(log_->refusal(), "");
 }
 
+// Phase 1 of the head (the pending tree, before the commit) failing: the
+// change does not commit and the caller gets the error.
+TEST_F(AuditLogTest, HeadWriteFaultBeforeCommitLeavesStateUnchanged) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  std::string before = Export();
+  keys_->data_writes_left = 0;
+  EXPECT_EQ(AddCidr("198.51.100.0/24").code(), StatusCode::kUnavailable);
+  keys_->data_writes_left = -1;
+  EXPECT_EQ(access_->Current()->allowlist.size(), 1u);
+  EXPECT_EQ(Export(), before);
+  Reopen();
+  EXPECT_EQ(log_->refusal(), "");
+  EXPECT_EQ(Export(), before);
+  EXPECT_TRUE(AddCidr("198.51.100.0/24").ok());
+}
+
+// A crash after the pending head is written but before the commit (here:
+// the disk fails the commit): the database is at the committed size, which
+// is fine at the next start; a later restore is still detected.
+TEST_F(AuditLogTest, CrashBeforeCommitIsNotARollback) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  Backup(dir_ + "/old.db");
+  ASSERT_TRUE(AddCidr("198.51.100.0/24").ok());
+  testing::FailSyncs(true);
+  EXPECT_FALSE(AddCidr("203.0.113.0/24").ok());
+  testing::FailSyncs(false);
+  Reopen();
+  EXPECT_EQ(log_->refusal(), "");
+  EXPECT_EQ(log_->size(), 2u);
+  EXPECT_TRUE(AddCidr("203.0.113.0/24").ok());
+  Restore(dir_ + "/old.db");
+  Reopen();
+  EXPECT_NE(log_->refusal().find("behind the HSM"), std::string::npos)
+      << log_->refusal();
+}
+
+// A crash after the commit but before the head says so (here: the HSM fails
+// the second write): the HSM knew of the pending tree, so the database is
+// fine at the next start, and a restore of the tree before it is detected.
+TEST_F(AuditLogTest, CrashAfterCommitBeforeHeadStillDetectsRestore) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  Backup(dir_ + "/old.db");
+  keys_->data_writes_left = 1;  // the pending head, then nothing
+  EXPECT_TRUE(AddCidr("198.51.100.0/24").ok());
+  // While the head is stale changes are refused, and /readyz says so.
+  EXPECT_NE(log_->refusal().find("could not be advanced"), std::string::npos)
+      << log_->refusal();
+  EXPECT_EQ(AddCidr("203.0.113.0/24").code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(log_->trusted());  // the database itself is fine
+  keys_->data_writes_left = -1;
+  Reopen();  // the restart after the crash
+  EXPECT_EQ(log_->refusal(), "");
+  EXPECT_EQ(log_->size(), 2u);
+  Restore(dir_ + "/old.db");
+  Reopen();
+  EXPECT_NE(log_->refusal().find("behind the HSM"), std::string::npos)
+      << log_->refusal();
+  EXPECT_FALSE(log_->trusted());
+}
+
+// The stale head is retried by the next change once the HSM is back.
+TEST_F(AuditLogTest, StaleHeadIsRetriedByTheNextChange) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  keys_->data_writes_left = 1;
+  EXPECT_TRUE(AddCidr("198.51.100.0/24").ok());
+  EXPECT_NE(log_->refusal(), "");
+  keys_->data_writes_left = -1;
+  EXPECT_TRUE(AddCidr("203.0.113.0/24").ok());
+  EXPECT_EQ(log_->refusal(), "");
+  Backup(dir_ + "/three.db");
+  ASSERT_TRUE(AddCidr("203.0.113.128/25").ok());
+  Restore(dir_ + "/three.db");
+  Reopen();
+  EXPECT_NE(log_->refusal().find("behind the HSM"), std::string::npos)
+      << log_->refusal();
+}
+
+// Accepting a rollback must not lower the HSM's floor before its own entry
+// commits: if that commit fails, the restore is still refused.
+TEST_F(AuditLogTest, FailedAcceptKeepsTheRollbackRefused) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  Backup(dir_ + "/old.db");
+  ASSERT_TRUE(AddCidr("198.51.100.0/24").ok());
+  ASSERT_TRUE(AddCidr("203.0.113.0/24").ok());
+  Restore(dir_ + "/old.db");
+  Reopen();
+  ASSERT_NE(log_->refusal(), "");
+  testing::FailSyncs(true);
+  EXPECT_FALSE(log_->AcceptRollback({"uid:0", "local", "", "", {}, ""}).ok());
+  testing::FailSyncs(false);
+  Reopen();
+  EXPECT_NE(log_->refusal().find("behind the HSM"), std::string::npos)
+      << log_->refusal();
+  EXPECT_TRUE(log_->AcceptRollback({"uid:0", "local", "", "", {}, ""}).ok());
+  Reopen();
+  EXPECT_EQ(log_->refusal(), "");
+}
+
 TEST_F(AuditLogTest, ForkedDatabaseIsRefused) {
   ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
   Backup(dir_ + "/old.db");
