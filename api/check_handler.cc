@@ -46,6 +46,14 @@ std::vector<std::string> Missing(const std::vector<std::string>& needed,
   return out;
 }
 
+// The database cannot be trusted (a restore not yet accepted). 503, not 401:
+// the token may be fine, the state to judge it by is not. nginx auth_request
+// answers 500 for it, so the gateway fails closed.
+Response Unavailable(const Status& st) {
+  return Response::OAuthError(503, "temporarily_unavailable", st.message())
+      .With("Retry-After", "5");
+}
+
 }  // namespace
 
 CheckHandler::CheckHandler(const authority::TokenService* tokens,
@@ -83,6 +91,9 @@ Response CheckHandler::Check(const Request& req) const {
                             "send Authorization: Bearer <access token>"));
   }
   StatusOr<authority::Principal> who = tokens_->VerifyBearer(token);
+  if (!who.ok() && who.status().code() == StatusCode::kUnavailable) {
+    return Refuse(CheckResult::kUnavailable, Unavailable(who.status()));
+  }
   if (!who.ok()) {
     return Refuse(CheckResult::kUnauthenticated,
                   Challenge(401, "invalid_token", who.status().message()));

@@ -12,6 +12,16 @@ namespace {
 constexpr char kFrontierKey[] = "audit_frontier";
 constexpr char kOriginKey[] = "audit_origin";
 
+// The database's origin as it may appear in a log line: whoever wrote the
+// database chose it, so only printable ASCII without quotes, and not much.
+std::string Printable(const std::string& s) {
+  std::string out = s.substr(0, 100);
+  for (char& c : out) {
+    if (c <= ' ' || c > '~' || c == '"' || c == '\\') c = '?';
+  }
+  return out;
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Storage* storage,
@@ -22,20 +32,42 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Storage* storage,
   std::unique_ptr<AuditLog> log(new AuditLog(
       storage, keys, clock, std::move(origin), std::move(version)));
   RETURN_IF_ERROR(log->Load());
+  log->refused_.store(!log->refusal().empty(), std::memory_order_release);
   return log;
 }
 
 Status AuditLog::Load() {
   std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(std::optional<std::string> stored_origin,
-                   storage_->GetMeta(kOriginKey));
-  if (stored_origin) origin_ = *stored_origin;
   ASSIGN_OR_RETURN(std::optional<std::string> f,
                    storage_->GetMeta(kFrontierKey));
   if (f) {
     ASSIGN_OR_RETURN(frontier_, MerkleFrontier::Parse(*f));
   }
-  return CheckHead();
+  // The origin, and so the HSM head's label, comes from the configuration,
+  // never from the database: whoever can write the database must not be able
+  // to point authd at another (absent) head and so switch rollback
+  // detection off.
+  ASSIGN_OR_RETURN(std::optional<std::string> stored_origin,
+                   storage_->GetMeta(kOriginKey));
+  if (stored_origin && *stored_origin != origin_ && frontier_.size() > 0) {
+    refusal_ = "the database's audit log has origin " +
+               Printable(*stored_origin) + " but audit.origin is " + origin_ +
+               " (audit.origin or tokens.issuer changed, or another "
+               "deployment's database?)";
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(CheckHead());
+  if (stored_origin && *stored_origin != origin_ && refusal_.empty()) {
+    // An empty log under another origin: nothing to verify, but a swapped
+    // database all the same; the operator accepts it like a rollback.
+    rolled_back_ = true;
+    refusal_ = "the database names audit origin " + Printable(*stored_origin) +
+               " but audit.origin is " + origin_;
+  } else if (stored_origin && *stored_origin != origin_) {
+    refusal_ += "; the database also names audit origin " +
+                Printable(*stored_origin) + ", not the configured " + origin_;
+  }
+  return Status::Ok();
 }
 
 // REQUIRES: mu_ held.
@@ -83,41 +115,81 @@ Status AuditLog::CheckDatabase() {
 
 namespace {
 
-struct Head {
-  uint64_t size = 0;
-  std::string root;
-};
+// One head object: "SIZE BASE64ROOT", or "SIZE BASE64ROOT PSIZE
+// BASE64PROOT" while a change is between the head write and its commit.
+std::optional<AuditLog::Head> ParseHead(const std::string& object) {
+  unsigned long long n = 0, p = 0;
+  char root_b64[64] = {0}, pending_b64[64] = {0};
+  int got = sscanf(object.c_str(), "%llu %60s %llu %60s", &n, root_b64, &p,
+                   pending_b64);
+  if (got != 2 && got != 4) return {};
+  std::optional<std::string> root = Base64Decode(root_b64);
+  if (!root) return {};
+  AuditLog::Head head{n, *root, std::nullopt, ""};
+  if (got == 4) {
+    std::optional<std::string> pending = Base64Decode(pending_b64);
+    if (!pending) return {};
+    head.pending_size = p;
+    head.pending_root = *pending;
+  }
+  return head;
+}
 
-// The largest of the head objects ("SIZE BASE64ROOT"): normally one, two
-// only if a write stopped between create and destroy. Nullopt if malformed.
-std::optional<Head> NewestHead(const std::vector<std::string>& objects) {
-  std::optional<Head> newest;
+// The largest of the head objects: normally one, two only if a write stopped
+// between create and destroy. Nullopt if malformed.
+std::optional<AuditLog::Head> NewestHead(
+    const std::vector<std::string>& objects) {
+  std::optional<AuditLog::Head> newest;
   for (const std::string& object : objects) {
-    unsigned long long n = 0;
-    char root_b64[64] = {0};
-    if (sscanf(object.c_str(), "%llu %60s", &n, root_b64) != 2) return {};
-    std::optional<std::string> root = Base64Decode(root_b64);
-    if (!root) return {};
-    if (!newest || n > newest->size) newest = Head{n, *root};
+    std::optional<AuditLog::Head> head = ParseHead(object);
+    if (!head) return {};
+    if (!newest || head->size > newest->size ||
+        (head->size == newest->size &&
+         head->pending_size.value_or(0) > newest->pending_size.value_or(0))) {
+      newest = std::move(head);
+    }
   }
   return newest;
 }
 
+AuditLog::Head CommittedHead(const MerkleFrontier& f) {
+  return {f.size(), f.Root(), std::nullopt, ""};
+}
+
 }  // namespace
 
+// REQUIRES: mu_ held.
+bool AuditLog::IsPendingBatch(const Head& head) {
+  if (!head.pending_size || *head.pending_size != frontier_.size()) {
+    return false;
+  }
+  StatusOr<std::optional<storage::StoredCheckpoint>> at =
+      storage_->GetCheckpoint(frontier_.size());
+  return at.ok() && *at && (*at)->root == head.pending_root &&
+         frontier_.Root() == head.pending_root;
+}
+
 // The database against the head the HSM recorded: not behind it (restored
-// from an older copy) and not diverging from it (forked).
+// from an older copy) and not diverging from it (forked). A database that
+// holds exactly the pending batch committed it before the head could say
+// so: fine, and the head is moved to it. One exactly at the committed size
+// never committed the pending batch (a crash before the commit): fine too.
 // REQUIRES: mu_ held.
 Status AuditLog::CheckHsmHead() {
   uint64_t size = frontier_.size();
   ASSIGN_OR_RETURN(std::vector<std::string> objects,
                    keys_->ReadData(HeadLabel()));
-  if (objects.empty()) return size == 0 ? Status::Ok() : WriteHead(frontier_);
+  head_ = Head{};
+  if (objects.empty()) {
+    return size == 0 ? Status::Ok() : WriteHead(CommittedHead(frontier_));
+  }
   std::optional<Head> head = NewestHead(objects);
   if (!head) {
     refusal_ = "the audit head object in the HSM is malformed";
     return Status::Ok();
   }
+  head_ = *head;
+  if (IsPendingBatch(*head)) return WriteHead(CommittedHead(frontier_));
   if (head->size > size) {
     rolled_back_ = true;
     refusal_ = "the database is behind the HSM: it holds " +
@@ -136,12 +208,22 @@ Status AuditLog::CheckHsmHead() {
         std::to_string(head->size) + " (forked or replaced database?)";
     return Status::Ok();
   }
-  return head->size < size ? WriteHead(frontier_) : Status::Ok();
+  if (head->size < size || head->pending_size) {
+    return WriteHead(CommittedHead(frontier_));
+  }
+  return Status::Ok();
 }
 
-Status AuditLog::WriteHead(const MerkleFrontier& f) const {
-  return keys_->WriteData(
-      HeadLabel(), std::to_string(f.size()) + " " + Base64Encode(f.Root()));
+// REQUIRES: mu_ held.
+Status AuditLog::WriteHead(const Head& head) {
+  std::string value = std::to_string(head.size) + " " + Base64Encode(head.root);
+  if (head.pending_size) {
+    value += " " + std::to_string(*head.pending_size) + " " +
+             Base64Encode(head.pending_root);
+  }
+  RETURN_IF_ERROR(keys_->WriteData(HeadLabel(), value));
+  head_ = head;
+  return Status::Ok();
 }
 
 StatusOr<std::string> AuditLog::SignCheckpoint(uint64_t size,
@@ -159,6 +241,10 @@ Status AuditLog::Record(
     const std::function<Status(storage::Transaction&)>& change,
     const std::vector<AuditEvent>& events) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (head_stale_ && WriteHead(CommittedHead(frontier_)).ok()) {
+    head_stale_ = false;
+    refusal_.clear();
+  }
   if (!refusal_.empty()) {
     return Status::FailedPrecondition("changes are refused: " + refusal_);
   }
@@ -180,8 +266,9 @@ Status AuditLog::AcceptRollback(AuditEvent event) {
   event.values["refusal"] = refusal_;
   RETURN_IF_ERROR(RecordLocked(
       [](storage::Transaction&) { return Status::Ok(); }, {event}));
-  refusal_.clear();
+  if (!head_stale_) refusal_.clear();  // else FinishHead's refusal stands
   rolled_back_ = false;
+  refused_.store(false, std::memory_order_release);
   return Status::Ok();
 }
 
@@ -190,40 +277,80 @@ Status AuditLog::RecordLocked(
     const std::function<Status(storage::Transaction&)>& change,
     const std::vector<AuditEvent>& events) {
   MerkleFrontier next = frontier_;
-  int64_t now_micros = clock_->NowMicros();
+  // The head is written in two phases around the commit, so that at every
+  // instant the HSM knows of any tree the database may hold:
+  //  1. before the commit, {committed: the HSM's floor, pending: next}; if
+  //     that fails nothing commits and the caller gets the error;
+  //  2. after the commit, {committed: next}.
+  // A crash before the commit leaves the database at the committed size, a
+  // crash after it at the pending size: both are accepted at Open, and the
+  // head is moved to the database. A crash loses no acknowledged change, as
+  // the change is acknowledged only after phase 2 was tried. If the HSM
+  // refuses phase 2 (no crash), the change is acknowledged but every further
+  // change is refused and /readyz answers 503 until the head is written (see
+  // FinishHead): the one window in which a restore of the previous tree
+  // would pass is visible, and closes at the next change. Were the head written
+  // only after the commit, a crash between the two would leave a change the
+  // HSM never saw, whose later loss to a restore would go unnoticed; were it
+  // written only before, a crash before the commit would look like a
+  // rollback. The floor is the HSM's committed head, not the database's: it
+  // is higher while an accepted rollback is being recorded, and the accept
+  // must not lower it before its own entry commits.
   Status st = storage_->Write([&](storage::Transaction& tx) -> Status {
-    RETURN_IF_ERROR(change(tx));
-    if (next.size() == 0) RETURN_IF_ERROR(tx.PutMeta(kOriginKey, origin_));
-    for (const AuditEvent& ev : events) {
-      storage::AuditRecord r;
-      r.seq = next.size();
-      ASSIGN_OR_RETURN(r.leaf, EncodeEntry(ev, r.seq, now_micros, version_));
-      r.leaf_hash = LeafHash(r.leaf);
-      r.time_micros = now_micros;
-      r.actor = ev.actor;
-      r.action = ev.action;
-      r.target = ev.target;
-      RETURN_IF_ERROR(tx.AppendAudit(r));
-      next.Append(r.leaf_hash);
-    }
-    std::string root = next.Root();
-    ASSIGN_OR_RETURN(std::string note, SignCheckpoint(next.size(), root));
-    RETURN_IF_ERROR(tx.PutCheckpoint({next.size(), root, note}));
-    return tx.PutMeta(kFrontierKey, next.Serialize());
+    RETURN_IF_ERROR(AppendBatch(tx, change, events, &next));
+    Head pending = head_;
+    pending.pending_size = next.size();
+    pending.pending_root = next.Root();
+    return WriteHead(pending);
   });
   if (!st.ok()) return st;
   frontier_ = std::move(next);
-  // The change is committed and covered by a signed checkpoint; the head only
-  // guards against a later restore, so a failure here is logged, not fatal.
-  // After an accepted rollback the head moves back to the restored tree.
-  Status head = WriteHead(frontier_);
-  if (!head.ok()) {
-    Log(LogLevel::kWarn,
-        "event=audit_head msg=\"cannot advance the HSM audit "
-        "head: %s\"",
-        head.message().c_str());
-  }
+  FinishHead();
   return Status::Ok();
+}
+
+// Phase 2 of RecordLocked. If the HSM refuses it the change is committed and
+// covered by the pending head, but a restore of the tree before it would now
+// look like a crash before the commit: so changes are refused until the head
+// is written (retried by the next Record) and /readyz says so.
+// REQUIRES: mu_ held.
+void AuditLog::FinishHead() {
+  Status head = WriteHead(CommittedHead(frontier_));
+  if (!head.ok()) head = WriteHead(CommittedHead(frontier_));
+  if (head.ok()) return;
+  head_stale_ = true;
+  refusal_ = "the HSM audit head could not be advanced to " +
+             std::to_string(frontier_.size()) + " entries (" + head.message() +
+             "); changes are refused until it is";
+  Log(LogLevel::kError, "event=audit_head msg=\"%s\"", refusal_.c_str());
+}
+
+// Runs `change` and appends `events` to `next` in `tx`, with the signed
+// checkpoint for the new tree.
+// REQUIRES: mu_ held.
+Status AuditLog::AppendBatch(
+    storage::Transaction& tx,
+    const std::function<Status(storage::Transaction&)>& change,
+    const std::vector<AuditEvent>& events, MerkleFrontier* next) {
+  int64_t now_micros = clock_->NowMicros();
+  RETURN_IF_ERROR(change(tx));
+  if (next->size() == 0) RETURN_IF_ERROR(tx.PutMeta(kOriginKey, origin_));
+  for (const AuditEvent& ev : events) {
+    storage::AuditRecord r;
+    r.seq = next->size();
+    ASSIGN_OR_RETURN(r.leaf, EncodeEntry(ev, r.seq, now_micros, version_));
+    r.leaf_hash = LeafHash(r.leaf);
+    r.time_micros = now_micros;
+    r.actor = ev.actor;
+    r.action = ev.action;
+    r.target = ev.target;
+    RETURN_IF_ERROR(tx.AppendAudit(r));
+    next->Append(r.leaf_hash);
+  }
+  std::string root = next->Root();
+  ASSIGN_OR_RETURN(std::string note, SignCheckpoint(next->size(), root));
+  RETURN_IF_ERROR(tx.PutCheckpoint({next->size(), root, note}));
+  return tx.PutMeta(kFrontierKey, next->Serialize());
 }
 
 std::string AuditLog::refusal() const {

@@ -8,8 +8,9 @@
 // without its entry, no acknowledged change without a signed checkpoint.
 //
 // Checkpoints are C2SP tlog-checkpoint bodies wrapped in C2SP signed notes
-// (see audit/checkpoint.h for the pinned versions). After each commit the
-// newest tree size and root are also written to a CKO_DATA object in the HSM;
+// (see audit/checkpoint.h for the pinned versions). Around each commit the
+// newest tree size and root are also written to a CKO_DATA object in the HSM
+// (before: as pending, after: as committed);
 // at Open a database behind that head (restored from an older copy) or
 // diverging from it (forked) is detected and the log refuses further changes
 // until an operator acts.
@@ -18,6 +19,7 @@
 #ifndef AUTHD_AUDIT_AUDIT_LOG_H_
 #define AUTHD_AUDIT_AUDIT_LOG_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,13 +37,17 @@
 
 namespace authd::audit {
 
-// The HSM head object is labelled kAuditHeadLabel + ":" + origin, so logs
-// with different origins can share a token.
+// The HSM head object is labelled kAuditHeadLabel + ":" + origin (the
+// configured origin, never the database's), so logs with different origins
+// can share a token.
 inline constexpr char kAuditHeadLabel[] = "authd-audit-head";
 
 class AuditLog {
  public:
-  // `origin` is the checkpoint origin line and the signed-note key name.
+  // `origin` is the checkpoint origin line, the signed-note key name and part
+  // of the HSM head's label. It comes from the configuration (audit.origin),
+  // never from the database: a database naming another origin is refused.
+  // An empty log while the HSM holds a head is a rollback.
   static StatusOr<std::unique_ptr<AuditLog>> Open(storage::Storage* storage,
                                                   const hsm::KeyOps* keys,
                                                   const Clock* clock,
@@ -49,7 +55,8 @@ class AuditLog {
                                                   std::string version);
 
   // Runs `change` and appends `events` in one transaction, signs the new
-  // checkpoint, commits, then advances the HSM head.
+  // checkpoint, records the pending tree in the HSM head, commits, then
+  // marks it committed in the head (two phases; see RecordLocked).
   // FailedPrecondition when the log was found rolled back at Open.
   Status Record(const std::function<Status(storage::Transaction&)>& change,
                 const std::vector<AuditEvent>& events);
@@ -64,6 +71,10 @@ class AuditLog {
 
   // Empty when healthy; otherwise why changes are refused.
   std::string refusal() const;
+  // False while a refusal stands: the database was restored, forked, edited
+  // or swapped, so nothing may be served from it (a restored copy may hold
+  // credentials deleted since). Lock-free, for the request path.
+  bool trusted() const { return !refused_.load(std::memory_order_acquire); }
   const std::string& origin() const { return origin_; }
   uint64_t size() const;
 
@@ -82,6 +93,16 @@ class AuditLog {
   StatusOr<Proof> InclusionProof(uint64_t index, uint64_t size) const;
   StatusOr<Proof> ConsistencyProof(uint64_t from, uint64_t to) const;
 
+  // The HSM head object's value (docs/audit-formats.md §9): the committed
+  // tree and, between the head write and the commit of a change, the tree
+  // that change makes (see RecordLocked).
+  struct Head {
+    uint64_t size = 0;
+    std::string root;
+    std::optional<uint64_t> pending_size;
+    std::string pending_root;
+  };
+
  private:
   AuditLog(storage::Storage* storage, const hsm::KeyOps* keys,
            const Clock* clock, std::string origin, std::string version)
@@ -97,7 +118,13 @@ class AuditLog {
   Status CheckHead();
   Status CheckDatabase();
   Status CheckHsmHead();
-  Status WriteHead(const MerkleFrontier& f) const;
+  bool IsPendingBatch(const Head& head);
+  Status WriteHead(const Head& head);
+  void FinishHead();
+  Status AppendBatch(storage::Transaction& tx,
+                     const std::function<Status(storage::Transaction&)>& change,
+                     const std::vector<AuditEvent>& events,
+                     MerkleFrontier* next);
   // The stored checkpoint for exactly `size`; NotFound when none was signed.
   StatusOr<storage::StoredCheckpoint> CheckpointAt(uint64_t size) const;
   std::string HeadLabel() const {
@@ -109,12 +136,15 @@ class AuditLog {
   storage::Storage* storage_;
   const hsm::KeyOps* keys_;
   const Clock* clock_;
-  std::string origin_;  // fixed at the first Open, kept in meta
+  const std::string origin_;  // audit.origin; the database's copy must match
   const std::string version_;
   mutable std::mutex mu_;
   MerkleFrontier frontier_;   // GUARDED_BY(mu_)
+  Head head_;                 // GUARDED_BY(mu_): as last read or written
+  bool head_stale_ = false;   // GUARDED_BY(mu_): FinishHead failed
   std::string refusal_;       // GUARDED_BY(mu_)
   bool rolled_back_ = false;  // GUARDED_BY(mu_): refusal_ may be accepted
+  std::atomic<bool> refused_{false};  // !refusal_.empty(), set under mu_
 };
 
 }  // namespace authd::audit

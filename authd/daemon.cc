@@ -128,7 +128,8 @@ Status SwitchAlgorithm(authority::KeyRing& ring, Algorithm alg) {
 
 // A start-up change that could not be recorded is fatal, unless the audit
 // log is refusing every change (a detected rollback): then authd still
-// serves tokens, as the operator must be able to reach it to resolve that.
+// starts, refusing tokens and changes, so the operator can reach it (status)
+// to see why and resolve it.
 Status TolerateRefusal(const audit::AuditLog& audit, Status st,
                        const char* what) {
   if (st.ok()) return st;
@@ -180,7 +181,9 @@ Status Daemon::OpenState() {
                                config_.audit_origin, kVersion));
   if (std::string why = audit_->refusal(); !why.empty()) {
     Log(LogLevel::kError,
-        "event=audit_rollback msg=\"refusing admin changes: %s\"", why.c_str());
+        "event=audit_rollback msg=\"refusing changes and tokens until "
+        "accepted: %s\"",
+        why.c_str());
   }
   return Status::Ok();
 }

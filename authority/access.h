@@ -118,6 +118,8 @@ class Access {
       const std::string& reason = "");
   Status RemoveAllowlist(std::string_view cidr, const Actor& actor,
                          const std::string& reason = "");
+  // The audit log, whose trusted() says whether this state may be served.
+  const audit::AuditLog* audit() const { return audit_; }
   bool Allowed(const IpAddress& addr) const {
     return snapshot_.load()->allow.Contains(addr);
   }

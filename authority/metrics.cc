@@ -13,7 +13,7 @@ constexpr const char* kEndpointNames[] = {
     "token", "jwks",  "metadata",   "health", "metrics", "admin",
     "audit", "check", "introspect", "revoke", "other"};
 constexpr const char* kCheckResultNames[] = {"allowed", "unauthenticated",
-                                             "forbidden"};
+                                             "forbidden", "unavailable"};
 constexpr const char* kAdminActionNames[] = {
     "credential.create", "credential.delete", "allowlist.add",
     "allowlist.remove"};

@@ -58,7 +58,13 @@ enum class Endpoint {
 };
 
 // How a gateway check (GET /v1/auth/check) ended.
-enum class CheckResult { kAllowed, kUnauthenticated, kForbidden, kCount };
+enum class CheckResult {
+  kAllowed,
+  kUnauthenticated,
+  kForbidden,
+  kUnavailable,
+  kCount
+};
 
 enum class AdminAction {
   kCredentialCreate,

@@ -58,6 +58,20 @@ StatusOr<TokenClaims> ClaimsOf(const nlohmann::json& c) {
   return out;
 }
 
+// While the audit log refuses changes the database cannot be trusted: a copy
+// restored from before a credential was deleted would hand that credential
+// tokens again. So nothing is issued, introspected or checked from it until
+// the operator accepts it (authd --accept-rollback, itself audited).
+// Unavailable then; OK otherwise.
+Status Trusted(const Access* access) {
+  const audit::AuditLog* audit = access->audit();
+  if (audit == nullptr || audit->trusted()) return Status::Ok();
+  return Status::Unavailable(
+      "the database was restored from an older copy or does not match the "
+      "HSM's audit head; the operator must accept it (authd "
+      "--accept-rollback) before tokens are served");
+}
+
 }  // namespace
 
 std::vector<std::string> SplitScopes(std::string_view s) {
@@ -98,6 +112,9 @@ ClientOutcome TokenService::AuthenticateClient(
     out.refusal = std::move(r);
     return out;
   };
+  if (Status st = Trusted(access_); !st.ok()) {
+    return refuse(Refused(TokenFailure::kUnavailable, std::move(st)));
+  }
   // No credential has so long an id: refused like any failure, before it
   // can take room in the limiter or an HMAC in the HSM.
   if (client.client_id.size() > kMaxClientIdLength) {
@@ -225,6 +242,7 @@ StatusOr<TokenClaims> TokenService::VerifiedClaims(std::string_view token,
 }
 
 StatusOr<Principal> TokenService::VerifyBearer(std::string_view token) const {
+  RETURN_IF_ERROR(Trusted(access_));
   int64_t now = clock_->NowSeconds();
   ASSIGN_OR_RETURN(TokenClaims claims, VerifiedClaims(token, now));
   if (claims.exp <= now) {

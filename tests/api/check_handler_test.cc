@@ -63,7 +63,8 @@ class CheckHandlerTest : public testing::TokenServiceTest {
 
   uint64_t Checks(CheckResult result) {
     std::string text = metrics_.Render({}, "test");
-    const char* names[] = {"allowed", "unauthenticated", "forbidden"};
+    const char* names[] = {"allowed", "unauthenticated", "forbidden",
+                           "unavailable"};
     std::string key = std::string("authd_gateway_checks_total{result=\"") +
                       names[static_cast<int>(result)] + "\"} ";
     size_t at = text.find(key);

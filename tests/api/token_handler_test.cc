@@ -120,6 +120,36 @@ TEST_F(TokenHandlerTest, IssuesATokenViaBasic) {
                   .ok());
 }
 
+// A database the audit log cannot trust (here: it names another origin than
+// the configured one, as a swapped or restored copy would) serves no token,
+// and answers no introspection, until the operator accepts it.
+TEST_F(TokenHandlerTest, UntrustedDatabaseServesNoTokens) {
+  CreatedCredential c = MustCreate("svc", "operator");
+  auto audit = audit::AuditLog::Open(storage_.get(), &keys(), &clock_,
+                                     "other.test/authd-audit", "test");
+  ASSERT_TRUE(audit.ok()) << audit.status().message();
+  ASSERT_FALSE((*audit)->trusted());
+  auto access = authority::Access::Create(storage_.get(), audit->get(), &keys(),
+                                          &clock_, Roles());
+  ASSERT_TRUE(access.ok()) << access.status().message();
+  authority::TokenService tokens(
+      ring_.get(), access->get(), &limiter_, revocations_.get(), &clock_,
+      authority::TokenOptions{kIssuer, kAudience, 600});
+  TokenHandler handler(&tokens);
+  Response r = handler.Token(PostBasic(c, "grant_type=client_credentials"));
+  ExpectOAuthError(r, 503, "temporarily_unavailable");
+  EXPECT_EQ(HeaderOf(r, "Retry-After"), "5");
+  EXPECT_NE(Body(r).value("error_description", "").find("--accept-rollback"),
+            std::string::npos)
+      << r.body;
+  std::string token = MustGetToken(c);  // from the trusted service
+  ExpectOAuthError(
+      handler.Introspect(PostBasic(c, "token=" + UrlEncode(token))), 503,
+      "temporarily_unavailable");
+  EXPECT_EQ(tokens.VerifyBearer(token).status().code(),
+            StatusCode::kUnavailable);
+}
+
 TEST_F(TokenHandlerTest, IssuesATokenViaPost) {
   CreatedCredential c = MustCreate("svc", "viewer");
   Response r = handler_->Token(PostInBody(c));

@@ -108,6 +108,22 @@ class AuditLogTest : public ::testing::Test {
         from, path_, std::filesystem::copy_options::overwrite_existing);
   }
 
+  // Runs SQL on the database as someone holding the file would, authd
+  // closed.
+  void Exec(const std::vector<std::string>& sql) {
+    access_.reset();
+    log_.reset();
+    storage_.reset();
+    sqlite3* db;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    for (const std::string& q : sql) {
+      ASSERT_EQ(sqlite3_exec(db, q.c_str(), nullptr, nullptr, nullptr),
+                SQLITE_OK)
+          << q;
+    }
+    sqlite3_close(db);
+  }
+
   FakeClock clock_;
   std::string dir_, path_, origin_;
   std::unique_ptr<testing::FaultyKeyOps> keys_;
@@ -215,6 +231,158 @@ TEST_F(AuditLogTest, RestoredOlderDatabaseIsRefusedUntilAccepted) {
   AuditFilter f;
   f.action = "audit.rollback_accepted";
   EXPECT_EQ(storage_->ListAudit(f).value().size(), 1u);
+}
+
+// Someone who can write the database but not the HSM empties the log and
+// renames its origin, hoping authd looks for a head that does not exist.
+TEST_F(AuditLogTest, EmptiedLogUnderAnotherOriginIsARollback) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  ASSERT_TRUE(AddCidr("198.51.100.0/24").ok());
+  for (const char* rename :
+       {"UPDATE meta SET value = CAST('evil.example/log' AS BLOB) WHERE key = "
+        "'audit_origin'",
+        "DELETE FROM meta WHERE key = 'audit_origin'"}) {
+    Backup(dir_ + "/good.db");
+    Exec({"DELETE FROM audit_log", "DELETE FROM audit_checkpoints",
+          "DELETE FROM meta WHERE key = 'audit_frontier'", rename});
+    Reopen();
+    EXPECT_NE(log_->refusal().find("behind the HSM"), std::string::npos)
+        << log_->refusal();
+    EXPECT_EQ(AddCidr("203.0.113.0/24").code(),
+              StatusCode::kFailedPrecondition);
+    Restore(dir_ + "/good.db");
+    Reopen();
+    EXPECT_EQ(log_->refusal(), "");
+  }
+  Exec({"DELETE FROM audit_log", "DELETE FROM audit_checkpoints",
+        "DELETE FROM meta WHERE key = 'audit_frontier'",
+        "UPDATE meta SET value = CAST('evil.example/log' AS BLOB) WHERE key = "
+        "'audit_origin'"});
+  Reopen();
+  EXPECT_NE(log_->refusal().find("evil.example/log"), std::string::npos)
+      << log_->refusal();
+  ASSERT_TRUE(log_->AcceptRollback({"uid:0", "local", "", "", {}, ""}).ok());
+  EXPECT_TRUE(AddCidr("203.0.113.0/24").ok());
+  Reopen();
+  EXPECT_EQ(log_->refusal(), "");
+  EXPECT_EQ(storage_->GetMeta("audit_origin").value(), origin_);
+}
+
+// A configured origin that differs from the one the log was signed under is
+// a configuration change or a swapped database: refused, naming both, and
+// not something --accept-rollback papers over.
+TEST_F(AuditLogTest, StoredOriginDifferentFromConfiguredIsRefused) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  std::string configured = origin_;
+  origin_ = "other.example/authd-audit";
+  Reopen();
+  EXPECT_NE(log_->refusal().find(configured), std::string::npos)
+      << log_->refusal();
+  EXPECT_NE(log_->refusal().find(origin_), std::string::npos)
+      << log_->refusal();
+  EXPECT_EQ(log_->AcceptRollback({"uid:0", "local", "", "", {}, ""}).code(),
+            StatusCode::kFailedPrecondition);
+  origin_ = configured;
+  Reopen();
+  EXPECT_EQ(log_->refusal(), "");
+}
+
+// Phase 1 of the head (the pending tree, before the commit) failing: the
+// change does not commit and the caller gets the error.
+TEST_F(AuditLogTest, HeadWriteFaultBeforeCommitLeavesStateUnchanged) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  std::string before = Export();
+  keys_->data_writes_left = 0;
+  EXPECT_EQ(AddCidr("198.51.100.0/24").code(), StatusCode::kUnavailable);
+  keys_->data_writes_left = -1;
+  EXPECT_EQ(access_->Current()->allowlist.size(), 1u);
+  EXPECT_EQ(Export(), before);
+  Reopen();
+  EXPECT_EQ(log_->refusal(), "");
+  EXPECT_EQ(Export(), before);
+  EXPECT_TRUE(AddCidr("198.51.100.0/24").ok());
+}
+
+// A crash after the pending head is written but before the commit (here:
+// the disk fails the commit): the database is at the committed size, which
+// is fine at the next start; a later restore is still detected.
+TEST_F(AuditLogTest, CrashBeforeCommitIsNotARollback) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  Backup(dir_ + "/old.db");
+  ASSERT_TRUE(AddCidr("198.51.100.0/24").ok());
+  testing::FailSyncs(true);
+  EXPECT_FALSE(AddCidr("203.0.113.0/24").ok());
+  testing::FailSyncs(false);
+  Reopen();
+  EXPECT_EQ(log_->refusal(), "");
+  EXPECT_EQ(log_->size(), 2u);
+  EXPECT_TRUE(AddCidr("203.0.113.0/24").ok());
+  Restore(dir_ + "/old.db");
+  Reopen();
+  EXPECT_NE(log_->refusal().find("behind the HSM"), std::string::npos)
+      << log_->refusal();
+}
+
+// A crash after the commit but before the head says so (here: the HSM fails
+// the second write): the HSM knew of the pending tree, so the database is
+// fine at the next start, and a restore of the tree before it is detected.
+TEST_F(AuditLogTest, CrashAfterCommitBeforeHeadStillDetectsRestore) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  Backup(dir_ + "/old.db");
+  keys_->data_writes_left = 1;  // the pending head, then nothing
+  EXPECT_TRUE(AddCidr("198.51.100.0/24").ok());
+  // While the head is stale changes are refused, and /readyz says so.
+  EXPECT_NE(log_->refusal().find("could not be advanced"), std::string::npos)
+      << log_->refusal();
+  EXPECT_EQ(AddCidr("203.0.113.0/24").code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(log_->trusted());  // the database itself is fine
+  keys_->data_writes_left = -1;
+  Reopen();  // the restart after the crash
+  EXPECT_EQ(log_->refusal(), "");
+  EXPECT_EQ(log_->size(), 2u);
+  Restore(dir_ + "/old.db");
+  Reopen();
+  EXPECT_NE(log_->refusal().find("behind the HSM"), std::string::npos)
+      << log_->refusal();
+  EXPECT_FALSE(log_->trusted());
+}
+
+// The stale head is retried by the next change once the HSM is back.
+TEST_F(AuditLogTest, StaleHeadIsRetriedByTheNextChange) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  keys_->data_writes_left = 1;
+  EXPECT_TRUE(AddCidr("198.51.100.0/24").ok());
+  EXPECT_NE(log_->refusal(), "");
+  keys_->data_writes_left = -1;
+  EXPECT_TRUE(AddCidr("203.0.113.0/24").ok());
+  EXPECT_EQ(log_->refusal(), "");
+  Backup(dir_ + "/three.db");
+  ASSERT_TRUE(AddCidr("203.0.113.128/25").ok());
+  Restore(dir_ + "/three.db");
+  Reopen();
+  EXPECT_NE(log_->refusal().find("behind the HSM"), std::string::npos)
+      << log_->refusal();
+}
+
+// Accepting a rollback must not lower the HSM's floor before its own entry
+// commits: if that commit fails, the restore is still refused.
+TEST_F(AuditLogTest, FailedAcceptKeepsTheRollbackRefused) {
+  ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
+  Backup(dir_ + "/old.db");
+  ASSERT_TRUE(AddCidr("198.51.100.0/24").ok());
+  ASSERT_TRUE(AddCidr("203.0.113.0/24").ok());
+  Restore(dir_ + "/old.db");
+  Reopen();
+  ASSERT_NE(log_->refusal(), "");
+  testing::FailSyncs(true);
+  EXPECT_FALSE(log_->AcceptRollback({"uid:0", "local", "", "", {}, ""}).ok());
+  testing::FailSyncs(false);
+  Reopen();
+  EXPECT_NE(log_->refusal().find("behind the HSM"), std::string::npos)
+      << log_->refusal();
+  EXPECT_TRUE(log_->AcceptRollback({"uid:0", "local", "", "", {}, ""}).ok());
+  Reopen();
+  EXPECT_EQ(log_->refusal(), "");
 }
 
 TEST_F(AuditLogTest, ForkedDatabaseIsRefused) {

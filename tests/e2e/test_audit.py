@@ -16,7 +16,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import AUTHCTL, Daemon
+from harness import AUTHCTL, Daemon, basic, form
 
 
 def offline(*args):
@@ -215,10 +215,32 @@ class AuditApiTest(unittest.TestCase):
 
 
 class RollbackTest(unittest.TestCase):
+    def accept_rollback(self, d):
+        r = subprocess.run([os.path.join(os.path.dirname(AUTHCTL), "authd"), "--config",
+                            d.config, "--accept-rollback"], env=d.env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def assert_untrusted(self, d, cred, token):
+        """Nothing is served from a database that cannot be trusted."""
+        r = d.token(cred)
+        self.assertEqual(r.status, 503)
+        self.assertEqual(r.json()["error"], "temporarily_unavailable")
+        self.assertIn("--accept-rollback", r.json()["error_description"])
+        self.assertIn("restored", r.json()["error_description"])
+        self.assertIsNotNone(r.header("Retry-After"))
+        r = d.http("POST", "/v1/auth/introspect", form(token=token),
+                   {"Content-Type": "application/x-www-form-urlencoded",
+                    "Authorization": basic(cred["client_id"], cred["client_secret"])})
+        self.assertEqual(r.status, 503)
+        r = d.http("GET", "/v1/auth/check", headers={"Authorization": "Bearer " + token,
+                                                     "X-Original-URI": "/"})
+        self.assertEqual(r.status, 503)
+
     def test_restored_database_refused_at_start(self):
         with Daemon() as d:
             d.allow("127.0.0.1")
-            cred = d.create_credential("viewer")
+            cred = d.create_credential("owner")
             d.stop()
             backup = os.path.join(d.dir, "backup.db")
             db = sqlite3.connect(d.db)
@@ -226,6 +248,7 @@ class RollbackTest(unittest.TestCase):
             db.close()
             shutil.copy(d.db, backup)
             d.start()
+            token = d.access_token(cred)
             d.allow("192.0.2.0/24")
             d.stop()
             for suffix in ("-wal", "-shm"):
@@ -246,15 +269,49 @@ class RollbackTest(unittest.TestCase):
             r = d.admin("POST", "/v1/admin/allowlist", {"cidr": "203.0.113.0/24"})
             self.assertEqual(r.status, 503)
             self.assertIn("behind the HSM", r.json()["message"])
-            # Tokens are still served: only changes are refused.
-            self.assertEqual(d.token(cred).status, 200)
+            # Changed rule (formerly: tokens still served): a restored copy may
+            # hold credentials deleted since, so no token is issued, introspected
+            # or checked until the operator accepts the restore.
+            self.assert_untrusted(d, cred, token)
             d.stop()
-            r = subprocess.run([os.path.join(os.path.dirname(AUTHCTL), "authd"), "--config",
-                                d.config, "--accept-rollback"], env=d.env,
-                               capture_output=True, text=True, timeout=60)
-            self.assertEqual(r.returncode, 0, r.stderr)
+            self.accept_rollback(d)
             d.start()
             self.assertEqual(d.http("GET", "/readyz").status, 200)
+            self.assertEqual(d.token(cred).status, 200)
+            self.assertEqual(d.admin("POST", "/v1/admin/allowlist", {"cidr": "203.0.113.0/24"}).status, 201)
+
+    def test_emptied_log_under_another_origin_is_a_rollback(self):
+        """Someone with the database file but not the HSM PIN empties the audit
+        log and renames its origin so authd would look for another HSM head."""
+        with Daemon() as d:
+            d.allow("127.0.0.1")
+            cred = d.create_credential("owner")
+            token = d.access_token(cred)
+            d.stop()
+            db = sqlite3.connect(d.db)
+            db.execute("DELETE FROM audit_log")
+            db.execute("DELETE FROM audit_checkpoints")
+            db.execute("DELETE FROM meta WHERE key = 'audit_frontier'")
+            db.execute("UPDATE meta SET value = CAST('evil.example/log' AS BLOB) WHERE key = 'audit_origin'")
+            db.commit()
+            db.close()
+            d.start()
+            lines = [l for l in d.read_log().splitlines() if "event=audit_rollback" in l]
+            self.assertEqual(len(lines), 1, lines)
+            self.assertIn("behind the HSM", lines[0])
+            self.assertIn("evil.example/log", lines[0])
+            self.assertEqual(d.http("GET", "/readyz").status, 503)
+            out = d.ctl("status", check=False)
+            self.assertIn("behind the HSM", out.stdout + out.stderr)
+            r = d.admin("POST", "/v1/admin/allowlist", {"cidr": "203.0.113.0/24"})
+            self.assertEqual(r.status, 503)
+            self.assert_untrusted(d, cred, token)
+            d.stop()
+            self.accept_rollback(d)
+            d.start()
+            self.assertEqual(d.http("GET", "/readyz").status, 200)
+            page = d.admin("GET", "/v1/admin/audit?action=audit.rollback_accepted").json()
+            self.assertEqual(len(page["entries"]), 1)
             self.assertEqual(d.admin("POST", "/v1/admin/allowlist", {"cidr": "203.0.113.0/24"}).status, 201)
 
 

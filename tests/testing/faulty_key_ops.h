@@ -16,6 +16,8 @@ class FaultyKeyOps final : public hsm::ForwardingKeyOps {
   std::atomic<bool> fail_audit_sign{false};
   // When set, the HSM head looks absent and writes are dropped.
   std::atomic<bool> hide_data{false};
+  // When >= 0: that many more data writes succeed, then every one fails.
+  mutable std::atomic<int> data_writes_left{-1};
 
   StatusOr<std::string> SignEs256(hsm::KeyUse use,
                                   std::string_view data) const override {
@@ -32,6 +34,11 @@ class FaultyKeyOps final : public hsm::ForwardingKeyOps {
   Status WriteData(const std::string& label,
                    std::string_view value) const override {
     if (hide_data) return Status::Ok();
+    int left = data_writes_left.load();
+    if (left == 0) {
+      return Status::Unavailable("HSM C_CreateObject failed: CKR_DEVICE_ERROR");
+    }
+    if (left > 0) data_writes_left.fetch_sub(1);
     return inner_->WriteData(label, value);
   }
 };
