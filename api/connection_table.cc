@@ -19,14 +19,14 @@ unsigned ConnectionTable::Connections(const IpAddress& peer) const {
   return it == per_client_.end() ? 0 : it->second;
 }
 
-void ConnectionTable::Opened(int fd, const IpAddress& peer,
+bool ConnectionTable::Opened(int fd, const IpAddress& peer,
                              Clock::time_point deadline) {
   std::lock_guard<std::mutex> lock(mu_);
   Uint128 client = ClientKey(peer);
   auto [it, inserted] = by_fd_.insert_or_assign(fd, Entry{client, deadline});
   (void)it;
   (void)inserted;
-  ++per_client_[client];
+  return ++per_client_[client] <= limit_;
 }
 
 void ConnectionTable::Closed(int fd) {

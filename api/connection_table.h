@@ -7,8 +7,9 @@
 //   addresses). The accept policy asks HasRoom() before a connection costs a
 //   slot; Opened()/Closed() keep the count (from MHD's connection
 //   notifications, so a connection MHD refuses for other reasons is never
-//   counted). The check and the count are separate steps: with N threads
-//   accepting at once, a client may briefly exceed its share by up to N-1.
+//   counted). With several threads accepting at once, HasRoom() alone could
+//   let a client past its share, so Opened() checks again under the lock and
+//   says when the connection is one too many: the transport shuts it down.
 // - An absolute deadline per connection: a request must arrive whole (request
 //   line, headers and body) within the timeout of the moment the connection
 //   became ready for it, however steadily its bytes trickle in. Expire() hands
@@ -45,7 +46,9 @@ class ConnectionTable {
   // Whether the peer's client may open one more connection.
   bool HasRoom(const IpAddress& peer) const;
   // Records connection `fd` of `peer`, its first request due by `deadline`.
-  void Opened(int fd, const IpAddress& peer, Clock::time_point deadline);
+  // False when it puts the client over its limit: the caller shuts it down
+  // (it stays counted until Closed).
+  bool Opened(int fd, const IpAddress& peer, Clock::time_point deadline);
   // Forgets `fd`. REQUIRES: called before the descriptor is closed, so that
   // a reused descriptor cannot be confused with it.
   void Closed(int fd);

@@ -339,7 +339,9 @@ void OnConnection(void* cls, MHD_Connection* conn, void** /*socket_context*/,
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     std::optional<IpAddress> peer =
         info ? IpAddress::FromSockaddr(info->client_addr) : std::nullopt;
-    if (peer) l->table->Opened(fd, *peer, Deadline(l));
+    if (peer && !l->table->Opened(fd, *peer, Deadline(l))) {
+      shutdown(fd, SHUT_RDWR);  // one too many: MHD closes it, Closed() runs
+    }
   } catch (...) {
   }
 }

@@ -28,6 +28,21 @@ TEST(ConnectionTableTest, CountsAnIpv6ClientByItsSlash64) {
   EXPECT_EQ(t.Connections(Ip("2001:db8:1:2::9")), 0u);
 }
 
+TEST(ConnectionTableTest, OpenedSaysWhenAConnectionIsOneTooMany) {
+  // Two threads may both pass HasRoom() for the last slot; Opened() is the
+  // exact check, made under the lock.
+  ConnectionTable t(2);
+  Clock::time_point later = Clock::now() + std::chrono::hours(1);
+  EXPECT_TRUE(t.Opened(20, Ip("192.0.2.7"), later));
+  EXPECT_TRUE(t.Opened(21, Ip("192.0.2.7"), later));
+  EXPECT_FALSE(t.Opened(22, Ip("192.0.2.7"), later));
+  EXPECT_TRUE(t.Opened(23, Ip("192.0.2.8"), later));
+  t.Closed(22);  // shut down by the transport, then closed by MHD
+  EXPECT_EQ(t.Connections(Ip("192.0.2.7")), 2u);
+  t.Closed(20);
+  EXPECT_TRUE(t.Opened(24, Ip("192.0.2.7"), later));
+}
+
 TEST(ConnectionTableTest, CountsAnIpv4ClientByItsExactAddress) {
   ConnectionTable t(1);
   Clock::time_point later = Clock::now() + std::chrono::hours(1);
