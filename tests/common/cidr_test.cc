@@ -13,28 +13,15 @@
 #include <vector>
 
 #include "common/ip_set.h"
+#include "testing/ip_helpers.h"
 
 namespace authd {
 
 // Readable gtest failure output.
-void PrintTo(const IpAddress& address, std::ostream* os) {
-  *os << address.ToString();
-}
-void PrintTo(const Cidr& cidr, std::ostream* os) { *os << cidr.ToString(); }
-
 namespace {
 
-IpAddress Addr(std::string_view text) {
-  std::optional<IpAddress> address = IpAddress::Parse(text);
-  EXPECT_TRUE(address.has_value()) << text;
-  return address.value_or(IpAddress{});
-}
-
-Cidr MustParse(std::string_view text) {
-  StatusOr<Cidr> cidr = Cidr::Parse(text);
-  EXPECT_TRUE(cidr.ok()) << text << ": " << cidr.status().message();
-  return cidr.ok() ? *cidr : *Cidr::Parse("::/128");
-}
+using testing::Addr;
+using testing::MustParse;
 
 constexpr Uint128 kAllOnes = ~Uint128{0};
 

@@ -16,27 +16,14 @@
 #include <vector>
 
 #include "common/cidr.h"
+#include "testing/ip_helpers.h"
 
 namespace authd {
 
-// Readable gtest failure output.
-void PrintTo(const IpAddress& address, std::ostream* os) {
-  *os << address.ToString();
-}
-
 namespace {
 
-IpAddress Addr(std::string_view text) {
-  std::optional<IpAddress> address = IpAddress::Parse(text);
-  EXPECT_TRUE(address.has_value()) << text;
-  return address.value_or(IpAddress{});
-}
-
-Cidr MustParse(std::string_view text) {
-  StatusOr<Cidr> cidr = Cidr::Parse(text);
-  EXPECT_TRUE(cidr.ok()) << text << ": " << cidr.status().message();
-  return cidr.ok() ? *cidr : *Cidr::Parse("::/128");
-}
+using testing::Addr;
+using testing::MustParse;
 
 IpSet BuildSet(const std::vector<std::string_view>& texts) {
   std::vector<Cidr> cidrs;
