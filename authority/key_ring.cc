@@ -80,19 +80,25 @@ std::shared_ptr<const KeyRing::Snapshot> KeyRing::Current() const {
   return snapshot_.load();
 }
 
+bool KeyRing::IsPublished(const RingKey& k, int64_t now) const {
+  return k.retired_at == 0 || k.retired_at + max_ttl_ >= now;
+}
+
 std::vector<const RingKey*> KeyRing::Published(const Snapshot& snap,
                                                int64_t now) const {
   std::vector<const RingKey*> out;
   for (const RingKey& k : snap.all) {
-    if (k.retired_at == 0 || k.retired_at + max_ttl_ >= now) out.push_back(&k);
+    if (IsPublished(k, now)) out.push_back(&k);
   }
   return out;
 }
 
+// On every token verification, the check's cached ones included: no
+// allocation.
 const PublicKey* KeyRing::Find(const Snapshot& snap, const std::string& kid,
                                int64_t now) const {
-  for (const RingKey* k : Published(snap, now)) {
-    if (k->pub.kid() == kid) return &k->pub;
+  for (const RingKey& k : snap.all) {
+    if (k.pub.kid() == kid && IsPublished(k, now)) return &k.pub;
   }
   return nullptr;
 }

@@ -74,6 +74,8 @@ class KeyRing {
         clock_(clock),
         max_ttl_(max_ttl) {}
   Status Load();
+  // Whether tokens signed by `k` can still be valid at `now`.
+  bool IsPublished(const RingKey& k, int64_t now) const;
   // Publishes `all` (every key in meta, the active one without retired_at).
   void Publish(std::vector<RingKey> all);
   static std::string ToJson(const std::vector<RingKey>& all);
