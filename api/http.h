@@ -83,8 +83,10 @@ struct Response {
 
 // What a transport drives: AcceptPeer() when a TCP connection arrives (before
 // it costs a connection slot), Admit() once the request line and headers are
-// in (before any body is read), Handle() once the body is complete, Observe()
-// once the response was sent. Implementations are thread-safe.
+// in (before any body is read), Handle() once the body is complete,
+// Decorate() on every answer before it is sent (the transport's own refusals
+// too), Observe() once the response was sent. Implementations are
+// thread-safe.
 class HttpService {
  public:
   virtual ~HttpService() = default;
@@ -96,6 +98,8 @@ class HttpService {
   virtual std::optional<Response> Admit(Request& req) const = 0;
   virtual Response Handle(const Request& req) const = 0;
   virtual void Observe(const Request& req, double seconds) const = 0;
+  // Headers that every answer to `req` carries, whoever wrote it.
+  virtual void Decorate(const Request& req, Response* r) const = 0;
 };
 
 }  // namespace authd::api

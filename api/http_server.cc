@@ -202,13 +202,14 @@ void Finished(const Pending& p, const Response& r, const HttpService* service) {
   LogRequest(p, r, seconds * 1000);
 }
 
-MHD_Result Queue(MHD_Connection* conn, const Response& r, Pending* p,
+MHD_Result Queue(MHD_Connection* conn, Response r, Pending* p,
                  const HttpService* service) {
   if (p->table) p->table->Disarm(p->fd);  // the request is in
+  service->Decorate(p->req, &r);
   MHD_Response* resp = MHD_create_response_from_buffer(
       r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
   if (resp == nullptr) return MHD_NO;
-  if (!r.body.empty() || r.status != 204) {
+  if (!r.content_type.empty() && (!r.body.empty() || r.status != 204)) {
     MHD_add_response_header(resp, "Content-Type", r.content_type.c_str());
   }
   for (const auto& [k, v] : r.headers) {

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <sstream>
 
+#include "api/console_handler.h"
+#include "common/log.h"
+
 namespace authd::api {
 namespace {
 
@@ -38,17 +41,21 @@ std::vector<std::string> SplitHops(const std::string& xff) {
 
 Router::Router(std::vector<Route> routes, const authority::Access* access,
                const authority::TokenService* tokens,
-               std::vector<Cidr> trusted_proxies, authority::Metrics* metrics)
+               std::vector<Cidr> trusted_proxies, authority::Metrics* metrics,
+               ConsoleAuth console)
     : routes_(std::move(routes)),
       access_(access),
       tokens_(tokens),
       trusted_(IpSet::Build(trusted_proxies)),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      console_(console) {}
 
-std::vector<const Route*> Router::Match(const std::string& path) const {
+std::vector<const Route*> Router::Match(const std::string& path,
+                                        bool socket) const {
   std::vector<const Route*> exact, prefixed;
   size_t longest = 0;
   for (const Route& r : routes_) {
+    if (r.guard == Guard::kSocketOnly && !socket) continue;
     if (r.path == path) {
       exact.push_back(&r);
     } else if (r.path.back() == '/' && path.rfind(r.path, 0) == 0 &&
@@ -83,7 +90,7 @@ bool Router::AcceptPeer(const IpAddress& peer) const {
 
 std::optional<Response> Router::Admit(Request& req) const {
   if (req.admin_socket) return std::nullopt;
-  std::vector<const Route*> routes = Match(req.path);
+  std::vector<const Route*> routes = Match(req.path, false);
   if (!routes.empty() && routes.front()->guard == Guard::kOpen) {
     return std::nullopt;
   }
@@ -109,14 +116,18 @@ std::optional<Response> Router::Admit(Request& req) const {
 
 void Router::Observe(const Request& req, double seconds) const {
   if (metrics_ == nullptr) return;
-  std::vector<const Route*> routes = Match(req.path);
+  std::vector<const Route*> routes = Match(req.path, req.admin_socket);
   metrics_->Request(
       routes.empty() ? authority::Endpoint::kOther : routes.front()->endpoint,
       seconds);
 }
 
+void Router::Decorate(const Request& req, Response* r) const {
+  if (IsConsolePath(req.path)) AddConsoleHeaders(r);
+}
+
 Response Router::Handle(const Request& req) const {
-  std::vector<const Route*> routes = Match(req.path);
+  std::vector<const Route*> routes = Match(req.path, req.admin_socket);
   if (routes.empty()) return Response::NotFound(req.path);
   for (const Route* r : routes) {
     if (Allows(*r, req.method)) return Guarded(*r, req);
@@ -126,16 +137,14 @@ Response Router::Handle(const Request& req) const {
 
 Response Router::Guarded(const Route& route, const Request& req) const {
   authority::Actor actor;
-  if (route.guard != Guard::kAdmin && route.guard != Guard::kAudit) {
+  if (route.guard == Guard::kOpen || route.guard == Guard::kAllowlist ||
+      route.guard == Guard::kGateway) {
     return route.handle(req, actor);
   }
-  bool write = req.method == "POST" || req.method == "DELETE";
-  const char* scope = route.guard == Guard::kAudit ? "audit:read"
-                      : write                      ? "admin:write"
-                                                   : "admin:read";
-  if (auto refused = Authorize(req, scope, &actor)) return *refused;
+  if (auto refused = Check(route, req, &actor)) return *refused;
   if (req.method == "POST") {
-    // Every admin body is JSON (SPEC "Administration": 415 otherwise).
+    // Every admin and console body is JSON (SPEC "Administration": 415
+    // otherwise).
     if (!req.HasMediaType("application/json")) {
       return Response::Error(415, "unsupported_media_type",
                              "Content-Type must be application/json");
@@ -144,6 +153,68 @@ Response Router::Guarded(const Route& route, const Request& req) const {
   Response r = route.handle(req, actor);
   if (actor.id.rfind("client:", 0) == 0) r.log_client_id = actor.id.substr(7);
   return r;
+}
+
+// Establishes who asks under the route's guard; the refusal when there is
+// one.
+std::optional<Response> Router::Check(const Route& route, const Request& req,
+                                      authority::Actor* actor) const {
+  bool write = req.method == "POST" || req.method == "DELETE";
+  switch (route.guard) {
+    case Guard::kAdmin:
+      return Authorize(req, write ? "admin:write" : "admin:read", actor);
+    case Guard::kAudit:
+      return Authorize(req, "audit:read", actor);
+    case Guard::kSocketOnly:
+      if (!req.admin_socket) return Response::NotFound(req.path);
+      return Authorize(req, "", actor);
+    case Guard::kConsole:
+      return AuthorizeConsole(req, actor);
+    case Guard::kConsoleSignIn:
+      if (console_.sessions == nullptr) return Response::NotFound(req.path);
+      if (write && !ConsoleSameOrigin(req, console_.tls)) {
+        return ConsoleCsrfRefused(
+            "the Origin header is missing or names "
+            "another site");
+      }
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
+// A console request: the session its cookie names, and for a change the
+// CSRF token of that session and the console's own Origin (SameSite=Strict
+// alone is not enough: a sibling subdomain is same-site). The actor holds
+// every scope: its link was given on the admin socket, to local trust.
+std::optional<Response> Router::AuthorizeConsole(
+    const Request& req, authority::Actor* actor) const {
+  if (console_.sessions == nullptr) return Response::NotFound(req.path);
+  std::optional<std::string> cookie = ConsoleCookie(req, console_.tls);
+  if (!cookie) return ConsoleNoSession();
+  StatusOr<authority::ConsoleSession> s =
+      console_.sessions->Authenticate(*cookie);
+  if (!s.ok()) return ConsoleNoSession();
+  std::string source = req.client ? req.client->ToString() : "";
+  if (req.method == "POST" || req.method == "DELETE") {
+    const std::string* csrf = req.Header("x-csrf-token");
+    const char* why = nullptr;
+    if (!ConsoleSameOrigin(req, console_.tls)) {
+      why = "the Origin header is missing or names another site";
+    } else if (csrf == nullptr ||
+               !authority::ConsoleSessions::CsrfMatches(*s, *csrf)) {
+      why = "the X-CSRF-Token header is missing or wrong";
+    }
+    if (why != nullptr) {
+      Log(LogLevel::kWarn, "event=console_csrf_refused actor=%s source=%s",
+          s->actor.c_str(), source.c_str());
+      return ConsoleCsrfRefused(why);
+    }
+  }
+  actor->id = s->actor;
+  actor->address = source;
+  actor->holds_all_scopes = true;
+  return std::nullopt;
 }
 
 // Establishes who asks: the peer uid on the socket; over TCP a Bearer token

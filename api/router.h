@@ -12,9 +12,12 @@
 //
 // Handle finds the route (exact path first, then the longest prefix), answers
 // 404 or 405 itself, authorizes admin and audit routes (peer uid on the admin
-// socket, Bearer scope over TCP; SPEC "Administration") and checks that their
-// POST bodies are JSON, then calls the handler. Thread-safe; immutable after
-// construction.
+// socket, Bearer scope over TCP; SPEC "Administration") and console routes
+// (the session cookie; for POST and DELETE also the CSRF token and Origin;
+// SPEC "Web console"), checks that their POST bodies are JSON, then calls the
+// handler. Routes for the admin socket only do not exist over TCP.
+// Decorate adds the console's security headers to every /console answer.
+// Thread-safe; immutable after construction.
 #ifndef AUTHD_API_ROUTER_H_
 #define AUTHD_API_ROUTER_H_
 
@@ -25,6 +28,7 @@
 
 #include "api/http.h"
 #include "authority/access.h"
+#include "authority/console_sessions.h"
 #include "authority/metrics.h"
 #include "authority/token_service.h"
 #include "common/cidr.h"
@@ -34,11 +38,24 @@ namespace authd::api {
 
 // What a route asks of the caller before its handler runs.
 enum class Guard {
-  kOpen,       // health probes: no allowlist
-  kAllowlist,  // the allowlist only
-  kGateway,    // client address resolved; the handler applies the allowlist
-  kAdmin,      // allowlist; admin:read, or admin:write for POST and DELETE
-  kAudit,      // allowlist; audit:read
+  kOpen,        // health probes: no allowlist
+  kAllowlist,   // the allowlist only
+  kGateway,     // client address resolved; the handler applies the allowlist
+  kAdmin,       // allowlist; admin:read, or admin:write for POST and DELETE
+  kAudit,       // allowlist; audit:read
+  kSocketOnly,  // the admin socket only; over TCP the route does not exist
+  // Allowlist; a live console session (cookie); for POST and DELETE also
+  // X-CSRF-Token and a same-origin Origin header. The actor is the
+  // session's "console:uid:<n>", holding every scope.
+  kConsole,
+  kConsoleSignIn,  // allowlist; a same-origin Origin header on POST
+};
+
+// What the console guard needs: the sessions, and whether the TCP listeners
+// use TLS (the cookie's name and the console's origin depend on it).
+struct ConsoleAuth {
+  authority::ConsoleSessions* sessions = nullptr;  // null: no console
+  bool tls = false;
 };
 
 using Handler =
@@ -57,7 +74,7 @@ class Router final : public HttpService {
   Router(std::vector<Route> routes, const authority::Access* access,
          const authority::TokenService* tokens,
          std::vector<Cidr> trusted_proxies,
-         authority::Metrics* metrics = nullptr);
+         authority::Metrics* metrics = nullptr, ConsoleAuth console = {});
 
   // A peer on the allowlist or a trusted proxy; everyone else is dropped at
   // accept. This holds for /healthz and /readyz too, which are open only to
@@ -67,13 +84,19 @@ class Router final : public HttpService {
   std::optional<Response> Admit(Request& req) const override;
   Response Handle(const Request& req) const override;
   void Observe(const Request& req, double seconds) const override;
+  void Decorate(const Request& req, Response* r) const override;
 
  private:
   // Routes whose path matches `path`: the exact ones, or else those of the
-  // longest matching prefix.
-  std::vector<const Route*> Match(const std::string& path) const;
+  // longest matching prefix. Over TCP (`socket` false) socket-only routes
+  // are left out.
+  std::vector<const Route*> Match(const std::string& path, bool socket) const;
   std::optional<Response> Authorize(const Request& req, std::string_view scope,
                                     authority::Actor* actor) const;
+  std::optional<Response> AuthorizeConsole(const Request& req,
+                                           authority::Actor* actor) const;
+  std::optional<Response> Check(const Route& route, const Request& req,
+                                authority::Actor* actor) const;
   Response Guarded(const Route& route, const Request& req) const;
   std::optional<IpAddress> ClientAddress(const Request& req) const;
 
@@ -82,6 +105,7 @@ class Router final : public HttpService {
   const authority::TokenService* tokens_;
   const IpSet trusted_;
   authority::Metrics* metrics_;
+  const ConsoleAuth console_;
 };
 
 }  // namespace authd::api

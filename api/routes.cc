@@ -106,6 +106,72 @@ void AddAuditRoutes(const AuditHandler* a, std::vector<Route>* out) {
         Plain([a](const Request& r) { return a->Proof(r, true); }));
   route("/v1/admin/audit/consistency",
         Plain([a](const Request& r) { return a->Proof(r, false); }));
+  route("/v1/admin/audit/export",
+        Plain([a](const Request& r) { return a->Export(r); }));
+  route("/v1/admin/audit/public-key",
+        Plain([a](const Request& r) { return a->PublicKeyPem(r); }));
+}
+
+// The console's data endpoints are the admin API's: the same handler runs on
+// the path it has there, so answers, errors and audit entries are the same.
+Handler AsAdmin(Handler handle) {
+  return [handle](const Request& r, const authority::Actor& who) {
+    Request admin = r;
+    admin.path = "/v1/admin/" + r.path.substr(sizeof("/console/api/") - 1);
+    return handle(admin, who);
+  };
+}
+
+// SPEC "Web console": the page and its files, the session, and the admin
+// and audit endpoints it uses, under the console guard.
+void AddConsoleRoutes(const ConsoleHandler* c, const A* a,
+                      const AuditHandler* au, std::vector<Route>* out) {
+  auto route = [&](std::vector<std::string> methods, std::string path, Guard g,
+                   Handler handle) {
+    out->push_back({std::move(methods), std::move(path), Endpoint::kConsole, g,
+                    std::move(handle)});
+  };
+  auto asset = Plain([c](const Request& r) { return c->Asset(r); });
+  route(kGet, "/console", Guard::kAllowlist,
+        Plain([c](const Request& r) { return c->Redirect(r); }));
+  route(kGet, "/console/", Guard::kAllowlist, asset);  // and every file
+  const std::string api = "/console/api/";
+  route({"POST"}, api + "session", Guard::kConsoleSignIn,
+        Plain([c](const Request& r) { return c->SignIn(r); }));
+  route({"GET"}, api + "session", Guard::kConsole,
+        [c](const Request& r, const A::Actor& who) {
+          return c->Session(r, who);
+        });
+  route({"DELETE"}, api + "session", Guard::kConsole,
+        [c](const Request& r, const A::Actor& who) {
+          return c->SignOut(r, who);
+        });
+  for (auto [method, path, fn] : std::initializer_list<
+           std::tuple<const char*, const char*,
+                      Response (A::*)(const Request&, const A::Actor&) const>>{
+           {"GET", "roles", &A::Roles},
+           {"GET", "status", &A::ServerStatus},
+           {"GET", "keys", &A::ListKeys},
+           {"GET", "credentials", &A::ListCredentials},
+           {"POST", "credentials", &A::CreateCredential},
+           {"DELETE", "credentials/", &A::DeleteCredential},
+           {"GET", "allowlist", &A::ListAllowlist},
+           {"POST", "allowlist", &A::AddAllowlist},
+           {"DELETE", "allowlist/", &A::RemoveAllowlist}}) {
+    route({method}, api + path, Guard::kConsole, AsAdmin(Admin(a, fn)));
+  }
+  route({"GET"}, api + "audit", Guard::kConsole,
+        AsAdmin(Plain([au](const Request& r) { return au->Entries(r); })));
+  route({"GET"}, api + "audit/checkpoint", Guard::kConsole,
+        AsAdmin(
+            Plain([au](const Request& r) { return au->LatestCheckpoint(r); })));
+  route({"GET"}, api + "audit/export", Guard::kConsole,
+        AsAdmin(Plain([au](const Request& r) { return au->Export(r); })));
+  route({"GET"}, api + "audit/public-key", Guard::kConsole,
+        AsAdmin(Plain([au](const Request& r) { return au->PublicKeyPem(r); })));
+  // Unknown console API paths are answered only within a session.
+  route({}, api, Guard::kConsole,
+        Plain([](const Request& r) { return Response::NotFound(r.path); }));
 }
 
 }  // namespace
@@ -116,6 +182,19 @@ std::vector<Route> AuthdRoutes(const Handlers& h) {
   AddOAuthRoutes(h, &routes);
   AddAdminRoutes(h.admin, &routes);
   AddAuditRoutes(h.audit, &routes);
+  if (h.console != nullptr) {
+    // Over TCP this path does not exist (an authorized caller gets 404).
+    routes.push_back({{"POST"},
+                      "/v1/admin/console/links",
+                      Endpoint::kAdmin,
+                      Guard::kSocketOnly,
+                      [c = h.console](const Request& r, const A::Actor& who) {
+                        return c->CreateLink(r, who);
+                      }});
+    if (h.console->enabled()) {
+      AddConsoleRoutes(h.console, h.admin, h.audit, &routes);
+    }
+  }
   return routes;
 }
 

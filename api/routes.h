@@ -9,6 +9,7 @@
 #include "api/admin_handler.h"
 #include "api/audit_handler.h"
 #include "api/check_handler.h"
+#include "api/console_handler.h"
 #include "api/discovery_handler.h"
 #include "api/ops_handler.h"
 #include "api/router.h"
@@ -23,6 +24,7 @@ struct Handlers {
   const OpsHandler* ops;
   const AdminHandler* admin;
   const AuditHandler* audit;
+  const ConsoleHandler* console;  // null: no console and no sign-in links
 };
 
 // The handlers must outlive the routes.

@@ -17,7 +17,6 @@
 #include "audit/verifier.h"
 #include "authd/admin_client.h"
 #include "common/clock.h"
-#include "common/csv.h"
 #include "common/encoding.h"
 #include "common/public_key.h"
 #include "common/strict_json.h"
@@ -45,6 +44,9 @@ commands:
   audit verify --file EXPORT --key AUDIT_PUBKEY.pem [--checkpoint KEPT_CHECKPOINT]
   audit prove --index N [--output FILE]
   audit verify-proof --file PROOF --key AUDIT_PUBKEY.pem
+  console login
+
+console login prints a one-time link to the web console, valid for 5 minutes.
 
 audit verify and audit verify-proof work offline: no daemon, HSM or network.
 
@@ -143,6 +145,7 @@ class Ctl {
     if (cmd == "audit verify" && w.size() == 2) return AuditVerify();
     if (cmd == "audit prove" && w.size() == 2) return AuditProve();
     if (cmd == "audit verify-proof" && w.size() == 2) return AuditVerifyProof();
+    if (cmd == "console login" && w.size() == 2) return ConsoleLogin();
     return Usage("unknown command '" + cmd + "'");
   }
 
@@ -375,59 +378,31 @@ class Ctl {
     return r.body;
   }
 
+  // The server builds the file (GET /v1/admin/audit/export): the latest
+  // checkpoint and exactly the entries it covers.
   int AuditExport() {
     std::string format = Flag("format").value_or("jsonl");
     if (format != "jsonl" && format != "csv") {
       return Usage("--format takes jsonl or csv");
     }
-    // Fix the tree size first: export exactly what the checkpoint covers.
-    StatusOr<std::string> note = FetchText("/v1/admin/audit/checkpoint");
-    if (!note.ok()) {
-      fprintf(stderr, "authctl: %s\n", note.status().message().c_str());
+    std::string path = "/v1/admin/audit/export?format=" + format;
+    if (auto since = Flag("since")) path += "&since=" + UrlEncode(*since);
+    StatusOr<std::string> file = FetchText(path);
+    if (!file.ok()) {
+      fprintf(stderr, "authctl: %s\n", file.status().message().c_str());
       return 1;
     }
-    std::string body = note->substr(note->find('\n') + 1);
-    uint64_t size = std::stoull(body.substr(0, body.find('\n')));
-    std::string query;
-    if (auto since = Flag("since")) query = "&since=" + UrlEncode(*since);
-    std::string out;
-    if (format == "csv") {
-      out =
-          "seq,time,actor,source,action,target,values,reason,result,"
-          "software_version,leaf\n";
-    }
-    std::optional<uint64_t> after;
-    for (;;) {
-      std::string path = "/v1/admin/audit?limit=1000" + query;
-      if (after) path += "&after_seq=" + std::to_string(*after);
-      json page;
-      if (int rc = Call("GET", path, nullptr, &page)) return rc;
-      bool done = page["entries"].empty();
-      for (const auto& e : page["entries"]) {
-        uint64_t seq = e.value("seq", uint64_t{0});
-        if (seq >= size) {
-          done = true;
-          break;
-        }
-        after = seq;
-        out += format == "csv" ? CsvRow(e) : e.dump() + "\n";
-      }
-      if (done || page["next_after_seq"].is_null()) break;
-    }
-    if (format == "jsonl") out += json{{"checkpoint", *note}}.dump() + "\n";
-    return Emit(out);
+    return Emit(*file);
   }
 
-  static std::string CsvRow(const json& e) {
-    std::string row;
-    for (const char* k :
-         {"seq", "time", "actor", "source", "action", "target", "values",
-          "reason", "result", "software_version", "leaf"}) {
-      const json v = e.value(k, json());
-      row += (row.empty() ? "" : ",") +
-             CsvCell(v.is_string() ? v.get<std::string>() : v.dump());
-    }
-    return row + "\n";
+  int ConsoleLogin() {
+    json out;
+    if (int rc = Call("POST", "/v1/admin/console/links", json::object(), &out))
+      return rc;
+    if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
+    printf("%s\nValid for 5 minutes and for one sign-in.\n",
+           Str(out, "url").c_str());
+    return 0;
   }
 
   int AuditCheckpoint() {

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <thread>
 
+#include "common/encoding.h"
+
 namespace authd {
 namespace {
 
@@ -246,6 +248,38 @@ Status LoadGateway(const toml::table& t, Config* c) {
   return st.ok() ? st : Status::InvalidArgument("config: " + st.message());
 }
 
+// console.url: where the console's sign-in links point, as a browser
+// reaches authd ("https://appliance.example:8443"): an origin, no path.
+Status CheckConsoleUrl(std::string* url) {
+  while (!url->empty() && url->back() == '/') url->pop_back();
+  size_t scheme = url->find("://");
+  std::string s = scheme == std::string::npos ? "" : url->substr(0, scheme);
+  std::string host = scheme == std::string::npos ? "" : url->substr(scheme + 3);
+  if ((s != "https" && s != "http") || host.empty() ||
+      host.find_first_of("/?#@ \t\\") != std::string::npos ||
+      !ValidatePrintable("console.url", *url, 1, 256).ok()) {
+    return Bad("console.url",
+               "must be the console's origin, such as "
+               "\"https://appliance.example:8443\" (no path)");
+  }
+  return Status::Ok();
+}
+
+Status LoadConsole(const toml::table& t, Config* c) {
+  const std::string p = "console.";
+  RETURN_IF_ERROR(CheckKeys(t, p, {"enabled", "url", "name"}));
+  if (const toml::node* n = t.get("enabled")) {
+    if (!n->is_boolean()) return Bad(p + "enabled", "must be true or false");
+    c->console.enabled = n->as_boolean()->get();
+  }
+  RETURN_IF_ERROR(GetString(t, p, "url", &c->console.url));
+  if (t.get("url") != nullptr)
+    RETURN_IF_ERROR(CheckConsoleUrl(&c->console.url));
+  RETURN_IF_ERROR(GetString(t, p, "name", &c->console.name));
+  Status st = ValidatePrintable("console.name", c->console.name, 1, 64);
+  return st.ok() ? st : Status::InvalidArgument("config: " + st.message());
+}
+
 // The tables of the file, in the order they are checked. A table with a
 // `required` key must be present; its absence is reported as that key.
 struct Table {
@@ -263,6 +297,7 @@ constexpr Table kTables[] = {
     {"log", nullptr, LoadLog},
     {"audit", nullptr, LoadAudit},
     {"gateway", nullptr, LoadGateway},
+    {"console", nullptr, LoadConsole},
 };
 
 // Debian's toml++ is built with exceptions: parse errors arrive as one.
@@ -370,6 +405,9 @@ std::vector<std::string> KeysNeedingRestart(const Config& a, const Config& b) {
         "tokens");
   check(roles(a.roles) == roles(b.roles), "roles");
   check(a.audit_origin == b.audit_origin, "audit.origin");
+  check(a.console.enabled == b.console.enabled &&
+            a.console.url == b.console.url && a.console.name == b.console.name,
+        "console");
   return out;
 }
 

@@ -35,10 +35,16 @@ struct Config {
   std::vector<authority::Role> roles;
   authority::GatewayPolicy gateway;  // [gateway]; reloaded on SIGHUP
   LogLevel log_level = LogLevel::kInfo;
+  struct Console {
+    bool enabled = true;
+    std::string url;             // "https://host[:port]", no trailing '/'
+    std::string name = "authd";  // the appliance name the page shows
+  } console;                     // [console]
 };
 
 // Keys whose change a SIGHUP cannot apply (listeners, TLS, storage, HSM,
-// tokens, roles, audit): authd keeps the running values and names them.
+// tokens, roles, audit, console): authd keeps the running values and names
+// them.
 // [log], [rate_limit] and [gateway] apply live.
 std::vector<std::string> KeysNeedingRestart(const Config& running,
                                             const Config& fresh);

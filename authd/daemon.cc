@@ -231,16 +231,38 @@ void Daemon::StartApi() {
   admin_handler_ = std::make_unique<api::AdminHandler>(api::AdminHandler::Deps{
       access_.get(), audit_.get(), ring_.get(), keys_.get(), clock,
       readiness_.get(), &metrics_, kVersion});
-  audit_handler_ = std::make_unique<api::AuditHandler>(audit_.get());
+  audit_handler_ =
+      std::make_unique<api::AuditHandler>(audit_.get(), keys_.get());
   router_ = std::make_unique<api::Router>(
       api::AuthdRoutes({token_handler_.get(), check_handler_.get(),
                         discovery_handler_.get(), ops_handler_.get(),
-                        admin_handler_.get(), audit_handler_.get()}),
-      access_.get(), tokens_.get(), config_.trusted_proxies, &metrics_);
+                        admin_handler_.get(), audit_handler_.get(),
+                        console_handler_.get()}),
+      access_.get(), tokens_.get(), config_.trusted_proxies, &metrics_,
+      api::ConsoleAuth{console_sessions_.get(), !config_.tls_cert.empty()});
+}
+
+// The web console's sessions (in memory: a restart ends them) and its
+// handler. Links name console.url, or else the first TCP listener, whose
+// port Serve fills in once it is bound.
+Status Daemon::StartConsole() {
+  ASSIGN_OR_RETURN(console_sessions_,
+                   authority::ConsoleSessions::Create(&SystemClock::Get()));
+  const Config::Console& c = config_.console;
+  bool tls = !config_.tls_cert.empty();
+  std::string base = c.url;
+  if (base.empty() && !config_.server.listen.empty()) {
+    base = (tls ? "https://" : "http://") + config_.server.listen.front();
+  }
+  console_handler_ = std::make_unique<api::ConsoleHandler>(
+      console_sessions_.get(),
+      api::ConsoleOptions{c.enabled, tls, c.name, config_.tokens.issuer, base});
+  return Status::Ok();
 }
 
 Status Daemon::Serve() {
   RETURN_IF_ERROR(LoadAccess());
+  RETURN_IF_ERROR(StartConsole());
   StartApi();
   if (config_.tls_cert.empty() && !config_.server.listen.empty()) {
     Log(LogLevel::kWarn,
@@ -251,6 +273,11 @@ Status Daemon::Serve() {
                    api::HttpServer::Start(config_.server, router_.get()));
   for (const auto& addr : server_->bound()) {
     Log(LogLevel::kNotice, "event=listening address=%s", addr.c_str());
+  }
+  if (config_.console.url.empty() && !server_->bound().empty()) {
+    console_handler_->SetBaseUrl(
+        (config_.tls_cert.empty() ? "http://" : "https://") +
+        server_->bound().front());
   }
   if (!config_.server.admin_socket.empty()) {
     Log(LogLevel::kNotice, "event=listening admin_socket=%s",

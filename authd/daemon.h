@@ -14,6 +14,7 @@
 #include "api/admin_handler.h"
 #include "api/audit_handler.h"
 #include "api/check_handler.h"
+#include "api/console_handler.h"
 #include "api/discovery_handler.h"
 #include "api/hsm_tls_identity.h"
 #include "api/http_server.h"
@@ -23,6 +24,7 @@
 #include "audit/audit_log.h"
 #include "authd/config.h"
 #include "authority/access.h"
+#include "authority/console_sessions.h"
 #include "authority/failure_limiter.h"
 #include "authority/instrumented_key_ops.h"
 #include "authority/key_ring.h"
@@ -61,6 +63,7 @@ class Daemon {
   Status OpenHsm();
   Status OpenState();
   Status LoadAccess();
+  Status StartConsole();
   void StartApi();
 
   Config config_;
@@ -83,6 +86,8 @@ class Daemon {
   std::unique_ptr<api::OpsHandler> ops_handler_;
   std::unique_ptr<api::AdminHandler> admin_handler_;
   std::unique_ptr<api::AuditHandler> audit_handler_;
+  std::unique_ptr<authority::ConsoleSessions> console_sessions_;
+  std::unique_ptr<api::ConsoleHandler> console_handler_;
   std::unique_ptr<api::Router> router_;
   std::unique_ptr<api::HttpServer> server_;
 };

@@ -11,7 +11,7 @@ constexpr const char* kTokenFailureNames[] = {
     "unavailable"};
 constexpr const char* kEndpointNames[] = {
     "token", "jwks",  "metadata",   "health", "metrics", "admin",
-    "audit", "check", "introspect", "revoke", "other"};
+    "audit", "check", "introspect", "revoke", "console", "other"};
 constexpr const char* kCheckResultNames[] = {"allowed", "unauthenticated",
                                              "forbidden", "unavailable"};
 constexpr const char* kAdminActionNames[] = {

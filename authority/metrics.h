@@ -53,6 +53,7 @@ enum class Endpoint {
   kCheck,
   kIntrospect,
   kRevoke,
+  kConsole,  // the web console's page, files and API
   kOther,
   kCount
 };

@@ -100,8 +100,8 @@ struct Gate {
     // The real route table; the handlers left null are never reached by
     // the requests below.
     router = std::make_unique<api::Router>(
-        api::AuthdRoutes(
-            {nullptr, check.get(), discovery.get(), nullptr, nullptr, nullptr}),
+        api::AuthdRoutes({nullptr, check.get(), discovery.get(), nullptr,
+                          nullptr, nullptr, nullptr}),
         access.get(), tokens.get(),
         std::vector<Cidr>{Must(Cidr::Parse("127.0.0.1/32"), "proxy")},
         &metrics);

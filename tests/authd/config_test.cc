@@ -448,5 +448,47 @@ TEST_F(ConfigTest, BadGatewayRulesAreNamed) {
               "gateway.routes[0]");
 }
 
+TEST_F(ConfigTest, ConsoleDefaultsAndValuesAreRead) {
+  Config plain = MustLoad(Minimal());
+  EXPECT_TRUE(plain.console.enabled);
+  EXPECT_EQ(plain.console.url, "");
+  EXPECT_EQ(plain.console.name, "authd");
+  Config c = MustLoad(Minimal() +
+                      "\n[console]\nenabled = false\n"
+                      "url = \"https://appliance.example:8443/\"\n"
+                      "name = \"Site 7 gateway\"\n");
+  EXPECT_FALSE(c.console.enabled);
+  EXPECT_EQ(c.console.url, "https://appliance.example:8443");
+  EXPECT_EQ(c.console.name, "Site 7 gateway");
+  EXPECT_EQ(MustLoad(Minimal() + "\n[console]\nurl = \"http://[::1]:80\"\n")
+                .console.url,
+            "http://[::1]:80");
+  EXPECT_EQ(KeysNeedingRestart(plain, c), std::vector<std::string>{"console"});
+  EXPECT_TRUE(KeysNeedingRestart(c, c).empty());
+}
+
+TEST_F(ConfigTest, BadConsoleKeysAreNamed) {
+  const std::string url_error =
+      "config: console.url: must be the console's origin, such as "
+      "\"https://appliance.example:8443\" (no path)";
+  for (const char* url :
+       {"appliance.example", "ftp://appliance.example", "https://",
+        "https://appliance.example/console", "https://a.example?x=1",
+        "https://user@a.example", "https://a.example#x", "https://a b"}) {
+    ExpectError(Minimal() + "\n[console]\nurl = \"" + url + "\"\n", url_error);
+  }
+  ExpectError(Minimal() + "\n[console]\nenabled = \"yes\"\n",
+              "config: console.enabled: must be true or false");
+  ExpectError(Minimal() + "\n[console]\nname = \"\"\n",
+              "config: console.name must be 1 to 64 characters long");
+  ExpectErrorNaming(Minimal() + "\n[console]\nname = \"a\\u202Eb\"\n",
+                    "console.name");
+  ExpectErrorNaming(Minimal() + "\n[console]\nname = 7\n", "console.name");
+  ExpectError(Minimal() + "\n[console]\ntitle = \"x\"\n",
+              "config: unknown key console.title");
+  ExpectError("console = true\n" + Minimal(),
+              "config: console: must be a table");
+}
+
 }  // namespace
 }  // namespace authd

@@ -1,7 +1,8 @@
 // Shared setup for tests of the HTTP API below the transport: the real Router
 // built from api::AuthdRoutes with every real handler, over KeyRingTest's
 // SQLite file, audit log, SoftHSM2 keys and key ring. Send() does what the
-// libmicrohttpd adapter does with a request: Admit(), then Handle().
+// libmicrohttpd adapter does with a request: Admit(), then Handle(), then
+// Decorate(). The web console is on, over TLS (console_options_).
 //
 // The allowlist starts with kAllowedRange, so TCP requests from
 // kClientAddress are admitted; admin socket requests come from kSocketUid.
@@ -72,19 +73,25 @@ class RouterTest : public KeyRingTest {
     admin_ = std::make_unique<api::AdminHandler>(api::AdminHandler::Deps{
         access_.get(), audit_.get(), ring_.get(), &keys(), &clock_,
         readiness_.get(), &metrics_, kVersion});
-    audit_handler_ = std::make_unique<api::AuditHandler>(audit_.get());
+    audit_handler_ = std::make_unique<api::AuditHandler>(audit_.get(), &keys());
+    console_sessions_ =
+        std::move(authority::ConsoleSessions::Create(&clock_)).value();
+    console_ = std::make_unique<api::ConsoleHandler>(console_sessions_.get(),
+                                                     console_options_);
     router_ = std::make_unique<api::Router>(
         api::AuthdRoutes({token_handler_.get(), check_.get(), discovery_.get(),
-                          ops_.get(), admin_.get(), audit_handler_.get()}),
-        access_.get(), tokens_.get(), std::move(trusted_proxies), &metrics_);
+                          ops_.get(), admin_.get(), audit_handler_.get(),
+                          console_.get()}),
+        access_.get(), tokens_.get(), std::move(trusted_proxies), &metrics_,
+        api::ConsoleAuth{console_sessions_.get(), console_options_.tls});
   }
 
-  // Admit(), and Handle() unless Admit() answered.
+  // Admit(), and Handle() unless Admit() answered; then Decorate().
   api::Response Send(api::Request req) const {
-    if (std::optional<api::Response> refused = router_->Admit(req)) {
-      return *refused;
-    }
-    return router_->Handle(req);
+    std::optional<api::Response> r = router_->Admit(req);
+    if (!r) r = router_->Handle(req);
+    router_->Decorate(req, &*r);
+    return *r;
   }
 
   // "path?a=1&b=2" as the adapter hands it over: path and query split, the
@@ -182,6 +189,12 @@ class RouterTest : public KeyRingTest {
   std::unique_ptr<api::OpsHandler> ops_;
   std::unique_ptr<api::AdminHandler> admin_;
   std::unique_ptr<api::AuditHandler> audit_handler_;
+  // The console as BuildApi() makes it: over TLS unless a test changes
+  // console_options_ and builds again.
+  api::ConsoleOptions console_options_{true, true, "authd", kIssuer,
+                                       "https://authd.test:8443"};
+  std::unique_ptr<authority::ConsoleSessions> console_sessions_;
+  std::unique_ptr<api::ConsoleHandler> console_;
   std::unique_ptr<api::Router> router_;
 };
 
