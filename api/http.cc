@@ -80,6 +80,8 @@ Response Response::FromStatus(const Status& st) {
     case StatusCode::kFailedPrecondition:
     case StatusCode::kUnavailable:
       return Error(503, "unavailable", st.message()).With("Retry-After", "5");
+    case StatusCode::kBusy:  // back-pressure: a short wait is enough
+      return Error(503, "unavailable", st.message()).With("Retry-After", "1");
     case StatusCode::kInternal:
       break;
   }

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -153,6 +154,10 @@ struct Pending {
 };
 
 std::atomic<uint64_t> g_request_counter{0};
+
+// Connections on the admin socket, each with its own thread. Only the
+// service's user and root can connect.
+constexpr unsigned kAdminConnections = 32;
 
 constexpr char kTlsPriorities[] =
     "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:"
@@ -546,8 +551,13 @@ Status HttpServer::AddDaemon(UniqueFd fd, bool admin) {
   l->admin = admin;
   l->table = admin ? nullptr : table_.get();
   l->timeout = std::chrono::seconds(opts_.connection_timeout_seconds);
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                   MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  // The admin socket gives each connection its own thread: an admin change
+  // stuck in a hung HSM call then holds its own connection only, never the
+  // watchdog's GET /healthz or `authctl status` (the TCP listeners share a
+  // pool, and only lock-free handlers must answer there while the HSM hangs).
+  unsigned flags =
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+      (admin ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL : MHD_USE_EPOLL);
   auto opt = [](MHD_OPTION o, intptr_t v, void* p = nullptr) {
     return MHD_OptionItem{o, v, p};
   };
@@ -556,7 +566,9 @@ Status HttpServer::AddDaemon(UniqueFd fd, bool admin) {
        nullptr},
       opt(MHD_OPTION_LISTEN_SOCKET, fd.get()),
       opt(MHD_OPTION_CONNECTION_TIMEOUT, opts_.connection_timeout_seconds),
-      opt(MHD_OPTION_CONNECTION_LIMIT, opts_.max_connections),
+      opt(MHD_OPTION_CONNECTION_LIMIT,
+          admin ? std::min(opts_.max_connections, kAdminConnections)
+                : opts_.max_connections),
       opt(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
           static_cast<intptr_t>(opts_.max_header_bytes)),
       {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&OnCompleted),

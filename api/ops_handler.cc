@@ -1,7 +1,5 @@
 #include "api/ops_handler.h"
 
-#include <tuple>
-
 namespace authd::api {
 
 Response OpsHandler::Health() const {
@@ -15,7 +13,7 @@ Response OpsHandler::Ready() const {
   nlohmann::json body = {
       {"ready", ready},
       {"hsm", d_.readiness->HsmReady() ? "ok" : "unavailable"},
-      {"audit", d_.audit->refusal().empty() ? "ok" : "refusing changes"}};
+      {"audit", d_.audit->refusing() ? "refusing changes" : "ok"}};
   return Response::Json(ready ? 200 : 503, body);
 }
 
@@ -26,7 +24,11 @@ Response OpsHandler::MetricsPage() const {
   authority::Metrics::Gauges g;
   g.ready = d_.readiness->Ready();
   if (d_.hsm_sessions) {
-    std::tie(g.hsm_sessions_in_use, g.hsm_sessions_open) = d_.hsm_sessions();
+    hsm::PoolStats s = d_.hsm_sessions();
+    g.hsm_sessions_in_use = s.in_use;
+    g.hsm_sessions_open = s.open;
+    g.hsm_calls_stuck = s.stuck;
+    g.hsm_calls_abandoned = s.abandoned;
   }
   auto snap = d_.access->Current();
   g.allowlist_entries = snap->allowlist.size();

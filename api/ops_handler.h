@@ -2,7 +2,8 @@
 // answers), /readyz (it can serve: HSM usable, audit log accepting changes,
 // start-up finished) and /metrics (Prometheus text format). /readyz carries no
 // internal detail; the admin API's status and `authctl status` say why.
-// Thread-safe.
+// None of them takes a lock that is held across HSM or disk I/O, so a hung
+// HSM call cannot stall them. Thread-safe.
 #ifndef AUTHD_API_OPS_HANDLER_H_
 #define AUTHD_API_OPS_HANDLER_H_
 
@@ -17,17 +18,20 @@
 #include "authority/metrics.h"
 #include "authority/revocations.h"
 #include "hsm/key_ops.h"
+#include "hsm/pool_stats.h"
 
 namespace authd::api {
 
-// Whether authd can serve: its own flag, the HSM's and the audit log's.
+// Whether authd can serve: its own flag, the HSM's and the audit log's. All
+// three are published values (atomics, snapshots): a probe never waits for
+// a lock that a change holds across HSM or disk I/O.
 class Readiness {
  public:
   Readiness(const hsm::KeyOps* keys, const audit::AuditLog* audit)
       : keys_(keys), audit_(audit) {}
   void Set(bool ready) { ready_.store(ready); }
   bool Ready() const {
-    return ready_.load() && keys_->Ready() && audit_->refusal().empty();
+    return ready_.load() && keys_->Ready() && !audit_->refusing();
   }
   bool HsmReady() const { return keys_->Ready(); }
 
@@ -45,8 +49,8 @@ class OpsHandler {
     const audit::AuditLog* audit;
     const authority::Revocations* revocations = nullptr;  // may be null
     authority::Metrics* metrics = nullptr;  // null: /metrics answers 404
-    // HSM sessions in use and open, for /metrics; may be empty.
-    std::function<std::pair<size_t, size_t>()> hsm_sessions;
+    // The HSM session pool's counts, for /metrics (lock-free); may be empty.
+    std::function<hsm::PoolStats()> hsm_sessions;
     std::string version;
   };
   explicit OpsHandler(Deps deps) : d_(std::move(deps)) {}

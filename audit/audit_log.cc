@@ -24,20 +24,35 @@ std::string Printable(const std::string& s) {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::Storage* storage,
-                                                   const hsm::KeyOps* keys,
-                                                   const Clock* clock,
-                                                   std::string origin,
-                                                   std::string version) {
+StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
+    storage::Storage* storage, const hsm::KeyOps* keys, const Clock* clock,
+    std::string origin, std::string version,
+    std::chrono::milliseconds lock_wait) {
   std::unique_ptr<AuditLog> log(new AuditLog(
-      storage, keys, clock, std::move(origin), std::move(version)));
+      storage, keys, clock, std::move(origin), std::move(version), lock_wait));
   RETURN_IF_ERROR(log->Load());
-  log->refused_.store(!log->refusal().empty(), std::memory_order_release);
+  log->refused_.store(log->refusing(), std::memory_order_release);
   return log;
 }
 
 Status AuditLog::Load() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::timed_mutex> lock(mu_);
+  Status st = LoadLocked();
+  Publish();
+  return st;
+}
+
+// REQUIRES: mu_ held.
+void AuditLog::Publish() {
+  size_pub_.store(frontier_.size(), std::memory_order_release);
+  refusal_pub_.store(refusal_.empty()
+                         ? nullptr
+                         : std::make_shared<const std::string>(refusal_),
+                     std::memory_order_release);
+}
+
+// REQUIRES: mu_ held.
+Status AuditLog::LoadLocked() {
   ASSIGN_OR_RETURN(std::optional<std::string> f,
                    storage_->GetMeta(kFrontierKey));
   if (f) {
@@ -100,7 +115,8 @@ Status AuditLog::CheckDatabase() {
   }
   StatusOr<std::vector<std::string>> hashes =
       storage_->AuditLeafHashes(latest->size);
-  if (!hashes.ok() && hashes.status().code() == StatusCode::kUnavailable) {
+  if (!hashes.ok() && (hashes.status().code() == StatusCode::kUnavailable ||
+                       hashes.status().code() == StatusCode::kBusy)) {
     return hashes.status();
   }
   if (!hashes.ok() || latest->size != size ||
@@ -240,10 +256,14 @@ StatusOr<std::string> AuditLog::SignCheckpoint(uint64_t size,
 Status AuditLog::Record(
     const std::function<Status(storage::Transaction&)>& change,
     const std::vector<AuditEvent>& events) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::timed_mutex> lock(mu_, lock_wait_);
+  if (!lock.owns_lock()) {
+    return Status::Busy("another change is still being recorded; retry");
+  }
   if (head_stale_ && WriteHead(CommittedHead(frontier_)).ok()) {
     head_stale_ = false;
     refusal_.clear();
+    Publish();
   }
   if (!refusal_.empty()) {
     return Status::FailedPrecondition("changes are refused: " + refusal_);
@@ -252,7 +272,10 @@ Status AuditLog::Record(
 }
 
 Status AuditLog::AcceptRollback(AuditEvent event) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::timed_mutex> lock(mu_, lock_wait_);
+  if (!lock.owns_lock()) {
+    return Status::Busy("another change is still being recorded; retry");
+  }
   if (refusal_.empty()) {
     return Status::FailedPrecondition(
         "the audit log is consistent with the "
@@ -269,6 +292,7 @@ Status AuditLog::AcceptRollback(AuditEvent event) {
   if (!head_stale_) refusal_.clear();  // else FinishHead's refusal stands
   rolled_back_ = false;
   refused_.store(false, std::memory_order_release);
+  Publish();
   return Status::Ok();
 }
 
@@ -306,6 +330,7 @@ Status AuditLog::RecordLocked(
   if (!st.ok()) return st;
   frontier_ = std::move(next);
   FinishHead();
+  Publish();  // only now: readers never see a size that did not commit
   return Status::Ok();
 }
 
@@ -354,13 +379,9 @@ Status AuditLog::AppendBatch(
 }
 
 std::string AuditLog::refusal() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return refusal_;
-}
-
-uint64_t AuditLog::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return frontier_.size();
+  std::shared_ptr<const std::string> r =
+      refusal_pub_.load(std::memory_order_acquire);
+  return r ? *r : std::string();
 }
 
 StatusOr<std::string> AuditLog::LatestCheckpoint() const {

@@ -15,11 +15,17 @@
 // diverging from it (forked) is detected and the log refuses further changes
 // until an operator acts.
 //
-// Thread-safe: Record() calls are serialized by an internal mutex.
+// Thread-safe: Record() calls are serialized by an internal mutex, held
+// across the change's HSM signature and its commit (fsync). A Record that
+// cannot have the mutex within `lock_wait` answers Busy. What probes, metrics
+// and the status line read (size, refusal) is published after each change
+// as an atomic and an immutable snapshot, so those readers never wait for
+// the mutex.
 #ifndef AUTHD_AUDIT_AUDIT_LOG_H_
 #define AUTHD_AUDIT_AUDIT_LOG_H_
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -48,16 +54,17 @@ class AuditLog {
   // of the HSM head's label. It comes from the configuration (audit.origin),
   // never from the database: a database naming another origin is refused.
   // An empty log while the HSM holds a head is a rollback.
-  static StatusOr<std::unique_ptr<AuditLog>> Open(storage::Storage* storage,
-                                                  const hsm::KeyOps* keys,
-                                                  const Clock* clock,
-                                                  std::string origin,
-                                                  std::string version);
+  static StatusOr<std::unique_ptr<AuditLog>> Open(
+      storage::Storage* storage, const hsm::KeyOps* keys, const Clock* clock,
+      std::string origin, std::string version,
+      std::chrono::milliseconds lock_wait = kLockWait);
+  static constexpr std::chrono::milliseconds kLockWait{5000};
 
   // Runs `change` and appends `events` in one transaction, signs the new
   // checkpoint, records the pending tree in the HSM head, commits, then
   // marks it committed in the head (two phases; see RecordLocked).
-  // FailedPrecondition when the log was found rolled back at Open.
+  // FailedPrecondition when the log was found rolled back at Open; Busy when
+  // another change kept the log for `lock_wait`.
   Status Record(const std::function<Status(storage::Transaction&)>& change,
                 const std::vector<AuditEvent>& events);
 
@@ -69,14 +76,19 @@ class AuditLog {
   // another kind (edited entries, another audit key).
   Status AcceptRollback(AuditEvent event);
 
-  // Empty when healthy; otherwise why changes are refused.
+  // Empty when healthy; otherwise why changes are refused. Lock-free.
   std::string refusal() const;
+  // !refusal().empty(), without copying the text. Lock-free.
+  bool refusing() const {
+    return refusal_pub_.load(std::memory_order_acquire) != nullptr;
+  }
   // False while a refusal stands: the database was restored, forked, edited
   // or swapped, so nothing may be served from it (a restored copy may hold
   // credentials deleted since). Lock-free, for the request path.
   bool trusted() const { return !refused_.load(std::memory_order_acquire); }
   const std::string& origin() const { return origin_; }
-  uint64_t size() const;
+  // Entries committed. Lock-free.
+  uint64_t size() const { return size_pub_.load(std::memory_order_acquire); }
 
   StatusOr<std::vector<storage::AuditRecord>> List(
       const storage::AuditFilter& filter) const {
@@ -105,13 +117,19 @@ class AuditLog {
 
  private:
   AuditLog(storage::Storage* storage, const hsm::KeyOps* keys,
-           const Clock* clock, std::string origin, std::string version)
+           const Clock* clock, std::string origin, std::string version,
+           std::chrono::milliseconds lock_wait)
       : storage_(storage),
         keys_(keys),
         clock_(clock),
         origin_(std::move(origin)),
-        version_(std::move(version)) {}
+        version_(std::move(version)),
+        lock_wait_(lock_wait) {}
   Status Load();
+  Status LoadLocked();
+  // Copies size and refusal to what the lock-free readers see.
+  // REQUIRES: mu_ held.
+  void Publish();
   Status RecordLocked(
       const std::function<Status(storage::Transaction&)>& change,
       const std::vector<AuditEvent>& events);
@@ -138,13 +156,18 @@ class AuditLog {
   const Clock* clock_;
   const std::string origin_;  // audit.origin; the database's copy must match
   const std::string version_;
-  mutable std::mutex mu_;
+  const std::chrono::milliseconds lock_wait_;
+  std::timed_mutex mu_;
   MerkleFrontier frontier_;   // GUARDED_BY(mu_)
   Head head_;                 // GUARDED_BY(mu_): as last read or written
   bool head_stale_ = false;   // GUARDED_BY(mu_): FinishHead failed
   std::string refusal_;       // GUARDED_BY(mu_)
   bool rolled_back_ = false;  // GUARDED_BY(mu_): refusal_ may be accepted
   std::atomic<bool> refused_{false};  // !refusal_.empty(), set under mu_
+  // Published by Publish(): frontier_.size(), and refusal_ (null when
+  // empty).
+  std::atomic<uint64_t> size_pub_{0};
+  std::atomic<std::shared_ptr<const std::string>> refusal_pub_;
 };
 
 }  // namespace authd::audit

@@ -14,10 +14,13 @@ struct HttpReply {
   std::string body;
 };
 
+// Unavailable when authd does not answer within `timeout_ms` (connecting,
+// sending, and each wait for more of the answer).
 StatusOr<HttpReply> AdminRequest(const std::string& socket_path,
                                  const std::string& method,
                                  const std::string& path,
-                                 const std::string& json_body = "");
+                                 const std::string& json_body = "",
+                                 int timeout_ms = 30000);
 
 }  // namespace authd
 

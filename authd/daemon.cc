@@ -161,6 +161,8 @@ Status Daemon::OpenHsm() {
   hsm::HsmOptions opts{c.hsm_module, c.hsm_token, std::move(pin),
                        c.hsm_sessions,
                        std::chrono::milliseconds(c.hsm_timeout_ms)};
+  // Wakes main's loop, which then stops authd with a non-zero exit.
+  opts.on_fatal = [] { kill(getpid(), kFatalSignal); };
   ASSIGN_OR_RETURN(hsm_,
                    hsm::Pkcs11KeyOps::Create(std::move(opts), &created_keys_));
   // After our login, so GnuTLS finds the token already logged in.
@@ -174,11 +176,14 @@ Status Daemon::OpenHsm() {
 }
 
 Status Daemon::OpenState() {
-  ASSIGN_OR_RETURN(storage_,
-                   storage::SqliteStorage::Open(config_.storage_path));
+  // A caller waits for the database, or for the audit log, at most as long
+  // as for an HSM session: hsm.timeout_ms.
+  std::chrono::milliseconds wait(config_.hsm_timeout_ms);
+  ASSIGN_OR_RETURN(
+      storage_, storage::SqliteStorage::Open(config_.storage_path, "", wait));
   ASSIGN_OR_RETURN(audit_, audit::AuditLog::Open(
                                storage_.get(), keys_.get(), &SystemClock::Get(),
-                               config_.audit_origin, kVersion));
+                               config_.audit_origin, kVersion, wait));
   if (std::string why = audit_->refusal(); !why.empty()) {
     Log(LogLevel::kError,
         "event=audit_rollback msg=\"refusing changes and tokens until "
@@ -294,10 +299,19 @@ std::string Daemon::StatusLine() const {
   if (!hsm_->Ready()) {
     return "degraded: HSM unavailable: " + hsm_->NotReadyReason();
   }
-  if (!audit_->refusal().empty()) {
-    return "degraded: refusing changes: " + audit_->refusal();
+  if (std::string why = audit_->refusal(); !why.empty()) {
+    return "degraded: refusing changes: " + why;
   }
   return "serving; audit log at " + std::to_string(audit_->size()) + " entries";
+}
+
+std::string Daemon::FatalReason() const { return hsm_->FatalReason(); }
+
+hsm::PoolStats Daemon::HsmStats() const { return hsm_->SessionStats(); }
+
+std::chrono::milliseconds Daemon::DrainBound() const {
+  return std::chrono::seconds(config_.server.connection_timeout_seconds) +
+         std::chrono::milliseconds(config_.hsm_timeout_ms);
 }
 
 void Daemon::Reload(const Config& fresh) {

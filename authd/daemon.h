@@ -6,6 +6,9 @@
 #ifndef AUTHD_AUTHD_DAEMON_H_
 #define AUTHD_AUTHD_DAEMON_H_
 
+#include <signal.h>
+
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +39,11 @@
 
 namespace authd {
 
+// Raised by the daemon to wake main's loop when authd must exit: the HSM
+// stopped answering (see hsm::Supervisor). main blocks it before any thread
+// starts and takes it with sigtimedwait.
+inline constexpr int kFatalSignal = SIGUSR1;
+
 class Daemon {
  public:
   // Opens the HSM (creating missing keys), the database and the audit log.
@@ -52,8 +60,17 @@ class Daemon {
   Status Serve();
   // SIGHUP: applies what can change live from `fresh`; names the rest.
   void Reload(const Config& fresh);
-  // The one-line state systemd shows in `systemctl status`.
+  // The one-line state systemd shows in `systemctl status`. Lock-free
+  // reads only, so a hung HSM call cannot stall the main loop.
   std::string StatusLine() const;
+  // Why authd must exit (the HSM stopped answering); empty otherwise.
+  std::string FatalReason() const;
+  // The HSM session pool's counts, for the shutdown log line.
+  hsm::PoolStats HsmStats() const;
+  // How long a stop may take: requests in flight get their whole deadline
+  // (server.connection_timeout_seconds), plus hsm.timeout_ms for an HSM call
+  // they are in. A stop not done by then is waiting on a stuck HSM call.
+  std::chrono::milliseconds DrainBound() const;
   void Stop();
 
   const Config& config() const { return config_; }

@@ -1,12 +1,22 @@
 // authd: the daemon's entry point. Parses the command line, builds the
 // Daemon from the config, then waits for signals. Every start-up failure ends
 // in one line on stderr and a non-zero exit.
+//
+// The main loop reads only published, lock-free state (StatusLine,
+// FatalReason) and bounds its watchdog probe, so a hung HSM call can delay
+// neither the watchdog nor SIGTERM. A stop is bounded too (StopWithin).
 #include <signal.h>
 #include <sys/prctl.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <future>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "authd/admin_client.h"
 #include "authd/config.h"
@@ -24,6 +34,10 @@ constexpr char kUsage[] =
     "\n"
     "--accept-rollback records in the audit log that the database was\n"
     "restored on purpose after authd refused it, and exits.\n";
+
+// Exit status when authd gave up on the HSM (event=hsm_fatal), or a stop
+// could not finish within its bound because a call never returned.
+constexpr int kExitHsmStuck = 3;
 
 int Fail(const Status& st) {
   fprintf(stderr, "authd: %s\n", st.message().c_str());
@@ -44,13 +58,17 @@ void Reload(const std::string& path, Daemon& daemon) {
 }
 
 // The watchdog is fed only after a request through the real HTTP stack (the
-// admin socket's /healthz) succeeds, so a stuck event loop starves it.
-bool Alive(const Config& c) {
+// admin socket's /healthz) succeeds, so a stuck event loop starves it. The
+// wait is bounded, so the main loop never stalls here.
+bool Alive(const Config& c, int64_t timeout_ms) {
   if (c.server.admin_socket.empty()) return true;
-  auto r = AdminRequest(c.server.admin_socket, "GET", "/healthz");
+  auto r = AdminRequest(c.server.admin_socket, "GET", "/healthz", "",
+                        static_cast<int>(timeout_ms));
   return r.ok() && r->status == 200;
 }
 
+// Returns the exit status: 0 after SIGTERM/SIGINT, kExitHsmStuck when the
+// daemon gave up on the HSM.
 int WaitForSignals(const std::string& config_path, Daemon& daemon) {
   uint64_t watchdog_usec = 0;
   bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
@@ -61,30 +79,64 @@ int WaitForSignals(const std::string& config_path, Daemon& daemon) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, kFatalSignal);
   std::string last_status;
   for (;;) {
+    if (std::string why = daemon.FatalReason(); !why.empty()) {
+      sd_notifyf(0, "STATUS=HSM stopped answering: %s", why.c_str());
+      return kExitHsmStuck;
+    }
     std::string status = daemon.StatusLine();
     if (status != last_status) {
       sd_notifyf(0, "STATUS=%s", status.c_str());
       last_status = status;
     }
-    if (watchdog && Alive(daemon.config())) sd_notify(0, "WATCHDOG=1");
+    if (watchdog && Alive(daemon.config(), std::min<int64_t>(tick_ms, 2000))) {
+      sd_notify(0, "WATCHDOG=1");
+    }
     timespec timeout{tick_ms / 1000, (tick_ms % 1000) * 1000000};
     int sig = sigtimedwait(&set, nullptr, &timeout);
-    if (sig < 0) continue;  // timeout or EINTR
+    if (sig < 0 || sig == kFatalSignal) continue;  // checked at the top
     if (sig == SIGHUP) {
       sd_notify(0, "RELOADING=1");
       Reload(config_path, daemon);
       sd_notify(0, "READY=1");
       continue;
     }
-    break;
+    return 0;
   }
+}
+
+// Stops and destroys the daemon on another thread, waiting at most its
+// drain bound. A request thread or the HSM supervisor stuck inside an HSM
+// call would block that for as long as the call hangs; then authd logs what
+// it abandons and exits at once (_exit: the stuck threads still use objects
+// that destructors would free).
+int StopWithin(std::unique_ptr<Daemon> daemon, int code) {
   sd_notify(0, "STOPPING=1\nSTATUS=stopping");
-  Log(LogLevel::kNotice, "event=stopping");
-  daemon.Stop();
+  std::chrono::milliseconds bound = daemon->DrainBound();
+  hsm::PoolStats hsm = daemon->HsmStats();
+  Log(LogLevel::kNotice,
+      "event=stopping hsm_calls_in_flight=%zu hsm_calls_stuck=%zu "
+      "drain_ms=%lld",
+      hsm.in_use, hsm.stuck, static_cast<long long>(bound.count()));
+  std::promise<void> done;
+  std::future<void> stopped = done.get_future();
+  std::thread stopper([&done, d = std::move(daemon)]() mutable {
+    d.reset();  // ~Daemon stops the server, the supervisor, the HSM
+    done.set_value();
+  });
+  if (stopped.wait_for(bound) != std::future_status::ready) {
+    Log(LogLevel::kError,
+        "event=stop_timeout msg=\"requests or HSM calls still running after "
+        "%lld ms (hsm_calls_stuck=%zu when the stop began); exiting without "
+        "them\"",
+        static_cast<long long>(bound.count()), hsm.stuck);
+    _exit(kExitHsmStuck);
+  }
+  stopper.join();
   Log(LogLevel::kNotice, "event=stopped");
-  return 0;
+  return code;
 }
 
 int Run(const std::string& config_path, bool accept_rollback) {
@@ -102,7 +154,8 @@ int Run(const std::string& config_path, bool accept_rollback) {
   }
   if (Status st = (*daemon)->Serve(); !st.ok()) return Fail(st);
   sd_notify(0, "READY=1");
-  return WaitForSignals(config_path, **daemon);
+  int code = WaitForSignals(config_path, **daemon);
+  return StopWithin(std::move(*daemon), code);
 }
 
 }  // namespace
@@ -116,6 +169,7 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, authd::kFatalSignal);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
   // The PIN is in memory: no core dumps, no ptrace by other users.

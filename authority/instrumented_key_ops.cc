@@ -5,10 +5,20 @@
 namespace authd::authority {
 namespace {
 
+const Status& StatusOf(const Status& st) { return st; }
+template <typename T>
+const Status& StatusOf(const StatusOr<T>& st) {
+  return st.status();
+}
+
 template <typename F>
 auto Timed(Metrics* m, HsmOp op, F&& f) {
   auto start = std::chrono::steady_clock::now();
   auto result = f();
+  if (StatusOf(result).code() == StatusCode::kBusy) {
+    m->HsmBusy(op);
+    return result;
+  }
   double s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();

@@ -1,5 +1,7 @@
 // InstrumentedKeyOps: a KeyOps decorator that times every HSM operation into
 // Metrics (latency histogram and error count per operation) and forwards it.
+// An operation refused as Busy (no pooled session came free in time) is
+// back-pressure, not an HSM failure: it is counted apart, with no latency.
 // Thread-safe, as the KeyOps it wraps.
 #ifndef AUTHD_AUTHORITY_INSTRUMENTED_KEY_OPS_H_
 #define AUTHD_AUTHORITY_INSTRUMENTED_KEY_OPS_H_

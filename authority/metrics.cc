@@ -125,6 +125,10 @@ void Metrics::RenderCounters(std::string* out) const {
   Labelled(out, "authd_hsm_errors_total",
            "HSM operations that failed, by operation.", "op", kHsmOpNames,
            hsm_errors_);
+  Labelled(out, "authd_hsm_busy_total",
+           "HSM operations refused because no pooled session came free in "
+           "time (back-pressure, not an HSM fault), by operation.",
+           "op", kHsmOpNames, hsm_busy_);
 }
 
 void Metrics::RenderGauges(const Gauges& g, std::string* out) {
@@ -134,6 +138,11 @@ void Metrics::RenderGauges(const Gauges& g, std::string* out) {
          g.hsm_sessions_in_use);
   Single(out, "authd_hsm_sessions_open", "gauge", "HSM sessions open.",
          g.hsm_sessions_open);
+  Single(out, "authd_hsm_calls_stuck", "gauge",
+         "HSM calls abandoned after hsm.timeout_ms that have not returned.",
+         g.hsm_calls_stuck);
+  Single(out, "authd_hsm_calls_abandoned_total", "counter",
+         "HSM calls abandoned after hsm.timeout_ms.", g.hsm_calls_abandoned);
   Single(out, "authd_allowlist_entries", "gauge",
          "Entries on the IP allowlist.", g.allowlist_entries);
   Single(out, "authd_credentials", "gauge",

@@ -90,11 +90,15 @@ class Metrics {
     requests_[static_cast<size_t>(e)].Observe(seconds);
   }
   void Hsm(HsmOp op, double seconds, bool ok);
+  // No pooled HSM session came free in time (back-pressure, not a fault).
+  void HsmBusy(HsmOp op) { Add(hsm_busy_, op); }
 
   // Point-in-time values gathered at scrape.
   struct Gauges {
     bool ready = false;
     size_t hsm_sessions_in_use = 0, hsm_sessions_open = 0;
+    size_t hsm_calls_stuck = 0;        // abandoned, not returned yet
+    uint64_t hsm_calls_abandoned = 0;  // a counter kept by the pool
     size_t allowlist_entries = 0, credentials = 0;
     uint64_t audit_entries = 0;
     size_t revoked_tokens = 0;  // revoked and not yet expired
@@ -122,6 +126,8 @@ class Metrics {
   std::array<Histogram, static_cast<size_t>(HsmOp::kCount)> hsm_latency_;
   std::array<std::atomic<uint64_t>, static_cast<size_t>(HsmOp::kCount)>
       hsm_errors_{};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(HsmOp::kCount)>
+      hsm_busy_{};
 };
 
 }  // namespace authd::authority

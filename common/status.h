@@ -26,7 +26,11 @@ enum class StatusCode {
   kResourceExhausted,   // 429 / 413
   kFailedPrecondition,  // state forbids it (e.g. rolled-back database)
   kUnavailable,         // HSM or storage down, retry later: 503
-  kInternal,            // a bug or an unexpected foreign error
+  // Every unit of a shared resource (HSM sessions, the database) stayed in
+  // use for the bounded wait: back-pressure, not a fault. 503 with
+  // Retry-After, like kUnavailable, but never marks anything unready.
+  kBusy,
+  kInternal,  // a bug or an unexpected foreign error
 };
 
 class [[nodiscard]] Status {
@@ -59,6 +63,9 @@ class [[nodiscard]] Status {
   }
   static Status Unavailable(std::string m) {
     return {StatusCode::kUnavailable, std::move(m)};
+  }
+  static Status Busy(std::string m) {
+    return {StatusCode::kBusy, std::move(m)};
   }
   static Status Internal(std::string m) {
     return {StatusCode::kInternal, std::move(m)};

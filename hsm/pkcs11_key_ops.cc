@@ -31,10 +31,13 @@ CK_RV SignOnce(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE h,
 
 Pkcs11KeyOps::Pkcs11KeyOps(std::unique_ptr<Module> module, CK_SLOT_ID slot,
                            HsmOptions options)
-    : module_(std::move(module)),
+    : op_timeout_(options.op_timeout),
+      module_(std::move(module)),
       ready_(std::make_unique<ReadyState>()),
       pool_(std::make_unique<SessionPool>(
-          module_->fn(), slot, options.max_sessions, options.op_timeout)),
+          module_->fn(), slot, options.max_sessions,
+          options.session_wait.count() > 0 ? options.session_wait
+                                           : options.op_timeout)),
       login_(std::make_unique<PinLogin>(module_->fn(), std::move(options.pin),
                                         ready_.get())) {}
 
@@ -46,6 +49,7 @@ StatusOr<std::unique_ptr<Pkcs11KeyOps>> Pkcs11KeyOps::Create(
                    Module::Load(options.module));
   ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FindSlot(options.token_uri));
   std::chrono::milliseconds op_timeout = options.op_timeout;
+  std::function<void()> on_fatal = std::move(options.on_fatal);
   std::unique_ptr<Pkcs11KeyOps> ops(
       new Pkcs11KeyOps(std::move(module), slot, std::move(options)));
   {
@@ -56,7 +60,7 @@ StatusOr<std::unique_ptr<Pkcs11KeyOps>> Pkcs11KeyOps::Create(
   }  // the session goes back to the pool
   ops->supervisor_ = std::make_unique<Supervisor>(
       ops->pool_.get(), ops->login_.get(), ops->keys_.get(), ops->ready_.get(),
-      op_timeout);
+      op_timeout, std::move(on_fatal));
   return ops;
 }
 
@@ -68,14 +72,18 @@ Status Pkcs11KeyOps::WithSession(const Op& op, std::string_view what) const {
   for (int attempt = 0; attempt < 2; ++attempt) {
     StatusOr<SessionLease> lease = pool_->Lease();
     if (!lease.ok()) {
-      // No session could be opened (device gone, token absent) or none came
-      // free in time (calls hung): the HSM is unusable for now.
-      if (lease.status().code() == StatusCode::kUnavailable) {
+      // No session could be opened (device gone, token absent): the HSM is
+      // unusable for now. None came free in time (Busy): more work than
+      // sessions, not the HSM's fault.
+      if (lease.status().code() != StatusCode::kBusy) {
         ready_->MarkUnready(lease.status().message());
       }
       return lease.status();
     }
-    rv = RunLoggedIn(op, lease->handle());
+    if (!lease->abandoned()) rv = RunLoggedIn(op, lease->handle());
+    // Given up on while it ran: the supervisor has turned unready and may
+    // have recovered since; whatever came back is too late to use.
+    if (lease->abandoned()) return Abandoned(what);
     // A session that saw an error may hold a half-finished operation
     // (CKR_OPERATION_ACTIVE next time), or is lost: close it, do not pool it.
     if (rv != CKR_OK) lease->Discard();
@@ -103,12 +111,20 @@ CK_RV Pkcs11KeyOps::RunLoggedIn(const Op& op, CK_SESSION_HANDLE h) const {
   return rv;
 }
 
+Status Pkcs11KeyOps::Abandoned(std::string_view what) const {
+  return Status::Unavailable(
+      "HSM " + std::string(what) + " did not return within " +
+      std::to_string(op_timeout_.count()) + " ms and was abandoned");
+}
+
 bool Pkcs11KeyOps::Ready() const { return ready_->ready(); }
 
 std::string Pkcs11KeyOps::NotReadyReason() const { return ready_->reason(); }
 
-std::pair<size_t, size_t> Pkcs11KeyOps::SessionStats() const {
-  return pool_->Counts();
+PoolStats Pkcs11KeyOps::SessionStats() const { return pool_->Stats(); }
+
+std::string Pkcs11KeyOps::FatalReason() const {
+  return supervisor_ ? supervisor_->fatal() : std::string();
 }
 
 StatusOr<std::string> Pkcs11KeyOps::SignEs256(KeyUse use,

@@ -9,11 +9,16 @@
 // Faults: when the HSM is lost (session closed or invalid, logged out, device
 // error or removed, token absent) or a call has not returned within
 // op_timeout, the object turns unready (ReadyState): calls fail at once with
-// Unavailable, and a supervisor thread (Supervisor) reopens a session, logs
-// in again and checks the keys are the same ones (same kid) with exponential
-// backoff, then turns ready again. It never repeats C_Login after
-// CKR_PIN_INCORRECT or CKR_PIN_LOCKED, which would burn the token's retry
-// counter: it stays unready and says so.
+// Unavailable, and the supervisor (Supervisor) reopens a session, logs in
+// again and checks the keys are the same ones (same kid) with exponential
+// backoff, then turns ready again. A call that has not returned within
+// op_timeout is abandoned: its caller, when the call finally comes back, gets
+// Unavailable whatever the HSM answered, and recovery does not wait for it.
+// It never repeats C_Login after CKR_PIN_INCORRECT or CKR_PIN_LOCKED, which
+// would burn the token's retry counter: it stays unready and says so.
+//
+// Back-pressure: when every session stays in use for op_timeout, a call
+// fails with Busy. The HSM is not at fault, so it stays ready.
 //
 // Thread-safe: every public method may be called from many threads at once.
 #ifndef AUTHD_HSM_PKCS11_KEY_OPS_H_
@@ -32,6 +37,7 @@
 #include "common/secure_string.h"
 #include "hsm/key_ops.h"
 #include "hsm/module.h"
+#include "hsm/pool_stats.h"
 
 namespace authd::hsm {
 
@@ -48,7 +54,15 @@ struct HsmOptions {
   std::string token_uri;  // RFC 7512
   SecureString pin;
   size_t max_sessions = 8;
+  // A call running longer is abandoned.
   std::chrono::milliseconds op_timeout{5000};
+  // The longest wait for a free session before Busy; op_timeout when zero
+  // (a session frees when a call ends, and within op_timeout every call has
+  // ended or been abandoned, so waiting longer cannot help).
+  std::chrono::milliseconds session_wait{0};
+  // Called once if the supervisor gives up on the HSM (see Supervisor);
+  // from its thread, must not block.
+  std::function<void()> on_fatal = nullptr;
 };
 
 class Pkcs11KeyOps final : public KeyOps {
@@ -70,8 +84,11 @@ class Pkcs11KeyOps final : public KeyOps {
   bool Ready() const override;
   // Why the HSM is unusable; empty when ready.
   std::string NotReadyReason() const;
-  // Sessions leased now, and open in all.
-  std::pair<size_t, size_t> SessionStats() const;
+  // The session pool's counts; lock-free.
+  PoolStats SessionStats() const;
+  // Why the supervisor gave up on the HSM (authd should exit); empty while
+  // it has not. Lock-free.
+  std::string FatalReason() const;
   StatusOr<std::vector<std::string>> ReadData(
       const std::string& label) const override;
   StatusOr<PublicKey> GenerateSigningKey(const std::string& label,
@@ -97,17 +114,21 @@ class Pkcs11KeyOps final : public KeyOps {
                HsmOptions options);
 
   // Runs `op` on a leased session. A session lost to the HSM is closed, the
-  // login restored, and `op` tried once more on a new session.
+  // login restored, and `op` tried once more on a new session. Busy when no
+  // session came free in time; Unavailable when the call was abandoned.
   Status WithSession(const Op& op, std::string_view what) const;
   // `op` on `h`; after a lost login or stale handles, logs in, finds the
   // keys again and runs `op` once more.
   CK_RV RunLoggedIn(const Op& op, CK_SESSION_HANDLE h) const;
+  // The answer to a caller whose call was abandoned.
+  Status Abandoned(std::string_view what) const;
   // Signs with the key `pick` finds, by its algorithm; JWS signature bytes.
   StatusOr<std::string> Sign(const Pick& pick, std::string_view data) const;
 
   // Declared in the order they are built; destroyed in reverse, so the
   // supervisor stops before what it watches and sessions close before the
   // module is finalized.
+  const std::chrono::milliseconds op_timeout_;
   std::unique_ptr<Module> module_;
   std::unique_ptr<ReadyState> ready_;
   std::unique_ptr<SessionPool> pool_;

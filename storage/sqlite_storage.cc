@@ -245,7 +245,8 @@ int SqliteStorage::SchemaVersion() {
 }
 
 StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(
-    const std::string& path, const std::string& vfs) {
+    const std::string& path, const std::string& vfs,
+    std::chrono::milliseconds lock_wait) {
   // Create the file ourselves so it is never world-readable, even briefly.
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
@@ -263,7 +264,7 @@ StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(
     sqlite3_close_v2(db);
     return st;
   }
-  std::unique_ptr<SqliteStorage> storage(new SqliteStorage(db));
+  std::unique_ptr<SqliteStorage> storage(new SqliteStorage(db, lock_wait));
   sqlite3_busy_timeout(db, 5000);
   sqlite3_extended_result_codes(db, 1);
   RETURN_IF_ERROR(Exec(db,
@@ -276,8 +277,16 @@ StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(
 
 SqliteStorage::~SqliteStorage() { sqlite3_close_v2(db_); }
 
+StatusOr<std::unique_lock<std::timed_mutex>> SqliteStorage::Lock() {
+  std::unique_lock<std::timed_mutex> lock(mu_, lock_wait_);
+  if (!lock.owns_lock()) {
+    return Status::Busy("the database is busy with another change; retry");
+  }
+  return lock;
+}
+
 Status SqliteStorage::Migrate() {
-  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto lock, Lock());
   ASSIGN_OR_RETURN(Stmt s, Prepare(db_, "PRAGMA user_version"));
   if (sqlite3_step(s.get()) != SQLITE_ROW) {
     return SqlStatus(db_, SQLITE_ERROR, "read schema version");
@@ -307,7 +316,7 @@ Status SqliteStorage::Migrate() {
 }
 
 StatusOr<std::vector<Credential>> SqliteStorage::ListCredentials() {
-  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto lock, Lock());
   ASSIGN_OR_RETURN(Stmt s,
                    Prepare(db_,
                            "SELECT client_id, name, role, secret_mac, "
@@ -325,7 +334,7 @@ StatusOr<std::vector<Credential>> SqliteStorage::ListCredentials() {
 }
 
 StatusOr<std::vector<AllowlistEntry>> SqliteStorage::ListAllowlist() {
-  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto lock, Lock());
   ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
                                    "SELECT cidr, created_at, created_by FROM "
                                    "allowlist ORDER BY created_at, rowid"));
@@ -336,7 +345,7 @@ StatusOr<std::vector<AllowlistEntry>> SqliteStorage::ListAllowlist() {
 }
 
 Status SqliteStorage::Write(const std::function<Status(Transaction&)>& fn) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto lock, Lock());
   RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "begin"));
   SqliteTransaction tx(db_);
   Status st;
@@ -352,7 +361,7 @@ Status SqliteStorage::Write(const std::function<Status(Transaction&)>& fn) {
 
 StatusOr<std::vector<AuditRecord>> SqliteStorage::ListAudit(
     const AuditFilter& f) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto lock, Lock());
   ASSIGN_OR_RETURN(
       Stmt s,
       Prepare(db_,
@@ -387,7 +396,7 @@ StatusOr<std::vector<AuditRecord>> SqliteStorage::ListAudit(
 
 StatusOr<std::vector<std::string>> SqliteStorage::AuditLeafHashes(
     uint64_t size) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto lock, Lock());
   ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
                                    "SELECT seq, leaf_hash FROM audit_log "
                                    "WHERE seq < ?1 ORDER BY seq"));
@@ -412,7 +421,7 @@ StatusOr<std::vector<std::string>> SqliteStorage::AuditLeafHashes(
 
 StatusOr<std::optional<StoredCheckpoint>> SqliteStorage::GetCheckpoint(
     std::optional<uint64_t> size) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto lock, Lock());
   ASSIGN_OR_RETURN(Stmt s,
                    Prepare(db_, size ? "SELECT size, root, note FROM "
                                        "audit_checkpoints WHERE size = ?1"
@@ -430,7 +439,7 @@ StatusOr<std::optional<StoredCheckpoint>> SqliteStorage::GetCheckpoint(
 
 StatusOr<std::optional<std::string>> SqliteStorage::GetMeta(
     const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto lock, Lock());
   ASSIGN_OR_RETURN(Stmt s,
                    Prepare(db_, "SELECT value FROM meta WHERE key = ?1"));
   BindText(s.get(), 1, key);
@@ -441,7 +450,7 @@ StatusOr<std::optional<std::string>> SqliteStorage::GetMeta(
 }
 
 StatusOr<std::vector<RevokedToken>> SqliteStorage::ListRevocations() {
-  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto lock, Lock());
   ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
                                    "SELECT jti, client_id, expires_at, "
                                    "revoked_at FROM revoked_tokens"));

@@ -4,10 +4,15 @@
 // migrations at open; a file newer than this binary is refused.
 //
 // One connection guarded by a mutex: admin writes are rare, and the token path
-// reads from in-memory snapshots, never from here.
+// reads from in-memory snapshots, never from here. A Write holds the mutex
+// for its whole transaction, the caller's HSM calls and the commit's fsync
+// included; so every call waits at most `lock_wait` for it and then answers
+// Busy (503 at the API) rather than tie up a request thread behind a hung
+// HSM call.
 #ifndef AUTHD_STORAGE_SQLITE_STORAGE_H_
 #define AUTHD_STORAGE_SQLITE_STORAGE_H_
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,7 +29,9 @@ class SqliteStorage final : public Storage {
   // `vfs` names a registered SQLite VFS (tests inject disk faults this way);
   // empty for the default.
   static StatusOr<std::unique_ptr<SqliteStorage>> Open(
-      const std::string& path, const std::string& vfs = "");
+      const std::string& path, const std::string& vfs = "",
+      std::chrono::milliseconds lock_wait = kLockWait);
+  static constexpr std::chrono::milliseconds kLockWait{5000};
 
   SqliteStorage(const SqliteStorage&) = delete;
   SqliteStorage& operator=(const SqliteStorage&) = delete;
@@ -44,10 +51,14 @@ class SqliteStorage final : public Storage {
   static int SchemaVersion();
 
  private:
-  explicit SqliteStorage(sqlite3* db) : db_(db) {}
+  SqliteStorage(sqlite3* db, std::chrono::milliseconds lock_wait)
+      : lock_wait_(lock_wait), db_(db) {}
   Status Migrate();
+  // mu_, or Busy after lock_wait_.
+  StatusOr<std::unique_lock<std::timed_mutex>> Lock();
 
-  std::mutex mu_;
+  const std::chrono::milliseconds lock_wait_;
+  std::timed_mutex mu_;
   sqlite3* db_;  // GUARDED_BY(mu_)
 };
 

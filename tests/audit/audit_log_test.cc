@@ -6,12 +6,19 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <tuple>
 
 #include "audit/checkpoint.h"
 #include "audit/verifier.h"
 #include "authority/access.h"
 #include "common/encoding.h"
+#include "hsm/forwarding_key_ops.h"
 #include "storage/sqlite_storage.h"
 #include "testing/fake_clock.h"
 #include "testing/fault_vfs.h"
@@ -31,6 +38,47 @@ using storage::SqliteStorage;
 using storage::StoredCheckpoint;
 using storage::Transaction;
 using testing::FakeClock;
+
+// KeyOps whose audit signature, once held, waits inside SignEs256 until
+// released: an HSM call that hangs at the worst moment, while Record holds
+// the log's mutex and the database's open transaction.
+class HangingAuditSign final : public hsm::ForwardingKeyOps {
+ public:
+  explicit HangingAuditSign(const hsm::KeyOps* real) : ForwardingKeyOps(real) {}
+
+  StatusOr<std::string> SignEs256(hsm::KeyUse use,
+                                  std::string_view data) const override {
+    if (use == hsm::KeyUse::kAudit) {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (hold_) {
+        inside_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return !hold_; });
+      }
+    }
+    return inner_->SignEs256(use, data);
+  }
+  void Hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_ = true;
+  }
+  // Returns once a signature is waiting inside SignEs256.
+  void WaitUntilInside() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return inside_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_ = false;
+    cv_.notify_all();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool hold_ = false;            // GUARDED_BY(mu_)
+  mutable bool inside_ = false;  // GUARDED_BY(mu_)
+};
 
 class AuditLogTest : public ::testing::Test {
  protected:
@@ -553,6 +601,54 @@ TEST_F(AuditLogTest, ExportRejectsLineEditsTruncationAndForks) {
   ASSERT_NE(fork5, kept5);
   EXPECT_TRUE(rejected(lines, fork5));
   EXPECT_TRUE(rejected(lines, std::string("not a checkpoint")));
+}
+
+}  // namespace
+}  // namespace authd::audit
+
+namespace authd::audit {
+namespace {
+
+// While a change waits inside a hung audit signature, holding the log's
+// mutex and the database's, what probes and the status line read (size,
+// refusal) answers at once, and another writer or a database reader gets
+// Busy after its bounded wait instead of queueing behind the hang.
+TEST_F(AuditLogTest, ReadersDoNotWaitForAChangeInsideAHungSignature) {
+  using std::chrono::milliseconds;
+  HangingAuditSign keys(&testing::SoftHsmToken::Keys());
+  auto storage =
+      std::move(SqliteStorage::Open(dir_ + "/hung.db", "", milliseconds(100)))
+          .value();
+  auto log =
+      std::move(AuditLog::Open(storage.get(), &keys, &clock_, origin_ + "-hung",
+                               "test", milliseconds(100)))
+          .value();
+  auto noop = [](Transaction&) { return Status::Ok(); };
+  AuditEvent event{"uid:0", "unix", "test.change", "t", {}, ""};
+  ASSERT_TRUE(log->Record(noop, {event}).ok());
+
+  keys.Hold();
+  Status hung = Status::Internal("not run");
+  std::thread change([&] { hung = log->Record(noop, {event}); });
+  keys.WaitUntilInside();
+  auto readers = std::async(std::launch::async, [&] {
+    return std::make_tuple(log->size(), log->refusal(), log->refusing());
+  });
+  bool answered =
+      readers.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  EXPECT_TRUE(answered) << "size()/refusal() waited for the hung change";
+  EXPECT_EQ(log->Record(noop, {event}).code(), StatusCode::kBusy);
+  EXPECT_EQ(storage->ListAudit(AuditFilter{}).status().code(),
+            StatusCode::kBusy);
+
+  keys.Release();
+  change.join();
+  auto [size, refusal, refusing] = readers.get();
+  EXPECT_EQ(size, 1u);  // the hung change had not committed
+  EXPECT_EQ(refusal, "");
+  EXPECT_FALSE(refusing);
+  EXPECT_TRUE(hung.ok()) << hung.message();
+  EXPECT_EQ(log->size(), 2u);  // published once it committed
 }
 
 }  // namespace

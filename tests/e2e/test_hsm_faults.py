@@ -2,13 +2,18 @@
 module (tests/testing/fault_pkcs11) that forwards to SoftHSM2 and fails the
 calls a plan file names. Every fault in the matrix must give 503 with
 Retry-After (never 500, never a crash), turn /readyz false where the HSM is
-lost, and heal without a restart once the HSM is back."""
+lost, and heal without a restart once the HSM is back. A call that hangs
+must stall nothing but itself: probes, metrics, the JWKS and SIGTERM keep
+working, the hung session is abandoned after hsm.timeout_ms, and authd
+exits for a restart only when fresh sessions hang too."""
 import concurrent.futures
 import os
+import signal
+import threading
 import time
 import unittest
 
-from harness import BIN, Daemon
+from harness import BIN, UnixHTTPConnection, Daemon, request, wait_until as wait_for
 
 MODULE = os.path.normpath(os.path.join(BIN, "..", "lib", "libauthd_fault_pkcs11.so"))
 
@@ -43,6 +48,23 @@ class FaultDaemon(Daemon):
         except FileNotFoundError:
             pass
         return 0
+
+    def admin_async(self, method, path, body=None):
+        """Starts an admin request on a daemon thread (it may never return
+        while the HSM hangs); the returned dict gets its reply."""
+        out = {}
+
+        def run():
+            out["reply"] = request(UnixHTTPConnection(self.socket, timeout=120),
+                                   method, path, body)
+        threading.Thread(target=run, daemon=True).start()
+        return out
+
+    def metric(self, name):
+        for line in self.http("GET", "/metrics").body.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
 
     def wait_ready(self, want=True, timeout=15):
         deadline = time.time() + timeout
@@ -123,17 +145,90 @@ class HsmFaultTest(unittest.TestCase):
         self.assertIn("CKR_PIN_INCORRECT", self.d.read_log())
         self.assertIn("restart authd", self.d.read_log())
 
+    def timed(self, fn, limit=1.0):
+        """Runs fn(), asserts it answered within `limit` seconds, returns it."""
+        start = time.time()
+        r = fn()
+        self.assertLess(time.time() - start, limit, r)
+        return r
+
     def test_hung_call(self):
-        self.d.set_plan("C_Sign HANG 3000 1\n")
+        signs = self.d.count("C_Sign")
+        # One C_Sign hangs; recovery fails (C_Login) until the plan changes,
+        # so the unready window lasts as long as the test needs it.
+        self.d.set_plan("C_Sign BLOCK 1\nC_Login CKR_DEVICE_ERROR\n")
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             slow = pool.submit(self.d.token, self.cred)
+            self.assertTrue(wait_for(lambda: self.d.count("C_Sign") > signs))
             self.assertTrue(self.d.wait_ready(False, timeout=5))
-            start = time.time()
-            self.assert_503(self.d.token(self.cred))
-            self.assertLess(time.time() - start, 1.0)  # refused at once, not queued
-            self.assertNotEqual(slow.result().status, 500)
+            self.assert_503(self.timed(lambda: self.d.token(self.cred)))  # not queued
+            # Recovery on fresh sessions while the call still hangs.
+            self.d.set_plan("C_Sign BLOCK 0\n")
+            self.assertTrue(self.d.wait_ready(True))
+            self.assertEqual(self.d.token(self.cred).status, 200)
+            self.d.set_plan("")  # the HSM answers the hung call at last
+            self.assert_503(slow.result())  # too late to be used
+        self.assertTrue(self.d.wait_ready(True))
+        self.assertEqual(self.d.metric("authd_hsm_calls_stuck"), 0)
+        self.assertGreaterEqual(self.d.metric("authd_hsm_calls_abandoned_total"), 1)
+
+    def probes_answer_at_once(self):
+        """/healthz, /readyz, /metrics, the JWKS and the admin socket's
+        /healthz and status answer within 1 s each, also with 8 probes of
+        /readyz and /metrics running at once."""
+        self.assertEqual(self.timed(lambda: self.d.http("GET", "/healthz")).status, 200)
+        self.assertEqual(self.timed(lambda: self.d.http("GET", "/metrics")).status, 200)
+        self.assertEqual(self.timed(lambda: self.d.http("GET", "/.well-known/jwks.json")).status, 200)
+        self.assertEqual(self.timed(lambda: self.d.admin("GET", "/healthz")).status, 200)
+        self.assertEqual(self.timed(lambda: self.d.admin("GET", "/v1/admin/status")).status, 200)
+        paths = ["/readyz", "/metrics"] * 4
+        with concurrent.futures.ThreadPoolExecutor(len(paths) + 2) as pool:
+            probes = [pool.submit(self.d.http, "GET", p) for p in paths]
+            health = pool.submit(self.timed, lambda: self.d.http("GET", "/healthz"))
+            jwks = pool.submit(self.timed, lambda: self.d.http("GET", "/v1/auth/jwks"))
+            self.assertEqual(health.result(timeout=5).status, 200)
+            self.assertEqual(jwks.result(timeout=5).status, 200)
+            for f in probes:
+                self.assertIn(f.result(timeout=5).status, (200, 503))
+
+    def test_hung_sign_during_admin_change(self):
+        """The checkpoint signature of an admin change hangs while the change
+        holds the audit log and the database."""
+        signs = self.d.count("C_Sign")
+        self.d.set_plan("C_Sign BLOCK 1\nC_Login CKR_DEVICE_ERROR\n")
+        change = self.d.admin_async("POST", "/v1/admin/allowlist", {"cidr": "192.0.2.7"})
+        self.assertTrue(wait_for(lambda: self.d.count("C_Sign") > signs))
+        readyz = self.timed(lambda: self.d.http("GET", "/readyz"))  # not hung
+        self.assertIn(readyz.status, (200, 503))
+        self.probes_answer_at_once()
+
+        # Past hsm.timeout_ms the session is abandoned and the HSM unready.
+        self.assertTrue(self.d.wait_ready(False, timeout=5))
+        self.assertEqual(self.timed(lambda: self.d.http("GET", "/readyz")).status, 503)
+        self.assertEqual(self.timed(lambda: self.d.http("GET", "/healthz")).status, 200)
+        self.probes_answer_at_once()
+        self.assertEqual(self.d.metric("authd_hsm_calls_stuck"), 1)
+        self.assertEqual(self.d.metric("authd_ready"), 0)
+        self.assert_503(self.timed(lambda: self.d.token(self.cred)))
+
+        # Fresh sessions work: ready again while the change still hangs.
+        self.d.set_plan("C_Sign BLOCK 0\n")
         self.assertTrue(self.d.wait_ready(True))
         self.assertEqual(self.d.token(self.cred).status, 200)
+        self.assertNotIn("reply", change)
+
+        # The HSM answers at last: too late, the change is not made.
+        self.d.set_plan("")
+        self.assertTrue(wait_for(lambda: "reply" in change))
+        self.assertEqual(change["reply"].status, 503, change["reply"])
+        self.assertTrue(change["reply"].header("retry-after"))
+        cidrs = [e["cidr"] for e in self.d.admin("GET", "/v1/admin/allowlist").json()]
+        self.assertFalse([c for c in cidrs if c.startswith("192.0.2.7")], cidrs)
+        self.assertEqual(self.d.admin("POST", "/v1/admin/allowlist",
+                                      {"cidr": "192.0.2.8"}).status, 201)
+        self.assertEqual(self.d.metric("authd_hsm_calls_stuck"), 0)
+        self.assertIsNone(self.d.proc.poll())
+        self.assertIn("event=hsm_abandoned", self.d.read_log())
 
     def test_failures_before_authentication_cost_no_hsm_operation(self):
         signs, hmacs = self.d.count("C_Sign"), self.d.count("C_SignInit")
@@ -143,6 +238,46 @@ class HsmFaultTest(unittest.TestCase):
         self.d.token(dict(self.cred, client_secret="wrong"))  # one HMAC, no signature
         self.assertEqual(self.d.count("C_SignInit") - hmacs, 1)
         self.assertEqual(self.d.count("C_Sign") - signs, 1)
+
+
+@unittest.skipUnless(os.path.exists(MODULE), "fault module not built")
+class HsmStuckExitTest(unittest.TestCase):
+    """Exits: SIGTERM with a call that never returns, and giving up on an HSM
+    whose fresh sessions hang too. A short request deadline keeps the drain
+    bound (connection_timeout_seconds + hsm.timeout_ms) at 3 s."""
+
+    def setUp(self):
+        self.d = FaultDaemon(server_extra="connection_timeout_seconds = 2\n")
+        self.d.allow("127.0.0.1")
+
+    def tearDown(self):
+        self.d.set_plan("")
+        self.d.cleanup()
+
+    def test_sigterm_stops_despite_a_hung_call(self):
+        signs = self.d.count("C_Sign")
+        self.d.set_plan("C_Sign BLOCK\n")  # every signature hangs
+        self.d.admin_async("POST", "/v1/admin/allowlist", {"cidr": "192.0.2.9"})
+        self.assertTrue(wait_for(lambda: self.d.count("C_Sign") > signs))
+        start = time.time()
+        self.d.proc.send_signal(signal.SIGTERM)
+        code = self.d.proc.wait(timeout=30)  # a hang here fails the test
+        self.assertLess(time.time() - start, 15)  # drain bound 3 s, generously
+        self.assertEqual(code, 3)
+        log = self.d.read_log()
+        self.assertIn("event=stopping", log)
+        self.assertIn("event=stop_timeout", log)
+
+    def test_exits_when_fresh_sessions_hang_too(self):
+        signs = self.d.count("C_Sign")
+        self.d.set_plan("C_Sign BLOCK\nC_Login BLOCK\n")
+        self.d.admin_async("POST", "/v1/admin/allowlist", {"cidr": "192.0.2.10"})
+        self.assertTrue(wait_for(lambda: self.d.count("C_Sign") > signs))
+        code = self.d.proc.wait(timeout=30)
+        self.assertEqual(code, 3)
+        log = self.d.read_log()
+        self.assertEqual(log.count("event=hsm_fatal"), 1, log)
+        self.assertIn("recovery on a fresh HSM session", log)
 
 
 if __name__ == "__main__":

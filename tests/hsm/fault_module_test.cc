@@ -111,6 +111,18 @@ class FaultModuleTest : public ::testing::Test {
     return ops_->Public(KeyUse::kToken).VerifyEs256(data, *sig);
   }
 
+  // Replaces ops_ with one built from `options`.
+  void Recreate(HsmOptions options) {
+    ops_.reset();
+    auto ops = Pkcs11KeyOps::Create(std::move(options));
+    ASSERT_TRUE(ops.ok()) << ops.status().message();
+    ops_ = std::move(ops).value();
+  }
+  // Returns once a C_Sign has reached the module since `before` calls.
+  bool SignArrived(unsigned long before) {
+    return Eventually([&] { return Calls("C_Sign") > before; }, seconds(5));
+  }
+
   static inline std::string* control_ = nullptr;
   static inline std::string* stats_ = nullptr;
   std::unique_ptr<Pkcs11KeyOps> ops_;
@@ -192,34 +204,94 @@ TEST_F(FaultModuleTest, HangHoldsNoLockOverOtherCalls) {
   slow.join();
 }
 
-// A call that has not returned within op_timeout turns the key ops unready,
-// so other calls fail at once instead of queueing behind it; once it has
-// returned, the supervisor recovers and nothing is left in use.
-TEST_F(FaultModuleTest, HungCallTurnsUnreadyUntilItReturns) {
+// A call that has not returned within op_timeout is abandoned: the key ops
+// turn unready at once (other calls fail instead of queueing behind it),
+// and recover on a fresh session while the hung call is still inside the
+// HSM. When it finally returns, its caller gets Unavailable (too late to
+// use) and readiness is not touched.
+TEST_F(FaultModuleTest, HungCallIsAbandonedAndRecoveryUsesAFreshSession) {
   HsmOptions options = Options();
   options.op_timeout = milliseconds(200);
-  ops_.reset();
-  auto ops = Pkcs11KeyOps::Create(std::move(options));
-  ASSERT_TRUE(ops.ok()) << ops.status().message();
-  ops_ = std::move(ops).value();
+  ASSERT_NO_FATAL_FAILURE(Recreate(std::move(options)));
 
-  WritePlan("C_Sign HANG 2000 1\n");  // the fault: one C_Sign stalls 2 s
-  std::thread slow([&] {
-    auto sig = ops_->SignEs256(KeyUse::kToken, "slow");
-    EXPECT_TRUE(sig.ok()) << sig.status().message();
-  });
+  unsigned long signs = Calls("C_Sign");
+  WritePlan("C_Sign BLOCK 1\n");  // the fault: one C_Sign hangs
+  StatusOr<std::string> late = Status::Internal("not run");
+  std::thread slow([&] { late = ops_->SignEs256(KeyUse::kToken, "slow"); });
+  ASSERT_TRUE(SignArrived(signs));
   EXPECT_TRUE(Eventually([&] { return !ops_->Ready(); }, seconds(2)));
-  EXPECT_NE(ops_->NotReadyReason().find("has not returned within 200 ms"),
-            std::string::npos)
-      << ops_->NotReadyReason();
   auto refused = ops_->Random(8);
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
-  slow.join();
+  EXPECT_FALSE(refused.ok());
 
+  // Recovered while the call still hangs (the plan keeps it blocked).
   ASSERT_TRUE(WaitReady());
-  EXPECT_EQ(ops_->SessionStats().first, 0u);
-  EXPECT_TRUE(SignsAndVerifies("after the hang"));
+  PoolStats stats = ops_->SessionStats();
+  EXPECT_EQ(stats.stuck, 1u);
+  EXPECT_GE(stats.abandoned, 1u);
+  EXPECT_TRUE(SignsAndVerifies("beside the hung call"));
+
+  WritePlan("");  // the HSM answers the hung call at last
+  slow.join();
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(late.status().message().find("did not return within 200 ms"),
+            std::string::npos)
+      << late.status().message();
+  EXPECT_TRUE(ops_->Ready());
+  EXPECT_EQ(ops_->SessionStats().stuck, 0u);
+  EXPECT_EQ(ops_->SessionStats().in_use, 0u);
+  EXPECT_TRUE(ops_->FatalReason().empty());
+}
+
+// Every session busy is back-pressure: the caller gets Busy after the
+// bounded wait, and the HSM stays ready.
+TEST_F(FaultModuleTest, PoolContentionIsBusyNotAFault) {
+  HsmOptions options = Options();
+  options.max_sessions = 1;
+  options.op_timeout = seconds(30);  // nothing is abandoned in this test
+  options.session_wait = milliseconds(100);
+  ASSERT_NO_FATAL_FAILURE(Recreate(std::move(options)));
+
+  unsigned long signs = Calls("C_Sign");
+  WritePlan("C_Sign BLOCK 1\n");  // holds the one session
+  std::thread holder(
+      [&] { EXPECT_TRUE(ops_->SignEs256(KeyUse::kToken, "held").ok()); });
+  ASSERT_TRUE(SignArrived(signs));
+  auto busy = ops_->Random(8);
+  ASSERT_FALSE(busy.ok());
+  EXPECT_EQ(busy.status().code(), StatusCode::kBusy) << busy.status().message();
+  EXPECT_TRUE(ops_->Ready());
+  EXPECT_EQ(ops_->NotReadyReason(), "");
+
+  WritePlan("");
+  holder.join();
+  EXPECT_TRUE(ops_->Random(8).ok());
+}
+
+// When the fresh session hangs too, recovery cannot succeed: the supervisor
+// gives up, says why, and calls back so that authd can exit for a restart.
+TEST_F(FaultModuleTest, GivesUpWhenRecoveryHangsToo) {
+  std::atomic<int> fatal_calls{0};
+  HsmOptions options = Options();
+  options.op_timeout = milliseconds(200);
+  options.on_fatal = [&] { ++fatal_calls; };
+  ASSERT_NO_FATAL_FAILURE(Recreate(std::move(options)));
+
+  unsigned long signs = Calls("C_Sign");
+  WritePlan("C_Sign BLOCK 1\nC_Login BLOCK\n");
+  std::thread slow([&] { (void)ops_->SignEs256(KeyUse::kToken, "slow"); });
+  ASSERT_TRUE(SignArrived(signs));
+  ASSERT_TRUE(Eventually([&] { return fatal_calls.load() > 0; }));
+  EXPECT_EQ(fatal_calls.load(), 1);
+  EXPECT_NE(ops_->FatalReason().find("recovery on a fresh HSM session"),
+            std::string::npos)
+      << ops_->FatalReason();
+  EXPECT_FALSE(ops_->Ready());
+
+  WritePlan("");  // lets the stuck threads out, so ops_ can be destroyed
+  slow.join();
+  EXPECT_FALSE(ops_->Ready());  // given up for good
+  EXPECT_EQ(fatal_calls.load(), 1);
 }
 
 TEST_F(FaultModuleTest, CountedFailuresRunOutThenCallsPass) {

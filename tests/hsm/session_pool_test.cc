@@ -8,7 +8,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -23,14 +26,43 @@ using authd::testing::SoftHsmToken;
 using std::chrono::milliseconds;
 using Counts = std::pair<size_t, size_t>;  // (in use, open)
 
+// Polls `cond` until it holds or 10 s pass; true if it held.
+bool Eventually(const std::function<bool()>& cond) {
+  auto deadline = SteadyClock::now() + std::chrono::seconds(10);
+  while (!cond()) {
+    if (SteadyClock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(1));  // poll interval
+  }
+  return true;
+}
+
 // The real module's entries, and what the counting ones saw.
 CK_FUNCTION_LIST* real_fn = nullptr;
 std::atomic<int> opens{0};
 std::atomic<int> closes{0};
 std::atomic<CK_RV> open_fault{CKR_OK};
 
+// While held, C_OpenSession waits (a hung HSM) until released.
+std::mutex open_gate_mu;
+std::condition_variable open_gate_cv;
+bool open_held = false;  // GUARDED_BY(open_gate_mu)
+int opens_waiting = 0;   // GUARDED_BY(open_gate_mu)
+
+void HoldOpens(bool hold) {
+  std::lock_guard<std::mutex> lock(open_gate_mu);
+  open_held = hold;
+  open_gate_cv.notify_all();
+}
+
 CK_RV CountingOpenSession(CK_SLOT_ID slot, CK_FLAGS flags, void* app,
                           CK_NOTIFY notify, CK_SESSION_HANDLE* out) {
+  {
+    std::unique_lock<std::mutex> lock(open_gate_mu);
+    ++opens_waiting;
+    open_gate_cv.notify_all();
+    open_gate_cv.wait(lock, [] { return !open_held; });
+    --opens_waiting;
+  }
   if (open_fault.load() != CKR_OK) return open_fault.load();
   CK_RV rv = real_fn->C_OpenSession(slot, flags, app, notify, out);
   if (rv == CKR_OK) ++opens;
@@ -63,6 +95,15 @@ class SessionPoolTest : public ::testing::Test {
     opens = 0;
     closes = 0;
     open_fault = CKR_OK;
+    HoldOpens(false);
+  }
+
+  // Abandons whatever `pool` has running, as the supervisor does once calls
+  // pass the timeout (here: any age at all).
+  static size_t AbandonAll(SessionPool* pool) {
+    size_t n = 0;
+    Eventually([&] { return (n = pool->AbandonOverdue(milliseconds(0))) > 0; });
+    return n;
   }
 
   // `wait`: how long Lease waits for a place; short where a test expects
@@ -183,17 +224,26 @@ TEST_F(SessionPoolTest, CountsInUseAndOpen) {
   EXPECT_EQ(pool->Counts(), Counts(0, 1));
 }
 
-TEST_F(SessionPoolTest, CapIsRespected) {
+// Contention is back-pressure: after the bounded wait the caller gets Busy
+// (not Unavailable, which would mark the HSM unready), and nothing is
+// abandoned or opened beyond the cap.
+TEST_F(SessionPoolTest, ContentionIsBusyAfterTheBoundedWait) {
   auto pool = NewPool(2, milliseconds(50));
   auto a = pool->Lease();
   auto b = pool->Lease();
   ASSERT_TRUE(a.ok() && b.ok());
+  SteadyClock::time_point start = SteadyClock::now();
   auto c = pool->Lease();
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.status().code(), StatusCode::kUnavailable);
-  EXPECT_EQ(c.status().message(), "no HSM session became free in time");
+  EXPECT_GE(SteadyClock::now() - start, milliseconds(50));
+  EXPECT_EQ(c.status().code(), StatusCode::kBusy);
+  EXPECT_EQ(c.status().message(), "every HSM session stayed in use for 50 ms");
   EXPECT_EQ(opens.load(), 2);
   EXPECT_EQ(pool->Counts(), Counts(2, 2));
+  PoolStats stats = pool->Stats();
+  EXPECT_EQ(stats.stuck, 0u);
+  EXPECT_EQ(stats.abandoned, 0u);
+  EXPECT_FALSE(a->abandoned());
 }
 
 TEST_F(SessionPoolTest, WaiterGetsTheSessionHandedBack) {
@@ -267,6 +317,75 @@ TEST_F(SessionPoolTest, DestroyingThePoolClosesIdleSessions) {
   EXPECT_EQ(closes.load(), 0);
   pool.reset();
   EXPECT_EQ(closes.load(), 2);
+}
+
+}  // namespace
+}  // namespace authd::hsm
+
+namespace authd::hsm {
+namespace {
+
+// A call that never returns is abandoned: its place is free at once for a
+// fresh session, its own session is left alone while the call runs (no
+// second call on it), and is closed when the call finally comes back.
+TEST_F(SessionPoolTest, HungCallIsAbandonedAndAFreshSessionTakesItsPlace) {
+  auto pool = NewPool(1, milliseconds(50));
+  auto hung = pool->Lease();
+  ASSERT_TRUE(hung.ok());
+  CK_SESSION_HANDLE stuck = hung->handle();
+  EXPECT_EQ(pool->AbandonOverdue(std::chrono::hours(1)), 0u);  // not overdue
+  ASSERT_EQ(AbandonAll(pool.get()), 1u);
+  EXPECT_TRUE(hung->abandoned());
+  EXPECT_FALSE(pool->OldestLease().has_value());
+  PoolStats stats = pool->Stats();
+  EXPECT_EQ(stats.in_use, 0u);
+  EXPECT_EQ(stats.open, 0u);
+  EXPECT_EQ(stats.stuck, 1u);
+  EXPECT_EQ(stats.abandoned, 1u);
+
+  auto fresh = pool->Lease();  // the cap is 1: Busy if the place were held
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  EXPECT_NE(fresh->handle(), stuck);
+  EXPECT_FALSE(fresh->abandoned());
+  EXPECT_EQ(opens.load(), 2);
+  EXPECT_TRUE(IsOpen(stuck));  // still the hung call's
+  EXPECT_EQ(closes.load(), 0);
+
+  hung = Status::Internal("the call came back");  // releases the lease
+  EXPECT_FALSE(IsOpen(stuck));
+  EXPECT_EQ(closes.load(), 1);
+  stats = pool->Stats();
+  EXPECT_EQ(stats.stuck, 0u);
+  EXPECT_EQ(stats.open, 1u);  // the fresh one
+  EXPECT_EQ(stats.abandoned, 1u);
+  fresh = Status::Internal("released");
+  EXPECT_EQ(pool->Counts(), Counts(0, 1));  // the fresh one is pooled
+}
+
+// A C_OpenSession that hangs is a call too: abandoned, its place freed, and
+// the session it opens late is handed over marked abandoned and closed.
+TEST_F(SessionPoolTest, HungOpenIsAbandonedAndItsLateSessionClosed) {
+  auto pool = NewPool(1, milliseconds(50));
+  HoldOpens(true);
+  StatusOr<SessionLease> late = Status::Internal("not run");
+  std::thread opener([&] { late = pool->Lease(); });
+  ASSERT_TRUE(Eventually([] {
+    std::lock_guard<std::mutex> lock(open_gate_mu);
+    return opens_waiting > 0;
+  }));
+  EXPECT_EQ(pool->Counts(), Counts(1, 1));
+  ASSERT_EQ(AbandonAll(pool.get()), 1u);
+  EXPECT_EQ(pool->Counts(), Counts(0, 0));
+  HoldOpens(false);
+  opener.join();
+  ASSERT_TRUE(late.ok()) << late.status().message();
+  EXPECT_TRUE(late->abandoned());
+  CK_SESSION_HANDLE h = late->handle();
+  EXPECT_TRUE(IsOpen(h));
+  late = Status::Internal("released");
+  EXPECT_FALSE(IsOpen(h));
+  EXPECT_EQ(pool->Stats().stuck, 0u);
+  EXPECT_EQ(pool->Counts(), Counts(0, 0));
 }
 
 }  // namespace

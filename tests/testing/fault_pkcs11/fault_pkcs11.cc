@@ -23,6 +23,11 @@
 //                            (`0x30`). Without COUNT every call fails; with
 //                            it the next COUNT calls do.
 //   FUNCTION HANG MS [COUNT] sleep MS milliseconds, then forward normally.
+//   FUNCTION BLOCK [COUNT]   wait until a plan with no BLOCK rule for
+//                            FUNCTION (or `*`) is in place, then forward
+//                            normally: a call that hangs until the test
+//                            lets it go. `FUNCTION BLOCK 0` blocks no new
+//                            call but keeps those already blocked waiting.
 //   LOGOUT                   once per plan version, on the next consulted
 //                            call: the real C_CloseAllSessions on every slot,
 //                            which drops the login (an HSM restart).
@@ -102,8 +107,9 @@ constexpr struct {
 
 struct Rule {
   std::optional<size_t> hook;  // nullopt for `*`
-  CK_RV rv = CKR_OK;           // CKR_OK for HANG
+  CK_RV rv = CKR_OK;           // CKR_OK for HANG and BLOCK
   long hang_ms = 0;
+  bool block = false;
   std::optional<unsigned long> count;  // nullopt: every call
   unsigned long used = 0;
 };
@@ -118,6 +124,7 @@ struct Plan {
 struct Action {
   CK_RV rv = CKR_OK;
   long hang_ms = 0;
+  bool block = false;
   bool logout = false;
 };
 
@@ -138,7 +145,9 @@ std::optional<Rule> ParseRule(const std::vector<std::string>& t) {
     if (!r.hook) return std::nullopt;
   }
   size_t next = 2;
-  if (t[1] == "HANG") {
+  if (t[1] == "BLOCK") {
+    r.block = true;
+  } else if (t[1] == "HANG") {
     if (t.size() < 3) return std::nullopt;
     auto ms = ParseNumber(t[2], 10);
     if (!ms) return std::nullopt;
@@ -222,6 +231,27 @@ struct State {
 
 State& GetState();
 
+// Reads the plan again if its file changed. REQUIRES: s.plan_mu held.
+void ReloadPlan(State& s) {
+  FileKey key = StatKey(s.control_path);
+  if (!(key == s.plan_key)) {
+    s.plan_key = key;
+    std::ifstream in(s.control_path);
+    s.plan = key.exists && in ? ParsePlan(in) : Plan();
+  }
+}
+
+// Whether the current plan still blocks calls to `hook`.
+bool StillBlocked(size_t hook) {
+  State& s = GetState();
+  std::lock_guard<std::mutex> lock(s.plan_mu);
+  ReloadPlan(s);
+  for (const Rule& r : s.plan.rules) {
+    if (r.block && (!r.hook || *r.hook == hook)) return true;
+  }
+  return false;
+}
+
 // Counts the call, then decides its fate from the current plan.
 Action Consult(size_t hook) {
   State& s = GetState();
@@ -229,12 +259,7 @@ Action Consult(size_t hook) {
   Action action;
   {
     std::lock_guard<std::mutex> lock(s.plan_mu);
-    FileKey key = StatKey(s.control_path);
-    if (!(key == s.plan_key)) {
-      s.plan_key = key;
-      std::ifstream in(s.control_path);
-      s.plan = key.exists && in ? ParsePlan(in) : Plan();
-    }
+    ReloadPlan(s);
     if (s.plan.logout && !s.plan.logout_done) {
       s.plan.logout_done = true;
       action.logout = true;
@@ -245,6 +270,7 @@ Action Consult(size_t hook) {
       ++r.used;
       action.rv = r.rv;
       action.hang_ms = r.hang_ms;
+      action.block = r.block;
       break;
     }
   }
@@ -285,6 +311,13 @@ CK_RV Hooked(Args... args) noexcept {
   if (a.logout) CloseAllRealSessions(real);
   if (a.hang_ms > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(a.hang_ms));
+  }
+  try {
+    while (a.block && StillBlocked(H)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  } catch (...) {
+    return CKR_GENERAL_ERROR;
   }
   if (a.rv != CKR_OK) return a.rv;
   return (real->*M)(args...);
