@@ -15,7 +15,9 @@ Response OpsHandler::Ready() const {
   nlohmann::json body = {
       {"ready", ready},
       {"hsm", d_.readiness->HsmReady() ? "ok" : "unavailable"},
-      {"audit", d_.audit->refusal().empty() ? "ok" : "refusing changes"}};
+      {"audit", d_.audit->refusal().empty() ? "ok" : "refusing changes"},
+      {"integrity",
+       d_.readiness->RowsIntact() ? "ok" : "rows failed their check"}};
   return Response::Json(ready ? 200 : 503, body);
 }
 

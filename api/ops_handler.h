@@ -1,8 +1,8 @@
 // OpsHandler: what the machine around authd polls: /healthz (the process
 // answers), /readyz (it can serve: HSM usable, audit log accepting changes,
-// start-up finished) and /metrics (Prometheus text format). /readyz carries no
-// internal detail; the admin API's status and `authctl status` say why.
-// Thread-safe.
+// every stored row intact, start-up finished) and /metrics (Prometheus text
+// format). /readyz carries no internal detail; the admin API's status and
+// `authctl status` say why. Thread-safe.
 #ifndef AUTHD_API_OPS_HANDLER_H_
 #define AUTHD_API_OPS_HANDLER_H_
 
@@ -20,20 +20,27 @@
 
 namespace authd::api {
 
-// Whether authd can serve: its own flag, the HSM's and the audit log's.
+// Whether authd can serve: its own flag, the HSM's, the audit log's and,
+// when `access` is given, that every stored row passed its integrity check.
 class Readiness {
  public:
-  Readiness(const hsm::KeyOps* keys, const audit::AuditLog* audit)
-      : keys_(keys), audit_(audit) {}
+  Readiness(const hsm::KeyOps* keys, const audit::AuditLog* audit,
+            const authority::Access* access = nullptr)
+      : keys_(keys), audit_(audit), access_(access) {}
   void Set(bool ready) { ready_.store(ready); }
   bool Ready() const {
-    return ready_.load() && keys_->Ready() && audit_->refusal().empty();
+    return ready_.load() && keys_->Ready() && audit_->refusal().empty() &&
+           RowsIntact();
   }
   bool HsmReady() const { return keys_->Ready(); }
+  bool RowsIntact() const {
+    return access_ == nullptr || access_->Current()->failures.empty();
+  }
 
  private:
   const hsm::KeyOps* keys_;
   const audit::AuditLog* audit_;
+  const authority::Access* access_;
   std::atomic<bool> ready_{true};
 };
 

@@ -251,6 +251,16 @@ Status AuditLog::Record(
   return RecordLocked(change, events);
 }
 
+Status AuditLog::Record(
+    const std::function<Status(storage::Transaction&, uint64_t)>& change,
+    const std::vector<AuditEvent>& events) {
+  // `change` runs inside RecordLocked, under mu_, before the batch's first
+  // entry is appended: that entry gets seq frontier_.size().
+  return Record(
+      [&](storage::Transaction& tx) { return change(tx, frontier_.size()); },
+      events);
+}
+
 Status AuditLog::AcceptRollback(AuditEvent event) {
   std::lock_guard<std::mutex> lock(mu_);
   if (refusal_.empty()) {

@@ -25,6 +25,7 @@ enum class StatusCode {
   kPermissionDenied,    // 403
   kResourceExhausted,   // 429 / 413
   kFailedPrecondition,  // state forbids it (e.g. rolled-back database)
+  kAborted,             // the state conflicts until an operator acts: 409
   kUnavailable,         // HSM or storage down, retry later: 503
   kInternal,            // a bug or an unexpected foreign error
 };
@@ -56,6 +57,9 @@ class [[nodiscard]] Status {
   }
   static Status FailedPrecondition(std::string m) {
     return {StatusCode::kFailedPrecondition, std::move(m)};
+  }
+  static Status Aborted(std::string m) {
+    return {StatusCode::kAborted, std::move(m)};
   }
   static Status Unavailable(std::string m) {
     return {StatusCode::kUnavailable, std::move(m)};
