@@ -137,12 +137,10 @@ Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
   std::lock_guard<std::mutex> lock(write_mu_);
   return audit_->Record(
       [&](storage::Transaction& tx, uint64_t first_seq) -> Status {
-        if (!roles_set) return Status::Ok();
         // The roles.set entry is the batch's last.
-        storage::BoundMeta row{"roles", roles_text,
-                               first_seq + events.size() - 1};
-        ASSIGN_OR_RETURN(row.mac, row_mac_->Of(row));
-        return tx.PutBoundMeta(row);
+        return roles_set
+                   ? StoreRoleSet(tx, roles_text, first_seq + events.size() - 1)
+                   : Status::Ok();
       },
       events);
 }

@@ -196,6 +196,10 @@ class Access {
       const char* removed) const;
   // The role-set row's problem, as RowProblem; "" when there is none.
   StatusOr<std::string> RoleSetProblem(const storage::BoundMeta& row) const;
+  // Stores the role set as recorded by the roles.set entry `seq`, bound.
+  // Whatever records a role set writes it through here.
+  Status StoreRoleSet(storage::Transaction& tx, const std::string& roles_text,
+                      uint64_t seq) const;
   // The roles.set entry for the configured set, or nullopt when the
   // recorded set is this one and intact.
   StatusOr<std::optional<audit::AuditEvent>> RoleSetEvent(

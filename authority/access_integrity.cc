@@ -172,6 +172,13 @@ StatusOr<std::string> Access::RoleSetProblem(
   return RowProblem(row, row.key, set, "was replaced");
 }
 
+Status Access::StoreRoleSet(storage::Transaction& tx,
+                            const std::string& roles_text, uint64_t seq) const {
+  storage::BoundMeta row{"roles", roles_text, seq};
+  ASSIGN_OR_RETURN(row.mac, row_mac_->Of(row));
+  return tx.PutBoundMeta(row);
+}
+
 StatusOr<std::optional<audit::AuditEvent>> Access::RoleSetEvent(
     const std::string& roles_text) {
   ASSIGN_OR_RETURN(std::optional<storage::BoundMeta> recorded,
