@@ -242,7 +242,6 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
                                    "' does not exist; known roles: " + known);
   }
   RETURN_IF_ERROR(CheckGrant(*role, actor));
-  RETURN_IF_ERROR(IntegrityRefusal());
   int64_t now = clock_->NowSeconds();
   if (req.expires_at <= now) {
     return Status::InvalidArgument("expires_at must be in the future");
@@ -251,6 +250,7 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
     return Status::InvalidArgument(
         "expires_at must be at most 365 days from now");
   }
+  RETURN_IF_ERROR(IntegrityRefusal());  // before spending the HSM's time
   ASSIGN_OR_RETURN(std::string id_bytes, keys_->Random(kClientIdBytes));
   ASSIGN_OR_RETURN(std::string secret_bytes, keys_->Random(kSecretBytes));
   CreatedCredential out;

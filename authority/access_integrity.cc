@@ -4,7 +4,7 @@
 // bound to the HSM") explains the design.
 #include <unordered_set>
 
-#include "authority/access.h"
+#include "authority/access.h"  // implements part of Access
 #include "common/log.h"
 
 namespace authd::authority {
