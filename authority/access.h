@@ -180,6 +180,8 @@ class Access {
   // Binds every row without a MAC unless the HSM says rows are bound.
   // REQUIRES: construction.
   Status BindRows();
+  // Gives each row without a MAC its MAC, as one rows.bind change; `*bound`
+  // counts them. REQUIRES: construction.
   Status BindStoredRows(size_t* bound);
   // Moves the rows that fail their check from `creds` and `allow` to
   // `failures`.
