@@ -82,6 +82,21 @@ std::string ReasonParam(const Request& req) {
   return reason ? *reason : "";
 }
 
+// Failing rows the status lists; its integrity field gives the count.
+constexpr size_t kListedFailures = 1000;
+
+// The status's integrity field: "ok", or what is wrong and what to do.
+json IntegrityJson(const authority::Access::Snapshot& snap) {
+  size_t n = snap.failures.size();
+  if (n == 0) return "ok";
+  return (n == 1 ? std::string("1 stored row failed its integrity check and "
+                               "is not honoured")
+                 : std::to_string(n) +
+                       " stored rows failed their integrity check and are "
+                       "not honoured") +
+         "; changes are refused until each is removed with the command given";
+}
+
 }  // namespace
 
 void AdminHandler::Count(AdminAction action) const {
@@ -101,11 +116,21 @@ Response AdminHandler::Roles(const Request&, const Actor&) const {
 Response AdminHandler::ServerStatus(const Request&, const Actor&) const {
   auto snap = d_.access->Current();
   std::string refusal = d_.audit->refusal();
+  json failures = json::array();
+  for (const authority::IntegrityFailure& f : snap->failures) {
+    if (failures.size() == kListedFailures) break;  // the count says more
+    failures.push_back({{"table", f.table},
+                        {"key", f.key},
+                        {"problem", f.problem},
+                        {"resolve", f.resolve}});
+  }
   return Response::Json(200,
                         {{"version", d_.version},
                          {"ready", d_.readiness->Ready()},
                          {"audit", refusal.empty() ? "ok" : refusal},
                          {"audit_size", d_.audit->size()},
+                         {"integrity", IntegrityJson(*snap)},
+                         {"integrity_failures", std::move(failures)},
                          {"credentials", snap->credentials.size()},
                          {"allowlist", snap->allowlist.size()},
                          {"token_kid", d_.ring->Current()->active.pub.kid()}});
@@ -119,6 +144,9 @@ Response AdminHandler::RotateKey(const Request& req, const Actor& actor) const {
           *body, {{"use", &use}, {"algorithm", &alg_name}, {"reason", &why}},
           {"use"});
       !st.ok()) {
+    return Response::FromStatus(st);
+  }
+  if (Status st = d_.access->IntegrityRefusal(); !st.ok()) {
     return Response::FromStatus(st);
   }
   if (use != "token") {

@@ -69,6 +69,7 @@ Response Response::FromStatus(const Status& st) {
     case StatusCode::kNotFound:
       return Error(404, "not_found", st.message());
     case StatusCode::kAlreadyExists:
+    case StatusCode::kAborted:
       return Error(409, "conflict", st.message());
     case StatusCode::kUnauthenticated:
       return Error(401, "unauthorized", st.message())

@@ -13,7 +13,9 @@ Response OpsHandler::Ready() const {
   nlohmann::json body = {
       {"ready", ready},
       {"hsm", d_.readiness->HsmReady() ? "ok" : "unavailable"},
-      {"audit", d_.audit->refusing() ? "refusing changes" : "ok"}};
+      {"audit", d_.audit->refusing() ? "refusing changes" : "ok"},
+      {"integrity",
+       d_.readiness->RowsIntact() ? "ok" : "rows failed their check"}};
   return Response::Json(ready ? 200 : 503, body);
 }
 

@@ -1,9 +1,9 @@
 // OpsHandler: what the machine around authd polls: /healthz (the process
 // answers), /readyz (it can serve: HSM usable, audit log accepting changes,
-// start-up finished) and /metrics (Prometheus text format). /readyz carries no
-// internal detail; the admin API's status and `authctl status` say why.
-// None of them takes a lock that is held across HSM or disk I/O, so a hung
-// HSM call cannot stall them. Thread-safe.
+// every stored row intact, start-up finished) and /metrics (Prometheus text
+// format). /readyz carries no internal detail; the admin API's status and
+// `authctl status` say why. None of them takes a lock that is held across
+// HSM or disk I/O, so a hung HSM call cannot stall them. Thread-safe.
 #ifndef AUTHD_API_OPS_HANDLER_H_
 #define AUTHD_API_OPS_HANDLER_H_
 
@@ -22,22 +22,29 @@
 
 namespace authd::api {
 
-// Whether authd can serve: its own flag, the HSM's and the audit log's. All
-// three are published values (atomics, snapshots): a probe never waits for
-// a lock that a change holds across HSM or disk I/O.
+// Whether authd can serve: its own flag, the HSM's, the audit log's and,
+// when `access` is given, that every stored row passed its integrity check.
+// All are published values (atomics, snapshots): a probe never waits for a
+// lock that a change holds across HSM or disk I/O.
 class Readiness {
  public:
-  Readiness(const hsm::KeyOps* keys, const audit::AuditLog* audit)
-      : keys_(keys), audit_(audit) {}
+  Readiness(const hsm::KeyOps* keys, const audit::AuditLog* audit,
+            const authority::Access* access = nullptr)
+      : keys_(keys), audit_(audit), access_(access) {}
   void Set(bool ready) { ready_.store(ready); }
   bool Ready() const {
-    return ready_.load() && keys_->Ready() && !audit_->refusing();
+    return ready_.load() && keys_->Ready() && !audit_->refusing() &&
+           RowsIntact();
   }
   bool HsmReady() const { return keys_->Ready(); }
+  bool RowsIntact() const {
+    return access_ == nullptr || access_->Current()->failures.empty();
+  }
 
  private:
   const hsm::KeyOps* keys_;
   const audit::AuditLog* audit_;
+  const authority::Access* access_;
   std::atomic<bool> ready_{true};
 };
 

@@ -271,6 +271,16 @@ Status AuditLog::Record(
   return RecordLocked(change, events);
 }
 
+Status AuditLog::Record(
+    const std::function<Status(storage::Transaction&, uint64_t)>& change,
+    const std::vector<AuditEvent>& events) {
+  // `change` runs inside RecordLocked, under mu_, before the batch's first
+  // entry is appended: that entry gets seq frontier_.size().
+  return Record(
+      [&](storage::Transaction& tx) { return change(tx, frontier_.size()); },
+      events);
+}
+
 Status AuditLog::AcceptRollback(AuditEvent event) {
   std::unique_lock<std::timed_mutex> lock(mu_, lock_wait_);
   if (!lock.owns_lock()) {

@@ -67,6 +67,12 @@ class AuditLog {
   // another change kept the log for `lock_wait`.
   Status Record(const std::function<Status(storage::Transaction&)>& change,
                 const std::vector<AuditEvent>& events);
+  // The same, for a change that stores the seq its first entry gets (rows
+  // bound to the HSM name the entry that created them); entry i of `events`
+  // gets first_seq + i.
+  Status Record(const std::function<Status(storage::Transaction&,
+                                           uint64_t first_seq)>& change,
+                const std::vector<AuditEvent>& events);
 
   // The operator's way out of a detected rollback or fork (a database
   // restored from backup on purpose): records an "audit.rollback_accepted"

@@ -317,10 +317,27 @@ class Ctl {
     if (int rc = Call("GET", "/v1/admin/status", nullptr, &out)) return rc;
     if (a_.json) return printf("%s\n", out.dump(2).c_str()), 0;
     for (const auto& [k, v] : out.items()) {
+      if (k == "integrity_failures") continue;  // listed below
       printf("%-12s %s\n", (k + ":").c_str(),
              v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
     }
+    // Each row that failed its integrity check, and how to resolve it. The
+    // table, key and problem come from the database: printed inert.
+    for (const json& f : out.value("integrity_failures", json::array())) {
+      printf("  %s %s: %s\n    resolve: %s\n", Inert(Str(f, "table")).c_str(),
+             Inert(Str(f, "key")).c_str(), Inert(Str(f, "problem")).c_str(),
+             Inert(Str(f, "resolve")).c_str());
+    }
     return 0;
+  }
+
+  // `s` with control characters (terminal escapes) replaced by '?'.
+  static std::string Inert(std::string s) {
+    for (char& c : s) {
+      unsigned char u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u == 0x7f) c = '?';
+    }
+    return s;
   }
 
   // Writes `text` to --output, or stdout.

@@ -223,7 +223,8 @@ void Daemon::StartApi() {
   tokens_ = std::make_unique<authority::TokenService>(
       ring_.get(), access_.get(), limiter_.get(), revocations_.get(), clock,
       config_.tokens);
-  readiness_ = std::make_unique<api::Readiness>(keys_.get(), audit_.get());
+  readiness_ = std::make_unique<api::Readiness>(keys_.get(), audit_.get(),
+                                                access_.get());
   token_handler_ =
       std::make_unique<api::TokenHandler>(tokens_.get(), &metrics_);
   check_handler_ = std::make_unique<api::CheckHandler>(
@@ -301,6 +302,10 @@ std::string Daemon::StatusLine() const {
   }
   if (std::string why = audit_->refusal(); !why.empty()) {
     return "degraded: refusing changes: " + why;
+  }
+  if (size_t n = access_ ? access_->Current()->failures.size() : 0; n > 0) {
+    return "degraded: " + std::to_string(n) +
+           " stored rows failed their integrity check; see authctl status";
   }
   return "serving; audit log at " + std::to_string(audit_->size()) + " entries";
 }

@@ -74,11 +74,18 @@ StatusOr<std::unique_ptr<Access>> Access::Create(storage::Storage* storage,
                                                  std::vector<Role> roles) {
   std::unique_ptr<Access> access(
       new Access(storage, audit, keys, clock, std::move(roles)));
+  ASSIGN_OR_RETURN(access->row_mac_, RowMac::Derive(*keys));
+  RETURN_IF_ERROR(access->BindRows());
   RETURN_IF_ERROR(access->Reload());
   return access;
 }
 
-Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
+namespace {
+
+// The key.create entries not yet recorded for the fixed keys.
+StatusOr<std::vector<audit::AuditEvent>> KeyCreateEvents(
+    const audit::AuditLog& audit, const hsm::KeyOps& keys,
+    const std::vector<std::string>& created_keys) {
   std::vector<audit::AuditEvent> events;
   // Every fixed key gets its key.create entry once, whichever start made
   // it: a start that created a key and died before recording it is caught
@@ -89,7 +96,7 @@ Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
     f.action = "key.create";
     f.target = label;
     f.limit = 1;
-    ASSIGN_OR_RETURN(std::vector<storage::AuditRecord> seen, audit_->List(f));
+    ASSIGN_OR_RETURN(std::vector<storage::AuditRecord> seen, audit.List(f));
     if (!seen.empty()) continue;
     bool now = std::find(created_keys.begin(), created_keys.end(), label) !=
                created_keys.end();
@@ -97,17 +104,25 @@ Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
     e.reason = now ? "created at start" : "found in the HSM at start";
     if (label == hsm::kTokenKeyLabel) {
       e.values = {{"use", "token"},
-                  {"kid", keys_->Public(hsm::KeyUse::kToken).kid()},
+                  {"kid", keys.Public(hsm::KeyUse::kToken).kid()},
                   {"algorithm", "ES256"}};
     } else if (label == hsm::kAuditKeyLabel) {
       e.values = {{"use", "audit"},
-                  {"kid", keys_->Public(hsm::KeyUse::kAudit).kid()},
+                  {"kid", keys.Public(hsm::KeyUse::kAudit).kid()},
                   {"algorithm", "ES256"}};
     } else {
       e.values = {{"use", "pepper"}, {"algorithm", "HMAC-SHA256"}};
     }
     events.push_back(std::move(e));
   }
+  return events;
+}
+
+}  // namespace
+
+Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
+  ASSIGN_OR_RETURN(std::vector<audit::AuditEvent> events,
+                   KeyCreateEvents(*audit_, *keys_, created_keys));
   nlohmann::json roles = nlohmann::json::array();
   for (const Role& r : roles_) {
     roles.push_back({{"name", r.name},
@@ -115,24 +130,23 @@ Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
                      {"scopes", r.scopes}});
   }
   std::string roles_text = roles.dump();
-  ASSIGN_OR_RETURN(std::optional<std::string> recorded,
-                   storage_->GetMeta("roles"));
-  bool roles_changed = !recorded || *recorded != roles_text;
-  if (roles_changed) {
-    events.push_back(
-        {"system", "local", "roles.set", "roles", {{"roles", roles_text}}, ""});
-  }
+  ASSIGN_OR_RETURN(std::optional<audit::AuditEvent> roles_set,
+                   RoleSetEvent(roles_text));
+  if (roles_set) events.push_back(std::move(*roles_set));
   if (events.empty()) return Status::Ok();
   std::lock_guard<std::mutex> lock(write_mu_);
   return audit_->Record(
-      [&](storage::Transaction& tx) {
-        return roles_changed ? tx.PutMeta("roles", roles_text) : Status::Ok();
+      [&](storage::Transaction& tx, uint64_t first_seq) -> Status {
+        // The roles.set entry is the batch's last.
+        return roles_set
+                   ? StoreRoleSet(tx, roles_text, first_seq + events.size() - 1)
+                   : Status::Ok();
       },
       events);
 }
 
 Status Access::Commit(
-    const std::function<Status(storage::Transaction&)>& change,
+    const std::function<Status(storage::Transaction&, uint64_t)>& change,
     audit::AuditEvent event, const Actor& actor) {
   event.actor = actor.id;
   event.source = actor.address;
@@ -155,11 +169,14 @@ Status Access::Reload() {
   auto snap = std::make_shared<Snapshot>();
   ASSIGN_OR_RETURN(std::vector<storage::Credential> creds,
                    storage_->ListCredentials());
+  ASSIGN_OR_RETURN(snap->allowlist, storage_->ListAllowlist());
+  RETURN_IF_ERROR(DropFailingRows(&creds, &snap->allowlist, &snap->failures));
+  snap->newest_first.reserve(creds.size());
+  snap->credentials.reserve(creds.size());
   for (auto& c : creds) {
     snap->newest_first.push_back(c.client_id);
     snap->credentials.emplace(c.client_id, std::move(c));
   }
-  ASSIGN_OR_RETURN(snap->allowlist, storage_->ListAllowlist());
   std::vector<Cidr> cidrs;
   cidrs.reserve(snap->allowlist.size());
   for (const auto& e : snap->allowlist) {
@@ -171,6 +188,8 @@ Status Access::Reload() {
     cidrs.push_back(*c);
   }
   snap->allow = IpSet::Build(cidrs);
+  std::shared_ptr<const Snapshot> before = snapshot_.load();
+  LogFailures(before.get(), *snap);
   snapshot_.store(std::move(snap));
   return Status::Ok();
 }
@@ -231,6 +250,7 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
     return Status::InvalidArgument(
         "expires_at must be at most 365 days from now");
   }
+  RETURN_IF_ERROR(IntegrityRefusal());  // before spending the HSM's time
   ASSIGN_OR_RETURN(std::string id_bytes, keys_->Random(kClientIdBytes));
   ASSIGN_OR_RETURN(std::string secret_bytes, keys_->Random(kSecretBytes));
   CreatedCredential out;
@@ -246,20 +266,45 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
   ASSIGN_OR_RETURN(c.secret_mac,
                    SecretMac(c.client_id, out.client_secret.view()));
   std::lock_guard<std::mutex> lock(write_mu_);
-  RETURN_IF_ERROR(
-      Commit([&](storage::Transaction& tx) { return tx.InsertCredential(c); },
-             {"",
-              "",
-              "credential.create",
-              c.client_id,
-              {{"name", c.name},
-               {"role", c.role},
-               {"expires_at", FormatRfc3339(c.expires_at)}},
-              req.reason},
-             actor));
+  RETURN_IF_ERROR(IntegrityRefusal());
+  RETURN_IF_ERROR(Commit(
+      [&](storage::Transaction& tx, uint64_t seq) -> Status {
+        c.audit_seq = seq;
+        ASSIGN_OR_RETURN(c.mac, row_mac_->Of(c));
+        return tx.InsertCredential(c);
+      },
+      {"",
+       "",
+       "credential.create",
+       c.client_id,
+       {{"name", c.name},
+        {"role", c.role},
+        {"expires_at", FormatRfc3339(c.expires_at)}},
+       req.reason},
+      actor));
   c.secret_mac.clear();
+  c.mac.clear();
   return out;
 }
+
+namespace {
+
+const IntegrityFailure* FindFailure(const Access::Snapshot& snap,
+                                    std::string_view table,
+                                    std::string_view key) {
+  for (const IntegrityFailure& f : snap.failures) {
+    if (f.table == table && f.key == key) return &f;
+  }
+  return nullptr;
+}
+
+// The audit values of a change that removes a failing row: its own columns
+// are not to be trusted, so only what was wrong with it.
+std::map<std::string, std::string> FailureValues(const IntegrityFailure& f) {
+  return {{"integrity", "the row failed its integrity check: it " + f.problem}};
+}
+
+}  // namespace
 
 Status Access::DeleteCredential(const std::string& client_id,
                                 const Actor& actor, const std::string& reason) {
@@ -267,13 +312,20 @@ Status Access::DeleteCredential(const std::string& client_id,
   std::lock_guard<std::mutex> lock(write_mu_);
   std::map<std::string, std::string> values;
   auto snap = snapshot_.load();
-  if (auto it = snap->credentials.find(client_id);
-      it != snap->credentials.end()) {
-    values = {{"name", it->second.name}, {"role", it->second.role}};
+  if (const IntegrityFailure* f =
+          FindFailure(*snap, "credentials", client_id)) {
+    values = FailureValues(*f);  // how the operator resolves it
+  } else {
+    RETURN_IF_ERROR(IntegrityRefusal());
+    if (auto it = snap->credentials.find(client_id);
+        it != snap->credentials.end()) {
+      values = {{"name", it->second.name}, {"role", it->second.role}};
+    }
   }
-  return Commit(
-      [&](storage::Transaction& tx) { return tx.DeleteCredential(client_id); },
-      {"", "", "credential.delete", client_id, values, reason}, actor);
+  return Commit([&](storage::Transaction& tx,
+                    uint64_t) { return tx.DeleteCredential(client_id); },
+                {"", "", "credential.delete", client_id, values, reason},
+                actor);
 }
 
 std::vector<storage::Credential> Access::ListCredentials() const {
@@ -283,6 +335,7 @@ std::vector<storage::Credential> Access::ListCredentials() const {
   for (const std::string& id : snap->newest_first) {
     out.push_back(snap->credentials.at(id));
     out.back().secret_mac.clear();
+    out.back().mac.clear();
   }
   return out;
 }
@@ -293,26 +346,45 @@ StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
   ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
   storage::AllowlistEntry e{cidr.ToString(), clock_->NowSeconds(), actor.id};
   std::lock_guard<std::mutex> lock(write_mu_);
-  Status st =
-      Commit([&](storage::Transaction& tx) { return tx.InsertAllowlist(e); },
-             {"", "", "allowlist.add", e.cidr, {}, reason}, actor);
+  RETURN_IF_ERROR(IntegrityRefusal());
+  Status st = Commit(
+      [&](storage::Transaction& tx, uint64_t seq) -> Status {
+        e.audit_seq = seq;
+        ASSIGN_OR_RETURN(e.mac, row_mac_->Of(e));
+        return tx.InsertAllowlist(e);
+      },
+      {"", "", "allowlist.add", e.cidr, {}, reason}, actor);
   if (st.code() == StatusCode::kAlreadyExists) {
     return Status::AlreadyExists(e.cidr + " is already on the allowlist");
   }
   RETURN_IF_ERROR(st);
+  e.mac.clear();
   return e;
 }
 
 Status Access::RemoveAllowlist(std::string_view text, const Actor& actor,
                                const std::string& reason) {
   RETURN_IF_ERROR(ValidateReason(reason));
-  ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
   std::lock_guard<std::mutex> lock(write_mu_);
+  auto snap = snapshot_.load();
+  // A failing row is found by its stored text first: a forged one need not
+  // even parse.
+  const IntegrityFailure* failed = FindFailure(*snap, "allowlist", text);
+  std::string key(text);
+  if (failed == nullptr) {
+    ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
+    key = cidr.ToString();
+    failed = FindFailure(*snap, "allowlist", key);
+  }
+  if (failed == nullptr) RETURN_IF_ERROR(IntegrityRefusal());
   return Commit(
-      [&](storage::Transaction& tx) {
-        return tx.DeleteAllowlist(cidr.ToString());
+      [&](storage::Transaction& tx, uint64_t) {
+        return tx.DeleteAllowlist(key);
       },
-      {"", "", "allowlist.remove", cidr.ToString(), {}, reason}, actor);
+      {"", "", "allowlist.remove", key,
+       failed ? FailureValues(*failed) : std::map<std::string, std::string>{},
+       reason},
+      actor);
 }
 
 }  // namespace authd::authority

@@ -6,17 +6,25 @@
 // the token path never takes a lock or touches the database. Writes are
 // serialized, committed to Storage first, and published before the call
 // returns, so a change is in force on every thread once it is acknowledged.
+//
+// Every stored credential, allowlist entry and the recorded role set is
+// bound to the HSM (authority/row_mac.h) and checked whenever the snapshot
+// is built: a row that fails (edited, forged, or copied back after its
+// deletion) is left out of the snapshot and listed in Snapshot::failures;
+// while any is listed, every change but removing a failing row is refused.
 #ifndef AUTHD_AUTHORITY_ACCESS_H_
 #define AUTHD_AUTHORITY_ACCESS_H_
 
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "audit/audit_log.h"
+#include "authority/row_mac.h"
 #include "common/cidr.h"
 #include "common/clock.h"
 #include "common/ip_set.h"
@@ -70,6 +78,20 @@ inline constexpr int64_t kMaxCredentialLifetime = 365 * 86400;
 // the HMAC, so an id of any length costs neither memory nor HSM time.
 inline constexpr size_t kMaxClientIdLength = 64;
 
+// A stored row that failed its integrity check and is not honoured.
+struct IntegrityFailure {
+  std::string table;    // "credentials" or "allowlist"
+  std::string key;      // client_id or CIDR, exactly as stored
+  std::string problem;  // what is wrong with it, for the operator
+  std::string resolve;  // the authctl command that removes it
+};
+
+// The HSM data object, labelled kRowsBoundLabel + ":" + audit origin, whose
+// presence says this deployment's rows carry MACs: from then on a row
+// without one fails. It is in the HSM, not the database, so nobody can
+// unbind the rows by editing the database.
+inline constexpr char kRowsBoundLabel[] = "authd-rows-bound";
+
 class Access {
  public:
   struct Snapshot {
@@ -77,9 +99,12 @@ class Access {
     std::vector<std::string> newest_first;  // client_ids, as storage lists them
     std::vector<storage::AllowlistEntry> allowlist;
     IpSet allow;
+    std::vector<IntegrityFailure> failures;  // rows left out, in table order
   };
 
-  // Every change is recorded in `audit` in the same transaction.
+  // Every change is recorded in `audit` in the same transaction. Derives
+  // the row MAC key from the HSM pepper and, on the first start over a
+  // database whose rows are not bound yet, binds them (see kRowsBoundLabel).
   static StatusOr<std::unique_ptr<Access>> Create(storage::Storage* storage,
                                                   audit::AuditLog* audit,
                                                   const hsm::KeyOps* keys,
@@ -87,7 +112,9 @@ class Access {
                                                   std::vector<Role> roles);
 
   // Records what start-up changed: keys the HSM layer just created (labels)
-  // and the role set, when it differs from the one last recorded.
+  // and the role set, when it differs from the one last recorded or the
+  // recorded one fails its integrity check (the configuration is the truth:
+  // it is recorded again, and the entry's reason says why).
   Status RecordStartup(const std::vector<std::string>& created_keys);
 
   std::shared_ptr<const Snapshot> Current() const { return snapshot_.load(); }
@@ -118,6 +145,13 @@ class Access {
       const std::string& reason = "");
   Status RemoveAllowlist(std::string_view cidr, const Actor& actor,
                          const std::string& reason = "");
+  // OK, or Aborted naming the rows that failed their integrity check and
+  // the commands that remove them: while any row fails, every change is
+  // refused except deleting a failing credential or removing a failing
+  // allowlist entry (SPEC "Security rules": a tampered row grants nothing,
+  // and the operator decides what to do about it before anything else).
+  Status IntegrityRefusal() const;
+
   // The audit log, whose trusted() says whether this state may be served.
   const audit::AuditLog* audit() const { return audit_; }
   bool Allowed(const IpAddress& addr) const {
@@ -133,18 +167,59 @@ class Access {
         clock_(clock),
         roles_(std::move(roles)) {}
   // Commits `change` with its audit entry, then republishes the snapshot.
+  // `change` gets the seq the entry will have (the row's audit_seq).
   // REQUIRES: write_mu_ held.
-  Status Commit(const std::function<Status(storage::Transaction&)>& change,
-                audit::AuditEvent event, const Actor& actor);
+  Status Commit(
+      const std::function<Status(storage::Transaction&, uint64_t seq)>& change,
+      audit::AuditEvent event, const Actor& actor);
   // Rebuilds the snapshot from storage and publishes it.
   // REQUIRES: write_mu_ held (or construction).
   Status Reload();
+
+  // Row integrity (access_integrity.cc).
+  // Binds every row without a MAC unless the HSM says rows are bound.
+  // REQUIRES: construction.
+  Status BindRows();
+  // Gives each row without a MAC its MAC, as one rows.bind change; `*bound`
+  // counts them. REQUIRES: construction.
+  Status BindStoredRows(size_t* bound);
+  // Moves the rows that fail their check from `creds` and `allow` to
+  // `failures`.
+  Status DropFailingRows(std::vector<storage::Credential>* creds,
+                         std::vector<storage::AllowlistEntry>* allow,
+                         std::vector<IntegrityFailure>* failures) const;
+  // Why `row` is not honoured, or "" when it is: no MAC (once rows are
+  // bound), a MAC that does not match, or an audit entry in `removals` (the
+  // latest seq per key) that removed `key` after the row was written.
+  template <typename Row>
+  std::string RowProblem(
+      const Row& row, const std::string& key,
+      const std::unordered_map<std::string, uint64_t>& removals,
+      const char* removed) const;
+  // The role-set row's problem, as RowProblem; "" when there is none.
+  StatusOr<std::string> RoleSetProblem(const storage::BoundMeta& row) const;
+  // Stores the role set as recorded by the roles.set entry `seq`, bound.
+  // Whatever records a role set writes it through here.
+  Status StoreRoleSet(storage::Transaction& tx, const std::string& roles_text,
+                      uint64_t seq) const;
+  // The roles.set entry for the configured set, or nullopt when the
+  // recorded set is this one and intact.
+  StatusOr<std::optional<audit::AuditEvent>> RoleSetEvent(
+      const std::string& roles_text);
+  // Logs each failure not already in `before` (null at load).
+  static void LogFailures(const Snapshot* before, const Snapshot& now);
+  std::string RowsBoundLabel() const;
 
   storage::Storage* storage_;
   audit::AuditLog* audit_;
   const hsm::KeyOps* keys_;
   const Clock* clock_;
   const std::vector<Role> roles_;
+  std::unique_ptr<RowMac> row_mac_;  // set by Create
+  // Whether a row without a MAC fails: set by Create once the HSM records
+  // that rows are bound (false only while the audit log is refused, when
+  // nothing is bound and nothing is served).
+  bool rows_bound_ = false;
   std::mutex write_mu_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
 };

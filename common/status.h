@@ -25,6 +25,7 @@ enum class StatusCode {
   kPermissionDenied,    // 403
   kResourceExhausted,   // 429 / 413
   kFailedPrecondition,  // state forbids it (e.g. rolled-back database)
+  kAborted,             // the state conflicts until an operator acts: 409
   kUnavailable,         // HSM or storage down, retry later: 503
   // Every unit of a shared resource (HSM sessions, the database) stayed in
   // use for the bounded wait: back-pressure, not a fault. 503 with
@@ -60,6 +61,9 @@ class [[nodiscard]] Status {
   }
   static Status FailedPrecondition(std::string m) {
     return {StatusCode::kFailedPrecondition, std::move(m)};
+  }
+  static Status Aborted(std::string m) {
+    return {StatusCode::kAborted, std::move(m)};
   }
   static Status Unavailable(std::string m) {
     return {StatusCode::kUnavailable, std::move(m)};

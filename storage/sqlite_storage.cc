@@ -61,6 +61,19 @@ CREATE TABLE revoked_tokens (
 ) STRICT;
 CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at);
 )sql",
+    // Rows that decide access are bound to the HSM: a MAC and the seq of the
+    // audit entry that wrote them. NULL until the first start of a version
+    // that binds them (Access::Create). The index answers "the latest entry
+    // of this action, per target" without reading the log.
+    R"sql(
+ALTER TABLE credentials ADD COLUMN audit_seq INTEGER;
+ALTER TABLE credentials ADD COLUMN mac BLOB;
+ALTER TABLE allowlist ADD COLUMN audit_seq INTEGER;
+ALTER TABLE allowlist ADD COLUMN mac BLOB;
+ALTER TABLE meta ADD COLUMN audit_seq INTEGER;
+ALTER TABLE meta ADD COLUMN mac BLOB;
+CREATE INDEX audit_log_action ON audit_log (action, target, seq);
+)sql",
 };
 
 // The one place SQLite result codes become a Status.
@@ -108,6 +121,22 @@ void BindBlob(sqlite3_stmt* s, int i, const std::string& v) {
                     SQLITE_TRANSIENT);
 }
 
+// A row's binding: NULL columns when it has none.
+void BindBinding(sqlite3_stmt* s, int i, uint64_t audit_seq,
+                 const std::string& mac) {
+  if (mac.empty()) {
+    sqlite3_bind_null(s, i);
+    sqlite3_bind_null(s, i + 1);
+    return;
+  }
+  sqlite3_bind_int64(s, i, static_cast<sqlite3_int64>(audit_seq));
+  BindBlob(s, i + 1, mac);
+}
+
+uint64_t ColumnSeq(sqlite3_stmt* s, int i) {
+  return static_cast<uint64_t>(sqlite3_column_int64(s, i));
+}
+
 std::string ColumnText(sqlite3_stmt* s, int i) {
   const void* p = sqlite3_column_blob(s, i);
   int n = sqlite3_column_bytes(s, i);
@@ -143,9 +172,12 @@ class SqliteTransaction final : public Transaction {
   explicit SqliteTransaction(sqlite3* db) : db_(db) {}
 
   Status InsertCredential(const Credential& c) override {
-    ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
-                                     "INSERT INTO credentials VALUES "
-                                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    ASSIGN_OR_RETURN(Stmt s,
+                     Prepare(db_,
+                             "INSERT INTO credentials (client_id, name, role, "
+                             "secret_mac, created_at, expires_at, created_by, "
+                             "audit_seq, mac) VALUES "
+                             "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
     BindText(s.get(), 1, c.client_id);
     BindText(s.get(), 2, c.name);
     BindText(s.get(), 3, c.role);
@@ -154,6 +186,7 @@ class SqliteTransaction final : public Transaction {
     sqlite3_bind_int64(s.get(), 5, c.created_at);
     sqlite3_bind_int64(s.get(), 6, c.expires_at);
     BindText(s.get(), 7, c.created_by);
+    BindBinding(s.get(), 8, c.audit_seq, c.mac);
     return SqlStatus(db_, sqlite3_step(s.get()), "insert credential");
   }
 
@@ -166,11 +199,14 @@ class SqliteTransaction final : public Transaction {
   }
 
   Status InsertAllowlist(const AllowlistEntry& e) override {
-    ASSIGN_OR_RETURN(Stmt s,
-                     Prepare(db_, "INSERT INTO allowlist VALUES (?1, ?2, ?3)"));
+    ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                     "INSERT INTO allowlist (cidr, created_at, "
+                                     "created_by, audit_seq, mac) VALUES "
+                                     "(?1, ?2, ?3, ?4, ?5)"));
     BindText(s.get(), 1, e.cidr);
     sqlite3_bind_int64(s.get(), 2, e.created_at);
     BindText(s.get(), 3, e.created_by);
+    BindBinding(s.get(), 4, e.audit_seq, e.mac);
     return SqlStatus(db_, sqlite3_step(s.get()), "insert allowlist entry");
   }
 
@@ -207,12 +243,42 @@ class SqliteTransaction final : public Transaction {
   }
 
   Status PutMeta(const std::string& key, const std::string& value) override {
-    ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
-                                     "INSERT INTO meta VALUES (?1, ?2) ON "
-                                     "CONFLICT(key) DO UPDATE SET value = ?2"));
-    BindText(s.get(), 1, key);
-    BindBlob(s.get(), 2, value);
+    return PutBoundMeta({key, value, 0, ""});
+  }
+
+  Status PutBoundMeta(const BoundMeta& m) override {
+    ASSIGN_OR_RETURN(
+        Stmt s,
+        Prepare(db_,
+                "INSERT INTO meta (key, value, audit_seq, mac) VALUES "
+                "(?1, ?2, ?3, ?4) ON CONFLICT(key) DO UPDATE SET value = ?2, "
+                "audit_seq = ?3, mac = ?4"));
+    BindText(s.get(), 1, m.key);
+    BindBlob(s.get(), 2, m.value);
+    BindBinding(s.get(), 3, m.audit_seq, m.mac);
     return SqlStatus(db_, sqlite3_step(s.get()), "store meta");
+  }
+
+  Status BindCredential(const std::string& client_id, uint64_t audit_seq,
+                        const std::string& mac) override {
+    ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                     "UPDATE credentials SET audit_seq = ?1, "
+                                     "mac = ?2 WHERE client_id = ?3"));
+    BindBinding(s.get(), 1, audit_seq, mac);
+    BindText(s.get(), 3, client_id);
+    return StepChange(db_, s.get(), "bind credential",
+                      "no credential with client_id " + client_id);
+  }
+
+  Status BindAllowlist(const std::string& cidr, uint64_t audit_seq,
+                       const std::string& mac) override {
+    ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                     "UPDATE allowlist SET audit_seq = ?1, "
+                                     "mac = ?2 WHERE cidr = ?3"));
+    BindBinding(s.get(), 1, audit_seq, mac);
+    BindText(s.get(), 3, cidr);
+    return StepChange(db_, s.get(), "bind allowlist entry",
+                      cidr + " is not on the allowlist");
   }
 
   Status InsertRevocation(const RevokedToken& r) override {
@@ -320,8 +386,9 @@ StatusOr<std::vector<Credential>> SqliteStorage::ListCredentials() {
   ASSIGN_OR_RETURN(Stmt s,
                    Prepare(db_,
                            "SELECT client_id, name, role, secret_mac, "
-                           "created_at, expires_at, created_by FROM "
-                           "credentials ORDER BY created_at DESC, rowid DESC"));
+                           "created_at, expires_at, created_by, audit_seq, "
+                           "mac FROM credentials "
+                           "ORDER BY created_at DESC, rowid DESC"));
   return Rows(db_, s.get(), "list credentials", [](sqlite3_stmt* r) {
     return Credential{ColumnText(r, 0),
                       ColumnText(r, 1),
@@ -329,18 +396,21 @@ StatusOr<std::vector<Credential>> SqliteStorage::ListCredentials() {
                       ColumnText(r, 3),
                       sqlite3_column_int64(r, 4),
                       sqlite3_column_int64(r, 5),
-                      ColumnText(r, 6)};
+                      ColumnText(r, 6),
+                      ColumnSeq(r, 7),
+                      ColumnText(r, 8)};
   });
 }
 
 StatusOr<std::vector<AllowlistEntry>> SqliteStorage::ListAllowlist() {
   ASSIGN_OR_RETURN(auto lock, Lock());
   ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
-                                   "SELECT cidr, created_at, created_by FROM "
-                                   "allowlist ORDER BY created_at, rowid"));
+                                   "SELECT cidr, created_at, created_by, "
+                                   "audit_seq, mac FROM allowlist "
+                                   "ORDER BY created_at, rowid"));
   return Rows(db_, s.get(), "list allowlist", [](sqlite3_stmt* r) {
     return AllowlistEntry{ColumnText(r, 0), sqlite3_column_int64(r, 1),
-                          ColumnText(r, 2)};
+                          ColumnText(r, 2), ColumnSeq(r, 3), ColumnText(r, 4)};
   });
 }
 
@@ -447,6 +517,37 @@ StatusOr<std::optional<std::string>> SqliteStorage::GetMeta(
   if (rc == SQLITE_DONE) return std::optional<std::string>();
   if (rc != SQLITE_ROW) return SqlStatus(db_, rc, "read meta");
   return std::optional<std::string>(ColumnText(s.get(), 0));
+}
+
+StatusOr<std::optional<BoundMeta>> SqliteStorage::GetBoundMeta(
+    const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                   "SELECT value, audit_seq, mac FROM meta "
+                                   "WHERE key = ?1"));
+  BindText(s.get(), 1, key);
+  int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE) return std::optional<BoundMeta>();
+  if (rc != SQLITE_ROW) return SqlStatus(db_, rc, "read meta");
+  return std::optional<BoundMeta>(BoundMeta{key, ColumnText(s.get(), 0),
+                                            ColumnSeq(s.get(), 1),
+                                            ColumnText(s.get(), 2)});
+}
+
+StatusOr<std::unordered_map<std::string, uint64_t>>
+SqliteStorage::LatestAuditSeqByTarget(const std::string& action) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                   "SELECT target, MAX(seq) FROM audit_log "
+                                   "WHERE action = ?1 GROUP BY target"));
+  BindText(s.get(), 1, action);
+  std::unordered_map<std::string, uint64_t> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    out[ColumnText(s.get(), 0)] = ColumnSeq(s.get(), 1);
+  }
+  RETURN_IF_ERROR(SqlStatus(db_, rc, "read audit targets"));
+  return out;
 }
 
 StatusOr<std::vector<RevokedToken>> SqliteStorage::ListRevocations() {

@@ -46,6 +46,10 @@ class SqliteStorage final : public Storage {
   StatusOr<std::optional<StoredCheckpoint>> GetCheckpoint(
       std::optional<uint64_t> size) override;
   StatusOr<std::optional<std::string>> GetMeta(const std::string& key) override;
+  StatusOr<std::optional<BoundMeta>> GetBoundMeta(
+      const std::string& key) override;
+  StatusOr<std::unordered_map<std::string, uint64_t>> LatestAuditSeqByTarget(
+      const std::string& action) override;
   StatusOr<std::vector<RevokedToken>> ListRevocations() override;
 
   static int SchemaVersion();

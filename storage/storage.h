@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -26,12 +27,28 @@ struct Credential {
   int64_t created_at = 0;
   int64_t expires_at = 0;
   std::string created_by;
+  // The row's binding to the HSM (authority/row_mac.h): the seq of the audit
+  // entry that created it, and a MAC over every column above and that seq.
+  // Empty/0 in a row written before rows were bound (schema version 3).
+  uint64_t audit_seq = 0;
+  std::string mac = {};
 };
 
 struct AllowlistEntry {
   std::string cidr;  // normalized
   int64_t created_at = 0;
   std::string created_by;
+  uint64_t audit_seq = 0;  // as in Credential
+  std::string mac = {};
+};
+
+// A meta row bound to the HSM like a credential (the recorded role set): its
+// value, the seq of the audit entry that wrote it, and the MAC over both.
+struct BoundMeta {
+  std::string key;
+  std::string value;
+  uint64_t audit_seq = 0;
+  std::string mac = {};  // empty: the row has none
 };
 
 // A revoked access token (RFC 7009), kept until the token would have expired.
@@ -79,7 +96,15 @@ class Transaction {
   virtual Status DeleteAllowlist(const std::string& cidr) = 0;
   virtual Status AppendAudit(const AuditRecord& r) = 0;
   virtual Status PutCheckpoint(const StoredCheckpoint& c) = 0;
+  // Writes a meta row unbound (its MAC, if any, is cleared).
   virtual Status PutMeta(const std::string& key, const std::string& value) = 0;
+  virtual Status PutBoundMeta(const BoundMeta& m) = 0;
+  // Sets the binding of a stored row (the first start after the upgrade to
+  // bound rows). NotFound when the row does not exist.
+  virtual Status BindCredential(const std::string& client_id,
+                                uint64_t audit_seq, const std::string& mac) = 0;
+  virtual Status BindAllowlist(const std::string& cidr, uint64_t audit_seq,
+                               const std::string& mac) = 0;
   // Revoking a token twice is not an error.
   virtual Status InsertRevocation(const RevokedToken& r) = 0;
   // Drops revocations of tokens that expired at or before `now`.
@@ -100,6 +125,12 @@ class Storage {
       std::optional<uint64_t> size) = 0;
   virtual StatusOr<std::optional<std::string>> GetMeta(
       const std::string& key) = 0;
+  virtual StatusOr<std::optional<BoundMeta>> GetBoundMeta(
+      const std::string& key) = 0;
+  // For each target of an audit entry with `action`, the highest seq among
+  // them: one query, answered from an index, whatever the number of rows.
+  virtual StatusOr<std::unordered_map<std::string, uint64_t>>
+  LatestAuditSeqByTarget(const std::string& action) = 0;
   virtual StatusOr<std::vector<RevokedToken>> ListRevocations() = 0;
   // Runs `fn` in one transaction; commits only when it returns OK.
   virtual Status Write(const std::function<Status(Transaction&)>& fn) = 0;

@@ -7,6 +7,7 @@
 #include "api/admin_handler.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <map>
 #include <optional>
@@ -536,6 +537,8 @@ TEST_F(AdminHandlerTest, StatusReportsTheServersState) {
                           {"ready", true},
                           {"audit", "ok"},
                           {"audit_size", audit_->size()},
+                          {"integrity", "ok"},
+                          {"integrity_failures", json::array()},
                           {"credentials", 2},
                           {"allowlist", 1},
                           {"token_kid", ring_->Current()->active.pub.kid()}}));
@@ -550,6 +553,67 @@ TEST_F(AdminHandlerTest, StatusReportsTheServersState) {
 }
 
 // ----------------------------------------------------------------- keys
+
+// A credential edited in the database while authd was stopped: not
+// honoured, reported (without detail on /readyz), and every change but its
+// deletion refused with 409 until the operator deletes it; then ready again
+// without a restart.
+TEST_F(AdminHandlerTest, TamperedRowIsReportedAndOnlyItsDeletionIsAccepted) {
+  const std::string id = CreateOverSocket("victim", "viewer")["client_id"];
+  ring_.reset();
+  access_.reset();
+  audit_.reset();
+  storage_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
+  std::string sql =
+      "UPDATE credentials SET role = 'owner' WHERE client_id = '" + id + "'";
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK);
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  BuildApi();
+
+  Response ready = Send(Tcp("GET", "/readyz"));
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(Body(ready)["integrity"], "rows failed their check");
+  EXPECT_EQ(ready.body.find(id), std::string::npos) << ready.body;
+  json status = List("/v1/admin/status");
+  EXPECT_EQ(status["ready"], false);
+  EXPECT_EQ(status["integrity"],
+            "1 stored row failed its integrity check and is not honoured; "
+            "changes are refused until each is removed with the command "
+            "given");
+  EXPECT_EQ(status["integrity_failures"],
+            (json::array({{{"table", "credentials"},
+                           {"key", id},
+                           {"problem",
+                            "does not match its integrity MAC (edited "
+                            "outside authd)"},
+                           {"resolve", "authctl credential delete " + id}}})));
+
+  for (Request change :
+       {SocketPost("/v1/admin/allowlist", {{"cidr", "198.51.100.0/24"}}),
+        SocketPost("/v1/admin/credentials", CredentialBody("x", "viewer")),
+        SocketPost("/v1/admin/keys/rotate", {{"use", "token"}}),
+        Socket("DELETE", "/v1/admin/allowlist/192.0.2.0/24")}) {
+    Response r = Send(change);
+    EXPECT_EQ(r.status, 409) << change.path;
+    EXPECT_EQ(Body(r)["error"], "conflict");
+    EXPECT_NE(Body(r)["message"].get<std::string>().find(
+                  "authctl credential delete " + id),
+              std::string::npos)
+        << r.body;
+  }
+  Response del = Send(Socket("DELETE", "/v1/admin/credentials/" + id));
+  EXPECT_EQ(del.status, 204) << del.body;
+  EXPECT_EQ(Send(Tcp("GET", "/readyz")).status, 200);
+  EXPECT_EQ(List("/v1/admin/status")["integrity"], "ok");
+  EXPECT_EQ(
+      Send(SocketPost("/v1/admin/allowlist", {{"cidr", "198.51.100.0/24"}}))
+          .status,
+      201);
+}
 
 TEST_F(AdminHandlerTest, KeysListShowsTheTokenAuditAndPepperKeys) {
   // Without their key.create entries the fixed keys' creation is unknown.

@@ -432,6 +432,7 @@ TEST_F(TokenHandlerTest, OverlongClientIdIsRefusedBeforeTheLimiterAndHsm) {
   auto access = Access::Create(storage_.get(), audit_.get(), &counting, &clock_,
                                DefaultRoles());
   ASSERT_TRUE(access.ok()) << access.status().message();
+  counting.hmacs = 0;  // Create derived the row MAC key: one HMAC
   TokenService service(ring_.get(), access->get(), &limiter_,
                        revocations_.get(), &clock_,
                        TokenOptions{kIssuer, kAudience, 600});

@@ -18,11 +18,13 @@ namespace authd::storage {
 bool operator==(const Credential& a, const Credential& b) {
   return a.client_id == b.client_id && a.name == b.name && a.role == b.role &&
          a.secret_mac == b.secret_mac && a.created_at == b.created_at &&
-         a.expires_at == b.expires_at && a.created_by == b.created_by;
+         a.expires_at == b.expires_at && a.created_by == b.created_by &&
+         a.audit_seq == b.audit_seq && a.mac == b.mac;
 }
 bool operator==(const AllowlistEntry& a, const AllowlistEntry& b) {
   return a.cidr == b.cidr && a.created_at == b.created_at &&
-         a.created_by == b.created_by;
+         a.created_by == b.created_by && a.audit_seq == b.audit_seq &&
+         a.mac == b.mac;
 }
 void PrintTo(const Credential& c, std::ostream* os) {
   *os << "{" << c.client_id << ", " << c.name << ", " << c.role << ", "
@@ -329,6 +331,143 @@ TEST_F(SqliteStorageTest, RefusesADatabaseFromANewerVersion) {
                 std::to_string(SqliteStorage::SchemaVersion()) + ")");
   // Refusing must not have touched the file.
   EXPECT_EQ(Pragma(path_, "user_version"), std::to_string(newer));
+}
+
+// ------------------------------------------------ rows bound to the HSM
+
+TEST_F(SqliteStorageTest, RowBindingsRoundTripAndAreNullWhenAbsent) {
+  Credential bound = Cred("id-1", 100);
+  bound.audit_seq = 7;
+  bound.mac = std::string(31, '\xee') + '\0';
+  ASSERT_TRUE(Insert(bound).ok());
+  ASSERT_TRUE(Insert(Cred("id-2", 50)).ok());
+  AllowlistEntry e = Entry("10.0.0.0/8", 100);
+  e.audit_seq = 8;
+  e.mac = "mac-bytes";
+  ASSERT_TRUE(Insert(e).ok());
+  EXPECT_EQ(Credentials(), (std::vector<Credential>{bound, Cred("id-2", 50)}));
+  EXPECT_EQ(Allowlist(), std::vector<AllowlistEntry>{e});
+
+  // Binding a stored row sets both columns; an unknown row is NotFound.
+  Credential later = Cred("id-2", 50);
+  later.audit_seq = 3;
+  later.mac = "m2";
+  ASSERT_TRUE(db_->Write([&](Transaction& tx) {
+                   return tx.BindCredential("id-2", 3, "m2");
+                 })
+                  .ok());
+  EXPECT_EQ(Credentials()[1], later);
+  Status st = db_->Write(
+      [](Transaction& tx) { return tx.BindAllowlist("192.0.2.0/24", 1, "m"); });
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  st = db_->Write(
+      [](Transaction& tx) { return tx.BindCredential("nobody", 1, "m"); });
+  EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  ASSERT_TRUE(db_->Write([](Transaction& tx) {
+                   return tx.BindAllowlist("10.0.0.0/8", 9, "m9");
+                 })
+                  .ok());
+  EXPECT_EQ(Allowlist()[0].audit_seq, 9u);
+  EXPECT_EQ(Allowlist()[0].mac, "m9");
+}
+
+TEST_F(SqliteStorageTest, BoundMetaRoundTripsAndPutMetaUnbindsIt) {
+  EXPECT_FALSE(db_->GetBoundMeta("roles").value().has_value());
+  ASSERT_TRUE(db_->Write([](Transaction& tx) {
+                   return tx.PutBoundMeta({"roles", "[1]", 5, "mac5"});
+                 })
+                  .ok());
+  std::optional<BoundMeta> m = db_->GetBoundMeta("roles").value();
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->value, "[1]");
+  EXPECT_EQ(m->audit_seq, 5u);
+  EXPECT_EQ(m->mac, "mac5");
+  EXPECT_EQ(db_->GetMeta("roles").value(), "[1]");
+  // Whoever writes the row without a MAC leaves it unbound, not stale.
+  ASSERT_TRUE(
+      db_->Write([](Transaction& tx) { return tx.PutMeta("roles", "[2]"); })
+          .ok());
+  m = db_->GetBoundMeta("roles").value();
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->value, "[2]");
+  EXPECT_EQ(m->audit_seq, 0u);
+  EXPECT_EQ(m->mac, "");
+}
+
+TEST_F(SqliteStorageTest, LatestAuditSeqByTargetIsPerActionFromTheIndex) {
+  const std::vector<std::pair<std::string, std::string>> entries = {
+      {"credential.delete", "a"},
+      {"credential.create", "b"},
+      {"credential.delete", "b"},
+      {"credential.delete", "a"},
+      {"allowlist.remove", "a"}};
+  ASSERT_TRUE(db_->Write([&](Transaction& tx) -> Status {
+                   for (size_t i = 0; i < entries.size(); ++i) {
+                     AuditRecord r;
+                     r.seq = i;
+                     r.leaf = "leaf";
+                     r.leaf_hash = "hash";
+                     r.actor = "uid:0";
+                     r.action = entries[i].first;
+                     r.target = entries[i].second;
+                     RETURN_IF_ERROR(tx.AppendAudit(r));
+                   }
+                   return Status::Ok();
+                 })
+                  .ok());
+  auto deleted = db_->LatestAuditSeqByTarget("credential.delete");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().message();
+  EXPECT_EQ(*deleted,
+            (std::unordered_map<std::string, uint64_t>{{"a", 3}, {"b", 2}}));
+  EXPECT_TRUE(db_->LatestAuditSeqByTarget("key.rotate").value().empty());
+  // One index lookup per action, not a scan of the log: start-up with a
+  // large log depends on it.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw,
+                               "EXPLAIN QUERY PLAN SELECT target, MAX(seq) "
+                               "FROM audit_log WHERE action = 'x' "
+                               "GROUP BY target",
+                               -1, &s, nullptr),
+            SQLITE_OK);
+  std::string plan;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(s, 3));
+    plan += "\n";
+  }
+  sqlite3_finalize(s);
+  sqlite3_close_v2(raw);
+  EXPECT_NE(plan.find("USING COVERING INDEX audit_log_action"),
+            std::string::npos)
+      << plan;
+}
+
+// A database of the previous version (schema 3) gains the columns, NULL in
+// its rows, which Access then binds.
+TEST_F(SqliteStorageTest, MigratesAVersionThreeDatabase) {
+  db_.reset();
+  Exec(path_,
+       "DROP INDEX audit_log_action;"
+       "ALTER TABLE credentials DROP COLUMN mac;"
+       "ALTER TABLE credentials DROP COLUMN audit_seq;"
+       "ALTER TABLE allowlist DROP COLUMN mac;"
+       "ALTER TABLE allowlist DROP COLUMN audit_seq;"
+       "ALTER TABLE meta DROP COLUMN mac;"
+       "ALTER TABLE meta DROP COLUMN audit_seq;"
+       "INSERT INTO credentials VALUES ('old', 'n', 'viewer', x'00', 1, 2, "
+       "'uid:0');"
+       "INSERT INTO allowlist VALUES ('10.0.0.0/8', 1, 'uid:0');"
+       "PRAGMA user_version = 3;");
+  db_ = MustOpen();
+  ASSERT_NE(db_, nullptr);
+  EXPECT_EQ(Pragma(path_, "user_version"), "4");
+  std::vector<Credential> creds = Credentials();
+  ASSERT_EQ(creds.size(), 1u);
+  EXPECT_EQ(creds[0].client_id, "old");
+  EXPECT_EQ(creds[0].mac, "");
+  EXPECT_EQ(creds[0].audit_seq, 0u);
+  EXPECT_EQ(Allowlist(), std::vector<AllowlistEntry>{Entry("10.0.0.0/8", 1)});
 }
 
 TEST(SqliteStorageOpenTest, MissingDirectoryIsUnavailable) {

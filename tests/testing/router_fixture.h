@@ -60,7 +60,8 @@ class RouterTest : public KeyRingTest {
     tokens_ = std::make_unique<authority::TokenService>(
         ring_.get(), access_.get(), &limiter_, revocations_.get(), &clock_,
         authority::TokenOptions{kIssuer, kAudience, kTokenTtl});
-    readiness_ = std::make_unique<api::Readiness>(&keys(), audit_.get());
+    readiness_ =
+        std::make_unique<api::Readiness>(&keys(), audit_.get(), access_.get());
     token_handler_ =
         std::make_unique<api::TokenHandler>(tokens_.get(), &metrics_);
     check_ = std::make_unique<api::CheckHandler>(
