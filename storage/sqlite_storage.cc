@@ -521,7 +521,7 @@ StatusOr<std::optional<std::string>> SqliteStorage::GetMeta(
 
 StatusOr<std::optional<BoundMeta>> SqliteStorage::GetBoundMeta(
     const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto lock, Lock());
   ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
                                    "SELECT value, audit_seq, mac FROM meta "
                                    "WHERE key = ?1"));
@@ -536,7 +536,7 @@ StatusOr<std::optional<BoundMeta>> SqliteStorage::GetBoundMeta(
 
 StatusOr<std::unordered_map<std::string, uint64_t>>
 SqliteStorage::LatestAuditSeqByTarget(const std::string& action) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto lock, Lock());
   ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
                                    "SELECT target, MAX(seq) FROM audit_log "
                                    "WHERE action = ?1 GROUP BY target"));
