@@ -57,6 +57,23 @@ Status CheckGrant(const Role& role, const Actor& actor) {
       "' needs scopes the caller does not hold: " + missing);
 }
 
+// The role set as recorded (meta "roles" and the roles.set entry): a JSON
+// array in the configuration's order.
+std::string RolesText(const std::vector<Role>& roles) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Role& r : roles) {
+    out.push_back({{"name", r.name},
+                   {"description", r.description},
+                   {"scopes", r.scopes}});
+  }
+  return out.dump();
+}
+
+audit::AuditEvent RolesSet(const std::string& text, std::string reason) {
+  return {"system", "local",           "roles.set",
+          "roles",  {{"roles", text}}, std::move(reason)};
+}
+
 }  // namespace
 
 Status ValidateCredentialName(std::string_view name) {
@@ -108,20 +125,11 @@ Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
     }
     events.push_back(std::move(e));
   }
-  nlohmann::json roles = nlohmann::json::array();
-  for (const Role& r : roles_) {
-    roles.push_back({{"name", r.name},
-                     {"description", r.description},
-                     {"scopes", r.scopes}});
-  }
-  std::string roles_text = roles.dump();
+  std::string roles_text = RolesText(*roles_.load());
   ASSIGN_OR_RETURN(std::optional<std::string> recorded,
                    storage_->GetMeta("roles"));
   bool roles_changed = !recorded || *recorded != roles_text;
-  if (roles_changed) {
-    events.push_back(
-        {"system", "local", "roles.set", "roles", {{"roles", roles_text}}, ""});
-  }
+  if (roles_changed) events.push_back(RolesSet(roles_text, ""));
   if (events.empty()) return Status::Ok();
   std::lock_guard<std::mutex> lock(write_mu_);
   return audit_->Record(
@@ -175,11 +183,28 @@ Status Access::Reload() {
   return Status::Ok();
 }
 
-const Role* Access::FindRole(const std::string& name) const {
-  for (const Role& r : roles_) {
-    if (r.name == name) return &r;
+std::shared_ptr<const Role> Access::FindRole(const std::string& name) const {
+  std::shared_ptr<const std::vector<Role>> roles = roles_.load();
+  for (const Role& r : *roles) {
+    // Aliasing: owns the set, points at the role; no allocation.
+    if (r.name == name) return std::shared_ptr<const Role>(roles, &r);
   }
   return nullptr;
+}
+
+Status Access::SetRoles(std::vector<Role> roles) {
+  auto next = std::make_shared<const std::vector<Role>>(std::move(roles));
+  std::string text = RolesText(*next);
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(std::optional<std::string> recorded,
+                   storage_->GetMeta("roles"));
+  if (!recorded || *recorded != text) {
+    RETURN_IF_ERROR(audit_->Record(
+        [&](storage::Transaction& tx) { return tx.PutMeta("roles", text); },
+        {RolesSet(text, "configuration reloaded")}));
+  }
+  roles_.store(std::move(next));
+  return Status::Ok();
 }
 
 StatusOr<std::string> Access::SecretMac(std::string_view client_id,
@@ -215,10 +240,11 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
                                                      const Actor& actor) {
   RETURN_IF_ERROR(ValidateCredentialName(req.name));
   RETURN_IF_ERROR(ValidateReason(req.reason));
-  const Role* role = FindRole(req.role);
+  std::shared_ptr<const Role> role = FindRole(req.role);
   if (role == nullptr) {
     std::string known;
-    for (const Role& r : roles_) known += (known.empty() ? "" : ", ") + r.name;
+    for (const Role& r : *roles())
+      known += (known.empty() ? "" : ", ") + r.name;
     return Status::InvalidArgument("role '" + req.role +
                                    "' does not exist; known roles: " + known);
   }

@@ -6,6 +6,8 @@
 // the token path never takes a lock or touches the database. Writes are
 // serialized, committed to Storage first, and published before the call
 // returns, so a change is in force on every thread once it is acknowledged.
+// The role set is published the same way, apart from the snapshot: the
+// configuration owns it and SetRoles (a reload) replaces it whole.
 #ifndef AUTHD_AUTHORITY_ACCESS_H_
 #define AUTHD_AUTHORITY_ACCESS_H_
 
@@ -31,6 +33,7 @@ struct Role {
   std::string name;
   std::string description;
   std::vector<std::string> scopes;
+  bool operator==(const Role&) const = default;
 };
 
 // SPEC's default roles, used when the config defines none.
@@ -91,8 +94,18 @@ class Access {
   Status RecordStartup(const std::vector<std::string>& created_keys);
 
   std::shared_ptr<const Snapshot> Current() const { return snapshot_.load(); }
-  const std::vector<Role>& roles() const { return roles_; }
-  const Role* FindRole(const std::string& name) const;
+  // The role set in force; a reader keeps the set it loaded.
+  std::shared_ptr<const std::vector<Role>> roles() const {
+    return roles_.load();
+  }
+  // The role `name` of the set in force, or null. The pointer shares
+  // ownership of its set, so it stays valid across SetRoles.
+  std::shared_ptr<const Role> FindRole(const std::string& name) const;
+  // Replaces the role set (a configuration reload). A set that differs from
+  // the one last recorded is recorded first as a `roles.set` entry by the
+  // system, as at start; it is in force only once recorded, so a failure
+  // (the audit log refusing changes) leaves the running set.
+  Status SetRoles(std::vector<Role> roles);
 
   // The MAC stored for a secret: HMAC-SHA256(pepper, label||id||secret).
   StatusOr<std::string> SecretMac(std::string_view client_id,
@@ -131,7 +144,7 @@ class Access {
         audit_(audit),
         keys_(keys),
         clock_(clock),
-        roles_(std::move(roles)) {}
+        roles_(std::make_shared<const std::vector<Role>>(std::move(roles))) {}
   // Commits `change` with its audit entry, then republishes the snapshot.
   // REQUIRES: write_mu_ held.
   Status Commit(const std::function<Status(storage::Transaction&)>& change,
@@ -144,7 +157,7 @@ class Access {
   audit::AuditLog* audit_;
   const hsm::KeyOps* keys_;
   const Clock* clock_;
-  const std::vector<Role> roles_;
+  std::atomic<std::shared_ptr<const std::vector<Role>>> roles_;
   std::mutex write_mu_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
 };
