@@ -13,12 +13,15 @@
 // Handle finds the route (exact path first, then the longest prefix), answers
 // 404 or 405 itself, authorizes admin and audit routes (peer uid on the admin
 // socket, Bearer scope over TCP; SPEC "Administration") and checks that their
-// POST bodies are JSON, then calls the handler. Thread-safe; immutable after
-// construction.
+// POST bodies are JSON, then calls the handler. Thread-safe; the route table
+// is immutable after construction, and the trusted proxies are a snapshot
+// that SetTrustedProxies (a reload) replaces whole, read without a lock.
 #ifndef AUTHD_API_ROUTER_H_
 #define AUTHD_API_ROUTER_H_
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +67,8 @@ class Router final : public HttpService {
   // peers that may connect: a load balancer's probe address must be on the
   // allowlist or a trusted proxy (the admin socket is always served).
   bool AcceptPeer(const IpAddress& peer) const override;
+  // In force for the next connection and request.
+  void SetTrustedProxies(const std::vector<Cidr>& trusted_proxies);
   std::optional<Response> Admit(Request& req) const override;
   Response Handle(const Request& req) const override;
   void Observe(const Request& req, double seconds) const override;
@@ -80,7 +85,7 @@ class Router final : public HttpService {
   const std::vector<Route> routes_;
   const authority::Access* access_;
   const authority::TokenService* tokens_;
-  const IpSet trusted_;
+  std::atomic<std::shared_ptr<const IpSet>> trusted_;
   authority::Metrics* metrics_;
 };
 
