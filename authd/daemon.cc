@@ -324,7 +324,8 @@ void Daemon::ApplyTokens(const authority::TokenOptions& fresh,
     t.issuer = fresh.issuer;
     t.audience = fresh.audience;
     t.ttl_seconds = fresh.ttl_seconds;
-    ring_->RaiseMaxTokenTtl(t.ttl_seconds);  // before any token outlives it
+    // The JWKS window first, so no token outlives its key's publication.
+    ring_->RaiseMaxTokenTtl(t.ttl_seconds);
     tokens_->SetOptions(t);
   }
   if (fresh.algorithm == t.algorithm) return;
