@@ -77,6 +77,14 @@ Status StringFields(
   return Status::Ok();
 }
 
+// Whether `role` is in `roles`: a credential whose role a reload removed
+// gets no token.
+bool HasRole(const std::vector<authority::Role>& roles,
+             const std::string& role) {
+  return std::any_of(roles.begin(), roles.end(),
+                     [&](const authority::Role& r) { return r.name == role; });
+}
+
 std::string ReasonParam(const Request& req) {
   const std::string* reason = req.Query("reason");
   return reason ? *reason : "";
@@ -105,7 +113,7 @@ void AdminHandler::Count(AdminAction action) const {
 
 Response AdminHandler::Roles(const Request&, const Actor&) const {
   json out = json::array();
-  for (const authority::Role& r : d_.access->roles()) {
+  for (const authority::Role& r : *d_.access->roles()) {
     out.push_back({{"name", r.name},
                    {"description", r.description},
                    {"scopes", r.scopes}});
@@ -115,6 +123,11 @@ Response AdminHandler::Roles(const Request&, const Actor&) const {
 
 Response AdminHandler::ServerStatus(const Request&, const Actor&) const {
   auto snap = d_.access->Current();
+  auto roles = d_.access->roles();
+  size_t orphans = 0;
+  for (const auto& [id, c] : snap->credentials) {
+    if (!HasRole(*roles, c.role)) ++orphans;
+  }
   std::string refusal = d_.audit->refusal();
   json failures = json::array();
   for (const authority::IntegrityFailure& f : snap->failures) {
@@ -132,6 +145,7 @@ Response AdminHandler::ServerStatus(const Request&, const Actor&) const {
                          {"integrity", IntegrityJson(*snap)},
                          {"integrity_failures", std::move(failures)},
                          {"credentials", snap->credentials.size()},
+                         {"credentials_without_role", orphans},
                          {"allowlist", snap->allowlist.size()},
                          {"token_kid", d_.ring->Current()->active.pub.kid()}});
 }
@@ -203,9 +217,11 @@ Response AdminHandler::ListKeys(const Request&, const Actor&) const {
 
 Response AdminHandler::ListCredentials(const Request&, const Actor&) const {
   int64_t now = d_.clock->NowSeconds();
+  auto roles = d_.access->roles();
   json out = json::array();
   for (const auto& c : d_.access->ListCredentials()) {
     out.push_back(CredentialJson(c, now));
+    out.back()["role_exists"] = HasRole(*roles, c.role);
   }
   return Response::Json(200, out);
 }

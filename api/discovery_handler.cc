@@ -25,8 +25,9 @@ Response DiscoveryHandler::Metadata() const {
   // RFC 6749 §2.3.1: HTTP Basic, or the credentials in the form body.
   const std::vector<std::string> kClientAuthMethods = {"client_secret_basic",
                                                        "client_secret_post"};
+  const std::string issuer = tokens_->options()->issuer;
   std::vector<std::string> scopes;
-  for (const authority::Role& r : access_->roles()) {
+  for (const authority::Role& r : *access_->roles()) {
     for (const auto& s : r.scopes) {
       if (std::find(scopes.begin(), scopes.end(), s) == scopes.end()) {
         scopes.push_back(s);
@@ -35,18 +36,18 @@ Response DiscoveryHandler::Metadata() const {
   }
   return Response::Json(
       200,
-      {{"issuer", issuer_},
-       {"token_endpoint", issuer_ + "/v1/auth/token"},
-       {"jwks_uri", issuer_ + "/.well-known/jwks.json"},
+      {{"issuer", issuer},
+       {"token_endpoint", issuer + "/v1/auth/token"},
+       {"jwks_uri", issuer + "/.well-known/jwks.json"},
        {"grant_types_supported", {"client_credentials"}},
        // Not registered in RFC 8414 (which has no access-token field):
        // the JWS algorithm of the access tokens this server issues now.
        {"access_token_signing_alg_values_supported",
         {AlgorithmName(ring_->Current()->active.pub.algorithm())}},
        {"token_endpoint_auth_methods_supported", kClientAuthMethods},
-       {"introspection_endpoint", issuer_ + "/v1/auth/introspect"},
+       {"introspection_endpoint", issuer + "/v1/auth/introspect"},
        {"introspection_endpoint_auth_methods_supported", kClientAuthMethods},
-       {"revocation_endpoint", issuer_ + "/v1/auth/revoke"},
+       {"revocation_endpoint", issuer + "/v1/auth/revoke"},
        {"revocation_endpoint_auth_methods_supported", kClientAuthMethods},
        {"response_types_supported", nlohmann::json::array()},
        {"scopes_supported", scopes}});

@@ -478,8 +478,7 @@ MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url,
       // Refuse at once rather than read on for as long as the client sends.
       p->too_large = true;
       p->req.body.clear();
-      bool tls =
-          opts.tls_cert_callback != nullptr || !opts.tls_cert_pem.empty();
+      bool tls = opts.tls_cert_callback != nullptr;
       return RefuseMidBody(TooLarge(opts), p, tls, service);
     }
     if (p->too_large) return MHD_YES;
@@ -526,19 +525,9 @@ void AddTlsOptions(const ServerOptions& opts, unsigned* flags,
   auto opt = [](MHD_OPTION k, intptr_t v, void* p = nullptr) {
     return MHD_OptionItem{k, v, p};
   };
-  if (opts.tls_cert_callback != nullptr) {
-    *flags |= MHD_USE_TLS;
-    o->push_back(
-        opt(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, opts.tls_cert_callback));
-  } else if (!opts.tls_cert_pem.empty()) {
-    *flags |= MHD_USE_TLS;
-    o->push_back(opt(MHD_OPTION_HTTPS_MEM_CERT, 0,
-                     const_cast<char*>(opts.tls_cert_pem.c_str())));
-    o->push_back(opt(MHD_OPTION_HTTPS_MEM_KEY, 0,
-                     const_cast<char*>(opts.tls_key_pem.c_str())));
-  } else {
-    return;
-  }
+  if (opts.tls_cert_callback == nullptr) return;
+  *flags |= MHD_USE_TLS;
+  o->push_back(opt(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, opts.tls_cert_callback));
   o->push_back(
       opt(MHD_OPTION_HTTPS_PRIORITIES, 0, const_cast<char*>(kTlsPriorities)));
 }

@@ -35,11 +35,10 @@ namespace authd::api {
 class ConnectionTable;
 
 struct ServerOptions {
-  std::vector<std::string> listen;    // "host:port", "[v6]:port"
-  std::string admin_socket;           // path; empty for none
-  std::string tls_cert_pem;           // PEM; empty for plain HTTP
-  SecureString tls_key_pem;           // or, for a key in the HSM:
-  void* tls_cert_callback = nullptr;  // HsmTlsIdentity::CertificateCallback()
+  std::vector<std::string> listen;  // "host:port", "[v6]:port"
+  std::string admin_socket;         // path; empty for none
+  // TlsIdentity::CertificateCallback(); null for plain HTTP.
+  void* tls_cert_callback = nullptr;
   unsigned threads = 2;
   size_t max_body_bytes = 16 * 1024;
   size_t max_header_bytes = 16 * 1024;

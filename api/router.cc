@@ -46,9 +46,13 @@ Router::Router(std::vector<Route> routes, const authority::Access* access,
     : routes_(std::move(routes)),
       access_(access),
       tokens_(tokens),
-      trusted_(IpSet::Build(trusted_proxies)),
+      trusted_(std::make_shared<const IpSet>(IpSet::Build(trusted_proxies))),
       metrics_(metrics),
       console_(console) {}
+
+void Router::SetTrustedProxies(const std::vector<Cidr>& trusted_proxies) {
+  trusted_.store(std::make_shared<const IpSet>(IpSet::Build(trusted_proxies)));
+}
 
 std::vector<const Route*> Router::Match(const std::string& path,
                                         bool socket) const {
@@ -69,7 +73,8 @@ std::vector<const Route*> Router::Match(const std::string& path,
 }
 
 std::optional<IpAddress> Router::ClientAddress(const Request& req) const {
-  if (!req.peer || !trusted_.Contains(*req.peer)) return req.peer;
+  std::shared_ptr<const IpSet> trusted = trusted_.load();
+  if (!req.peer || !trusted->Contains(*req.peer)) return req.peer;
   const std::string* xff = req.Header("x-forwarded-for");
   if (xff == nullptr) return req.peer;
   // Walk from the right: each trusted hop vouches for the one before it.
@@ -79,13 +84,13 @@ std::optional<IpAddress> Router::ClientAddress(const Request& req) const {
     std::optional<IpAddress> addr = IpAddress::Parse(*it);
     if (!addr) return std::nullopt;  // unparseable: attribute to nobody
     result = addr;
-    if (!trusted_.Contains(*addr)) break;
+    if (!trusted->Contains(*addr)) break;
   }
   return result;
 }
 
 bool Router::AcceptPeer(const IpAddress& peer) const {
-  return access_->Allowed(peer) || trusted_.Contains(peer);
+  return access_->Allowed(peer) || trusted_.load()->Contains(peer);
 }
 
 std::optional<Response> Router::Admit(Request& req) const {

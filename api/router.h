@@ -17,11 +17,15 @@
 // SPEC "Web console"), checks that their POST bodies are JSON, then calls the
 // handler. Routes for the admin socket only do not exist over TCP.
 // Decorate adds the console's security headers to every /console answer.
-// Thread-safe; immutable after construction.
+// Thread-safe; the route table is immutable after construction, and the
+// trusted proxies are a snapshot that SetTrustedProxies (a reload) replaces
+// whole, read without a lock.
 #ifndef AUTHD_API_ROUTER_H_
 #define AUTHD_API_ROUTER_H_
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -81,6 +85,8 @@ class Router final : public HttpService {
   // peers that may connect: a load balancer's probe address must be on the
   // allowlist or a trusted proxy (the admin socket is always served).
   bool AcceptPeer(const IpAddress& peer) const override;
+  // In force for the next connection and request.
+  void SetTrustedProxies(const std::vector<Cidr>& trusted_proxies);
   std::optional<Response> Admit(Request& req) const override;
   Response Handle(const Request& req) const override;
   void Observe(const Request& req, double seconds) const override;
@@ -103,7 +109,7 @@ class Router final : public HttpService {
   const std::vector<Route> routes_;
   const authority::Access* access_;
   const authority::TokenService* tokens_;
-  const IpSet trusted_;
+  std::atomic<std::shared_ptr<const IpSet>> trusted_;
   authority::Metrics* metrics_;
   const ConsoleAuth console_;
 };

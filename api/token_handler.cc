@@ -236,7 +236,7 @@ Response TokenHandler::Introspect(const Request& req) const {
   auto caller_or = TokenCaller(req, "introspection");
   if (auto* refused = std::get_if<Response>(&caller_or)) return *refused;
   const Caller& caller = std::get<Caller>(caller_or);
-  const authority::Role* role =
+  std::shared_ptr<const authority::Role> role =
       tokens_->access()->FindRole(caller.credential.role);
   if (role == nullptr || std::find(role->scopes.begin(), role->scopes.end(),
                                    kIntrospectScope) == role->scopes.end()) {

@@ -237,9 +237,10 @@ class Ctl {
         {"CLIENT_ID", "NAME", "ROLE", "CREATED", "EXPIRES", "CREATED_BY"},
         [](const json& c) -> std::vector<std::string> {
           bool expired = c.value("expired", false);
+          bool role = c.value("role_exists", true);
           return {Str(c, "client_id"),
                   Str(c, "name"),
-                  Str(c, "role"),
+                  Str(c, "role") + (role ? "" : " REMOVED"),
                   Str(c, "created_at"),
                   Str(c, "expires_at") + (expired ? " EXPIRED" : ""),
                   Str(c, "created_by")};

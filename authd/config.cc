@@ -361,49 +361,40 @@ StatusOr<Config> LoadConfig(const std::string& path) {
   return c;
 }
 
+bool TlsKeyInHsm(const Config& c) {
+  return !c.tls_cert.empty() && c.tls_key.rfind("pkcs11:", 0) == 0;
+}
+
 std::vector<std::string> KeysNeedingRestart(const Config& a, const Config& b) {
   std::vector<std::string> out;
   auto check = [&](bool same, const char* key) {
     if (!same) out.push_back(key);
   };
-  auto cidrs = [](const std::vector<Cidr>& v) {
-    std::vector<std::string> s;
-    for (const auto& c : v) s.push_back(c.ToString());
-    return s;
-  };
-  auto roles = [](const std::vector<authority::Role>& v) {
-    std::vector<std::string> s;
-    for (const auto& r : v) {
-      std::string line = r.name + "|" + r.description;
-      for (const auto& x : r.scopes) line += "|" + x;
-      s.push_back(line);
-    }
-    return s;
-  };
   const api::ServerOptions &sa = a.server, &sb = b.server;
   check(sa.listen == sb.listen, "server.listen");
-  check(a.tls_cert == b.tls_cert && a.tls_key == b.tls_key, "server.tls_cert");
+  // A reload re-reads a certificate and key file pair, even from new paths;
+  // TLS turned on or off, or a key in the HSM, needs a restart.
+  bool files = !a.tls_cert.empty() && !b.tls_cert.empty() && !TlsKeyInHsm(a) &&
+               !TlsKeyInHsm(b);
+  if (!files) {
+    check(a.tls_cert == b.tls_cert, "server.tls_cert");
+    check(a.tls_key == b.tls_key, "server.tls_key");
+  }
   check(sa.admin_socket == sb.admin_socket, "server.admin_socket");
-  check(cidrs(a.trusted_proxies) == cidrs(b.trusted_proxies),
-        "server.trusted_proxies");
-  check(sa.threads == sb.threads && sa.max_body_bytes == sb.max_body_bytes &&
-            sa.max_header_bytes == sb.max_header_bytes &&
-            sa.connection_timeout_seconds == sb.connection_timeout_seconds &&
-            sa.max_connections == sb.max_connections &&
-            sa.max_connections_per_address == sb.max_connections_per_address,
-        "server limits");
+  check(sa.threads == sb.threads, "server.threads");
+  check(sa.max_body_bytes == sb.max_body_bytes, "server.max_body_bytes");
+  check(sa.max_header_bytes == sb.max_header_bytes, "server.max_header_bytes");
+  check(sa.connection_timeout_seconds == sb.connection_timeout_seconds,
+        "server.connection_timeout_seconds");
+  check(sa.max_connections == sb.max_connections, "server.max_connections");
+  check(sa.max_connections_per_address == sb.max_connections_per_address,
+        "server.max_connections_per_address");
   check(a.storage_path == b.storage_path, "storage.path");
-  check(a.hsm_module == b.hsm_module && a.hsm_token == b.hsm_token &&
-            a.hsm_pin_file == b.hsm_pin_file &&
-            a.hsm_sessions == b.hsm_sessions &&
-            a.hsm_timeout_ms == b.hsm_timeout_ms,
-        "hsm");
-  check(a.tokens.issuer == b.tokens.issuer &&
-            a.tokens.audience == b.tokens.audience &&
-            a.tokens.ttl_seconds == b.tokens.ttl_seconds &&
-            a.tokens.algorithm == b.tokens.algorithm,
-        "tokens");
-  check(roles(a.roles) == roles(b.roles), "roles");
+  check(a.hsm_module == b.hsm_module, "hsm.module");
+  check(a.hsm_token == b.hsm_token, "hsm.token");
+  check(a.hsm_pin_file == b.hsm_pin_file, "hsm.pin_file");
+  check(a.hsm_sessions == b.hsm_sessions, "hsm.sessions");
+  check(a.hsm_timeout_ms == b.hsm_timeout_ms, "hsm.timeout_ms");
   check(a.audit_origin == b.audit_origin, "audit.origin");
   check(a.console.enabled == b.console.enabled &&
             a.console.url == b.console.url && a.console.name == b.console.name,

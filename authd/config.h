@@ -33,7 +33,7 @@ struct Config {
   std::string audit_origin;
   authority::LimiterOptions limiter;
   std::vector<authority::Role> roles;
-  authority::GatewayPolicy gateway;  // [gateway]; reloaded on SIGHUP
+  authority::GatewayPolicy gateway;  // [gateway]
   LogLevel log_level = LogLevel::kInfo;
   struct Console {
     bool enabled = true;
@@ -42,12 +42,18 @@ struct Config {
   } console;                     // [console]
 };
 
-// Keys whose change a SIGHUP cannot apply (listeners, TLS, storage, HSM,
-// tokens, roles, audit, console): authd keeps the running values and names
-// them.
-// [log], [rate_limit] and [gateway] apply live.
+// The keys, by name ("server.listen", "hsm.pin_file", ...), that differ
+// between `running` and `fresh` and that a SIGHUP cannot apply: listeners and
+// server limits, the admin socket, TLS turned on or off or a key in the HSM,
+// storage, HSM, audit.origin and [console]. authd keeps their running values. Everything
+// else applies live (Daemon::Reload): [log], [rate_limit], [gateway],
+// [tokens], [roles.*], server.trusted_proxies, and a certificate and key file
+// pair (re-read even when the paths stay the same).
 std::vector<std::string> KeysNeedingRestart(const Config& running,
                                             const Config& fresh);
+
+// server.tls_key names a key in the HSM (a pkcs11: URI), not a file.
+bool TlsKeyInHsm(const Config& c);
 
 StatusOr<Config> LoadConfig(const std::string& path);
 

@@ -93,27 +93,43 @@ StatusOr<SecureString> ReadFileFor(const std::string& key,
   return data;
 }
 
-bool TlsKeyInHsm(const Config& c) {
-  return !c.tls_cert.empty() && c.tls_key.rfind("pkcs11:", 0) == 0;
-}
-
-// Fills the server's TLS options from server.tls_cert/tls_key: a key file, or
-// a key in the HSM that GnuTLS uses in place (`pin` is then the HSM PIN).
+// Loads the TLS identity from server.tls_cert/tls_key: a key file, or a key
+// in the HSM that GnuTLS uses in place (`pin` is then the HSM PIN). Sets the
+// server's certificate callback; `cert_pem` gets the chain served.
 Status LoadTls(Config& c, const SecureString& pin,
-               std::unique_ptr<api::HsmTlsIdentity>* identity) {
+               std::unique_ptr<api::TlsIdentity>* identity,
+               std::string* cert_pem) {
   if (c.tls_cert.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(SecureString cert, ReadFileFor("server.tls_cert", c.tls_cert,
                                                   FileRule::kPublic));
-  c.server.tls_cert_pem = std::string(cert.view());
+  *cert_pem = std::string(cert.view());
   if (TlsKeyInHsm(c)) {
-    ASSIGN_OR_RETURN(*identity, api::HsmTlsIdentity::Load(c.server.tls_cert_pem,
-                                                          c.tls_key, pin));
-    c.server.tls_cert_callback = (*identity)->CertificateCallback();
-    return Status::Ok();
+    ASSIGN_OR_RETURN(*identity,
+                     api::TlsIdentity::FromHsm(*cert_pem, c.tls_key, pin));
+  } else {
+    ASSIGN_OR_RETURN(SecureString key, ReadFileFor("server.tls_key", c.tls_key,
+                                                   FileRule::kSecret));
+    ASSIGN_OR_RETURN(*identity, api::TlsIdentity::FromPem(*cert_pem, key));
   }
-  ASSIGN_OR_RETURN(c.server.tls_key_pem,
-                   ReadFileFor("server.tls_key", c.tls_key, FileRule::kSecret));
+  c.server.tls_cert_callback = (*identity)->CertificateCallback();
   return Status::Ok();
+}
+
+// `s` for a msg="..." field: readable, but no control character, quote or
+// backslash that could end the field or forge a line.
+std::string Text(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    }
+  }
+  return out;
 }
 
 // tokens.algorithm differs from the active key's: rotate to a new key of
@@ -166,7 +182,7 @@ Status Daemon::OpenHsm() {
   ASSIGN_OR_RETURN(hsm_,
                    hsm::Pkcs11KeyOps::Create(std::move(opts), &created_keys_));
   // After our login, so GnuTLS finds the token already logged in.
-  RETURN_IF_ERROR(LoadTls(c, tls_pin, &tls_identity_));
+  RETURN_IF_ERROR(LoadTls(c, tls_pin, &tls_identity_, &tls_cert_pem_));
   keys_ =
       std::make_unique<authority::InstrumentedKeyOps>(hsm_.get(), &metrics_);
   for (const auto& label : created_keys_) {
@@ -230,7 +246,7 @@ void Daemon::StartApi() {
   check_handler_ = std::make_unique<api::CheckHandler>(
       tokens_.get(), access_.get(), config_.gateway, &metrics_);
   discovery_handler_ = std::make_unique<api::DiscoveryHandler>(
-      ring_.get(), access_.get(), clock, config_.tokens.issuer);
+      ring_.get(), access_.get(), tokens_.get(), clock);
   ops_handler_ = std::make_unique<api::OpsHandler>(api::OpsHandler::Deps{
       readiness_.get(), access_.get(), audit_.get(), revocations_.get(),
       &metrics_, [h = hsm_.get()] { return h->SessionStats(); }, kVersion});
@@ -319,17 +335,151 @@ std::chrono::milliseconds Daemon::DrainBound() const {
          std::chrono::milliseconds(config_.hsm_timeout_ms);
 }
 
-void Daemon::Reload(const Config& fresh) {
-  SetLogLevel(fresh.log_level);
-  if (limiter_) limiter_->SetOptions(fresh.limiter);
-  if (check_handler_) check_handler_->SetPolicy(fresh.gateway);
-  std::string pending;
-  for (const auto& k : KeysNeedingRestart(config_, fresh)) {
-    pending += (pending.empty() ? "" : ", ") + k;
+void Daemon::ApplyLive(const Config& fresh, std::vector<std::string>* done) {
+  Config& c = config_;
+  if (fresh.log_level != c.log_level) {
+    SetLogLevel(fresh.log_level);
+    c.log_level = fresh.log_level;
+    done->push_back("log.level");
   }
-  Log(LogLevel::kNotice,
-      "event=reload msg=\"applied log.level, rate_limit and gateway%s%s\"",
-      pending.empty() ? "" : "; restart to apply: ", pending.c_str());
+  if (!(fresh.limiter == c.limiter)) {
+    limiter_->SetOptions(fresh.limiter);  // buckets keep their state
+    c.limiter = fresh.limiter;
+    done->push_back("rate_limit");
+  }
+  if (!(fresh.gateway == c.gateway)) {
+    check_handler_->SetPolicy(fresh.gateway);
+    c.gateway = fresh.gateway;
+    done->push_back("gateway");
+  }
+  if (fresh.trusted_proxies != c.trusted_proxies) {
+    router_->SetTrustedProxies(fresh.trusted_proxies);
+    c.trusted_proxies = fresh.trusted_proxies;
+    done->push_back("server.trusted_proxies");
+  }
+}
+
+void Daemon::ApplyTokens(const authority::TokenOptions& fresh,
+                         std::vector<std::string>* done) {
+  authority::TokenOptions& t = config_.tokens;
+  size_t before = done->size();
+  if (fresh.issuer != t.issuer) done->push_back("tokens.issuer");
+  if (fresh.audience != t.audience) done->push_back("tokens.audience");
+  if (fresh.ttl_seconds != t.ttl_seconds) done->push_back("tokens.ttl_seconds");
+  if (done->size() != before) {
+    t.issuer = fresh.issuer;
+    t.audience = fresh.audience;
+    t.ttl_seconds = fresh.ttl_seconds;
+    // The JWKS window first, so no token outlives its key's publication.
+    ring_->RaiseMaxTokenTtl(t.ttl_seconds);
+    tokens_->SetOptions(t);
+  }
+  if (fresh.algorithm == t.algorithm) return;
+  if (Status st = SwitchAlgorithm(*ring_, fresh.algorithm); !st.ok()) {
+    Log(LogLevel::kError,
+        "event=reload msg=\"tokens.algorithm not applied: %s\"",
+        Text(st.message()).c_str());
+    return;
+  }
+  t.algorithm = fresh.algorithm;
+  tokens_->SetOptions(t);
+  done->push_back("tokens.algorithm");
+}
+
+void Daemon::ApplyRoles(const std::vector<authority::Role>& fresh,
+                        std::vector<std::string>* done) {
+  if (fresh == config_.roles) return;
+  if (Status st = access_->SetRoles(fresh); !st.ok()) {
+    Log(LogLevel::kError,
+        "event=reload msg=\"roles not applied, the running roles stay: %s\"",
+        Text(st.message()).c_str());
+    return;
+  }
+  config_.roles = fresh;
+  done->push_back("roles");
+  std::string orphans;
+  size_t count = 0;
+  for (const auto& cred : access_->ListCredentials()) {
+    if (access_->FindRole(cred.role) != nullptr) continue;
+    if (++count <= 20) {
+      orphans += (orphans.empty() ? "" : ", ") + cred.client_id + " (" +
+                 cred.role + ")";
+    }
+  }
+  if (count == 0) return;
+  Log(LogLevel::kWarn,
+      "event=reload msg=\"%zu credentials hold a role that no longer exists "
+      "and get no token: %s%s\"",
+      count, Text(orphans).c_str(), count > 20 ? ", ..." : "");
+}
+
+// A file pair is re-read, from the fresh paths, and served to new
+// connections if it changed; a broken one keeps the running pair. With the
+// key in the HSM, a renewed certificate file is reported as needing a
+// restart. TLS turned on or off is in KeysNeedingRestart.
+void Daemon::ApplyTls(const Config& fresh, std::vector<std::string>* done,
+                      std::vector<std::string>* restart) {
+  if (!tls_identity_ || fresh.tls_cert.empty()) return;
+  if (TlsKeyInHsm(config_) || TlsKeyInHsm(fresh)) {
+    auto cert =
+        ReadFileFor("server.tls_cert", fresh.tls_cert, FileRule::kPublic);
+    if (fresh.tls_cert == config_.tls_cert && cert.ok() &&
+        cert->view() != tls_cert_pem_) {
+      restart->push_back(
+          "server.tls_cert (renewed file; the key is in the HSM)");
+    }
+    return;
+  }
+  StatusOr<bool> replaced = [&]() -> StatusOr<bool> {
+    ASSIGN_OR_RETURN(
+        SecureString cert,
+        ReadFileFor("server.tls_cert", fresh.tls_cert, FileRule::kPublic));
+    ASSIGN_OR_RETURN(
+        SecureString key,
+        ReadFileFor("server.tls_key", fresh.tls_key, FileRule::kSecret));
+    return tls_identity_->Replace(std::string(cert.view()), key);
+  }();
+  if (!replaced.ok()) {
+    Log(LogLevel::kError,
+        "event=reload msg=\"TLS certificate not replaced, the running one "
+        "stays: %s\"",
+        Text(replaced.status().message()).c_str());
+    return;
+  }
+  config_.tls_cert = fresh.tls_cert;
+  config_.tls_key = fresh.tls_key;
+  if (*replaced) {
+    done->push_back("server.tls_cert (sha256 " + tls_identity_->Fingerprint() +
+                    ")");
+  }
+}
+
+void Daemon::Reload(const Config& fresh) {
+  std::vector<std::string> done;
+  ApplyLive(fresh, &done);
+  ApplyTokens(fresh.tokens, &done);
+  ApplyRoles(fresh.roles, &done);
+  std::vector<std::string> restart = KeysNeedingRestart(config_, fresh);
+  ApplyTls(fresh, &done, &restart);
+  if (fresh.audit_origin != config_.audit_origin) {
+    // The origin labels the HSM's audit head; a start under another one
+    // refuses the existing log for good.
+    Log(LogLevel::kWarn,
+        "event=reload msg=\"audit.origin would change from %s to %s at the "
+        "next start (it follows tokens.issuer unless set), and authd would "
+        "then refuse the existing audit log; set audit.origin to %s to keep "
+        "it\"",
+        Text(config_.audit_origin).c_str(), Text(fresh.audit_origin).c_str(),
+        Text(config_.audit_origin).c_str());
+  }
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& k : v) out += (out.empty() ? "" : ", ") + k;
+    return out;
+  };
+  std::string msg = done.empty() ? "nothing to apply" : "applied " + join(done);
+  if (!restart.empty()) msg += "; restart to apply: " + join(restart);
+  Log(LogLevel::kNotice, "event=reload msg=\"%s\"", Text(msg).c_str());
 }
 
 void Daemon::Stop() {

@@ -19,10 +19,10 @@
 #include "api/check_handler.h"
 #include "api/console_handler.h"
 #include "api/discovery_handler.h"
-#include "api/hsm_tls_identity.h"
 #include "api/http_server.h"
 #include "api/ops_handler.h"
 #include "api/router.h"
+#include "api/tls_identity.h"
 #include "api/token_handler.h"
 #include "audit/audit_log.h"
 #include "authd/config.h"
@@ -58,7 +58,12 @@ class Daemon {
   // Loads the access rules and the key ring, records start-up changes, and
   // starts listening.
   Status Serve();
-  // SIGHUP: applies what can change live from `fresh`; names the rest.
+  // SIGHUP: applies what can change live from `fresh` (see
+  // KeysNeedingRestart), each part on its own: a part that fails (a broken
+  // certificate pair, roles the audit log refuses to record) keeps its
+  // running value and logs why. Then one line names what was applied and
+  // what waits for a restart. Called on the main thread only.
+  // REQUIRES: Serve() succeeded.
   void Reload(const Config& fresh);
   // The one-line state systemd shows in `systemctl status`. Lock-free
   // reads only, so a hung HSM call cannot stall the main loop.
@@ -82,12 +87,23 @@ class Daemon {
   Status LoadAccess();
   Status StartConsole();
   void StartApi();
+  // Parts of Reload; each appends the names of what it applied to `done` and
+  // updates config_, which holds the values in force.
+  void ApplyLive(const Config& fresh, std::vector<std::string>* done);
+  void ApplyTokens(const authority::TokenOptions& fresh,
+                   std::vector<std::string>* done);
+  void ApplyRoles(const std::vector<authority::Role>& fresh,
+                  std::vector<std::string>* done);
+  void ApplyTls(const Config& fresh, std::vector<std::string>* done,
+                std::vector<std::string>* restart);
 
+  // The configuration in force: the start's, with what reloads applied.
   Config config_;
   authority::Metrics metrics_;
   std::vector<std::string> created_keys_;  // labels the HSM layer generated
   std::unique_ptr<hsm::Pkcs11KeyOps> hsm_;
-  std::unique_ptr<api::HsmTlsIdentity> tls_identity_;
+  std::unique_ptr<api::TlsIdentity> tls_identity_;
+  std::string tls_cert_pem_;  // the chain loaded at start
   std::unique_ptr<authority::InstrumentedKeyOps> keys_;
   std::unique_ptr<storage::Storage> storage_;
   std::unique_ptr<audit::AuditLog> audit_;

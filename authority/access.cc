@@ -57,6 +57,18 @@ Status CheckGrant(const Role& role, const Actor& actor) {
       "' needs scopes the caller does not hold: " + missing);
 }
 
+// The role set as recorded (meta "roles" and the roles.set entry): a JSON
+// array in the configuration's order.
+std::string RolesText(const std::vector<Role>& roles) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Role& r : roles) {
+    out.push_back({{"name", r.name},
+                   {"description", r.description},
+                   {"scopes", r.scopes}});
+  }
+  return out.dump();
+}
+
 }  // namespace
 
 Status ValidateCredentialName(std::string_view name) {
@@ -123,13 +135,7 @@ StatusOr<std::vector<audit::AuditEvent>> KeyCreateEvents(
 Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
   ASSIGN_OR_RETURN(std::vector<audit::AuditEvent> events,
                    KeyCreateEvents(*audit_, *keys_, created_keys));
-  nlohmann::json roles = nlohmann::json::array();
-  for (const Role& r : roles_) {
-    roles.push_back({{"name", r.name},
-                     {"description", r.description},
-                     {"scopes", r.scopes}});
-  }
-  std::string roles_text = roles.dump();
+  std::string roles_text = RolesText(*roles_.load());
   ASSIGN_OR_RETURN(std::optional<audit::AuditEvent> roles_set,
                    RoleSetEvent(roles_text));
   if (roles_set) events.push_back(std::move(*roles_set));
@@ -194,11 +200,30 @@ Status Access::Reload() {
   return Status::Ok();
 }
 
-const Role* Access::FindRole(const std::string& name) const {
-  for (const Role& r : roles_) {
-    if (r.name == name) return &r;
+std::shared_ptr<const Role> Access::FindRole(const std::string& name) const {
+  std::shared_ptr<const std::vector<Role>> roles = roles_.load();
+  for (const Role& r : *roles) {
+    // Aliasing: owns the set, points at the role; no allocation.
+    if (r.name == name) return std::shared_ptr<const Role>(roles, &r);
   }
   return nullptr;
+}
+
+Status Access::SetRoles(std::vector<Role> roles) {
+  auto next = std::make_shared<const std::vector<Role>>(std::move(roles));
+  std::string text = RolesText(*next);
+  std::lock_guard<std::mutex> lock(write_mu_);
+  ASSIGN_OR_RETURN(std::optional<audit::AuditEvent> event, RoleSetEvent(text));
+  if (event) {
+    if (event->reason.empty()) event->reason = "configuration reloaded";
+    RETURN_IF_ERROR(audit_->Record(
+        [&](storage::Transaction& tx, uint64_t seq) {
+          return StoreRoleSet(tx, text, seq);
+        },
+        {*event}));
+  }
+  roles_.store(std::move(next));
+  return Status::Ok();
 }
 
 StatusOr<std::string> Access::SecretMac(std::string_view client_id,
@@ -234,10 +259,11 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
                                                      const Actor& actor) {
   RETURN_IF_ERROR(ValidateCredentialName(req.name));
   RETURN_IF_ERROR(ValidateReason(req.reason));
-  const Role* role = FindRole(req.role);
+  std::shared_ptr<const Role> role = FindRole(req.role);
   if (role == nullptr) {
     std::string known;
-    for (const Role& r : roles_) known += (known.empty() ? "" : ", ") + r.name;
+    for (const Role& r : *roles())
+      known += (known.empty() ? "" : ", ") + r.name;
     return Status::InvalidArgument("role '" + req.role +
                                    "' does not exist; known roles: " + known);
   }

@@ -12,6 +12,8 @@
 // is built: a row that fails (edited, forged, or copied back after its
 // deletion) is left out of the snapshot and listed in Snapshot::failures;
 // while any is listed, every change but removing a failing row is refused.
+// The role set is published the same way, apart from the snapshot: the
+// configuration owns it and SetRoles (a reload) replaces it whole.
 #ifndef AUTHD_AUTHORITY_ACCESS_H_
 #define AUTHD_AUTHORITY_ACCESS_H_
 
@@ -39,6 +41,7 @@ struct Role {
   std::string name;
   std::string description;
   std::vector<std::string> scopes;
+  bool operator==(const Role&) const = default;
 };
 
 // SPEC's default roles, used when the config defines none.
@@ -118,8 +121,18 @@ class Access {
   Status RecordStartup(const std::vector<std::string>& created_keys);
 
   std::shared_ptr<const Snapshot> Current() const { return snapshot_.load(); }
-  const std::vector<Role>& roles() const { return roles_; }
-  const Role* FindRole(const std::string& name) const;
+  // The role set in force; a reader keeps the set it loaded.
+  std::shared_ptr<const std::vector<Role>> roles() const {
+    return roles_.load();
+  }
+  // The role `name` of the set in force, or null. The pointer shares
+  // ownership of its set, so it stays valid across SetRoles.
+  std::shared_ptr<const Role> FindRole(const std::string& name) const;
+  // Replaces the role set (a configuration reload). A set that differs from
+  // the one last recorded is recorded first as a `roles.set` entry by the
+  // system, as at start; it is in force only once recorded, so a failure
+  // (the audit log refusing changes) leaves the running set.
+  Status SetRoles(std::vector<Role> roles);
 
   // The MAC stored for a secret: HMAC-SHA256(pepper, label||id||secret).
   StatusOr<std::string> SecretMac(std::string_view client_id,
@@ -165,7 +178,7 @@ class Access {
         audit_(audit),
         keys_(keys),
         clock_(clock),
-        roles_(std::move(roles)) {}
+        roles_(std::make_shared<const std::vector<Role>>(std::move(roles))) {}
   // Commits `change` with its audit entry, then republishes the snapshot.
   // `change` gets the seq the entry will have (the row's audit_seq).
   // REQUIRES: write_mu_ held.
@@ -214,7 +227,7 @@ class Access {
   audit::AuditLog* audit_;
   const hsm::KeyOps* keys_;
   const Clock* clock_;
-  const std::vector<Role> roles_;
+  std::atomic<std::shared_ptr<const std::vector<Role>>> roles_;
   std::unique_ptr<RowMac> row_mac_;  // set by Create
   // Whether a row without a MAC fails: set by Create once the HSM records
   // that rows are bound (false only while the audit log is refused, when

@@ -53,6 +53,7 @@ struct LimiterOptions {
   // Bound on the buckets kept, both pools together: half for addresses,
   // half for (client, address) pairs.
   size_t max_entries = 100000;
+  bool operator==(const LimiterOptions&) const = default;
 };
 
 class FailureLimiter {

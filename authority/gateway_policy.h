@@ -24,11 +24,13 @@ struct GatewayRoute {
   std::string prefix;                // normalized, starts with '/'
   std::vector<std::string> methods;  // upper case; empty: every method
   std::vector<std::string> scopes;   // all needed; may be empty
+  bool operator==(const GatewayRoute&) const = default;
 };
 
 struct GatewayPolicy {
   bool default_authenticated = false;  // default = "authenticated"
   std::vector<GatewayRoute> routes;
+  bool operator==(const GatewayPolicy&) const = default;
 };
 
 // The path of a request target, normalized (RFC 3986 §6.2.2): the query and

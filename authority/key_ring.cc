@@ -55,7 +55,10 @@ Status KeyRing::Load() {
     std::string label = e.value("label", "");
     int64_t retired = e.value("retired_at", int64_t{0});
     int64_t created = e.value("created_at", int64_t{0});
-    if (retired != 0 && retired + max_ttl_ < now) continue;  // long expired
+    if (retired != 0 &&
+        retired + max_ttl_.load(std::memory_order_relaxed) < now) {
+      continue;  // long expired
+    }
     ASSIGN_OR_RETURN(PublicKey pub, keys_->LoadSigningKey(label));
     if (pub.kid() != e.value("kid", "")) {
       return Status::FailedPrecondition("HSM key " + label +
@@ -81,7 +84,15 @@ std::shared_ptr<const KeyRing::Snapshot> KeyRing::Current() const {
 }
 
 bool KeyRing::IsPublished(const RingKey& k, int64_t now) const {
-  return k.retired_at == 0 || k.retired_at + max_ttl_ >= now;
+  return k.retired_at == 0 ||
+         k.retired_at + max_ttl_.load(std::memory_order_relaxed) >= now;
+}
+
+void KeyRing::RaiseMaxTokenTtl(int64_t ttl) {
+  int64_t seen = max_ttl_.load(std::memory_order_relaxed);
+  while (seen < ttl && !max_ttl_.compare_exchange_weak(
+                           seen, ttl, std::memory_order_relaxed)) {
+  }
 }
 
 std::vector<const RingKey*> KeyRing::Published(const Snapshot& snap,
@@ -121,7 +132,7 @@ StatusOr<RingKey> KeyRing::Rotate(Algorithm alg, const std::string& actor,
   std::string previous = all_.front().pub.kid();
   for (RingKey k : all_) {
     if (k.retired_at == 0) k.retired_at = now;
-    if (k.retired_at + max_ttl_ >= now) next.push_back(std::move(k));
+    if (IsPublished(k, now)) next.push_back(std::move(k));
   }
   std::string json = ToJson(next);
   RETURN_IF_ERROR(audit_->Record(

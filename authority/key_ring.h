@@ -52,6 +52,10 @@ class KeyRing {
                                                  int64_t max_token_ttl);
 
   std::shared_ptr<const Snapshot> Current() const;
+  // A reload's tokens.ttl_seconds. It can lengthen how long a retired key
+  // stays published, never shorten it: tokens signed under the longer
+  // lifetime may still be unexpired (a restart applies a shorter one).
+  void RaiseMaxTokenTtl(int64_t ttl);
   // Signs with `key` (taken from a snapshot).
   StatusOr<std::string> Sign(const RingKey& key, std::string_view data) const {
     return keys_->SignWith(key.label, data);
@@ -84,7 +88,7 @@ class KeyRing {
   audit::AuditLog* audit_;
   const hsm::KeyOps* keys_;
   const Clock* clock_;
-  const int64_t max_ttl_;
+  std::atomic<int64_t> max_ttl_;  // only grows; relaxed (a plain bound)
   std::mutex rotate_mu_;
   std::vector<RingKey> all_;  // GUARDED_BY(rotate_mu_)
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;

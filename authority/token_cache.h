@@ -5,12 +5,13 @@
 // revocation, the credential and its role) is checked on every use by the
 // caller, never cached.
 //
-// Every lookup names the epoch it runs in (the key-ring, access and
-// revocation snapshots); an entry made in another epoch is a miss, so the
-// cache is emptied on key rotation, credential and allowlist changes and
-// revocation. The epoch holds the snapshots themselves, so a freed snapshot's
-// address cannot be mistaken for a new one. Bounded: a full shard evicts its
-// oldest entry. Thread-safe: 16 shards, each a mutex over a map.
+// Every lookup names the epoch it runs in (the key-ring, access, revocation
+// and token-options snapshots); an entry made in another epoch is a miss, so
+// the cache is emptied on key rotation, credential and allowlist changes,
+// revocation and a reload that changes the issuer or audience. The epoch holds
+// the snapshots themselves, so a freed snapshot's address cannot be mistaken
+// for a new one. Bounded: a full shard evicts its oldest entry. Thread-safe: 16
+// shards, each a mutex over a map.
 #ifndef AUTHD_AUTHORITY_TOKEN_CACHE_H_
 #define AUTHD_AUTHORITY_TOKEN_CACHE_H_
 
@@ -45,10 +46,10 @@ class TokenCache {
  public:
   // Snapshots whose identity is the epoch; compared by pointer.
   struct Epoch {
-    std::shared_ptr<const void> ring, access, revocations;
+    std::shared_ptr<const void> ring, access, revocations, options;
     bool operator==(const Epoch& o) const {
       return ring == o.ring && access == o.access &&
-             revocations == o.revocations;
+             revocations == o.revocations && options == o.options;
     }
   };
 

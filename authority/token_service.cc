@@ -102,7 +102,11 @@ TokenService::TokenService(const KeyRing* ring, const Access* access,
       limiter_(limiter),
       revocations_(revocations),
       clock_(clock),
-      options_(std::move(options)) {}
+      options_(std::make_shared<const TokenOptions>(std::move(options))) {}
+
+void TokenService::SetOptions(TokenOptions options) {
+  options_.store(std::make_shared<const TokenOptions>(std::move(options)));
+}
 
 ClientOutcome TokenService::AuthenticateClient(
     const ClientCredentials& client) const {
@@ -151,7 +155,7 @@ TokenOutcome TokenService::Issue(const TokenRequest& req) const {
   ClientOutcome client = AuthenticateClient(req.client);
   if (!client.status.ok()) return Denied(std::move(client.refusal));
   const storage::Credential& cred = client.credential;
-  const Role* role = access_->FindRole(cred.role);
+  std::shared_ptr<const Role> role = access_->FindRole(cred.role);
   if (role == nullptr) {
     return Denied(Refused(
         TokenFailure::kInvalidScope,
@@ -170,8 +174,9 @@ TokenOutcome TokenService::Issue(const TokenRequest& req) const {
 
 TokenOutcome TokenService::Sign(const storage::Credential& cred,
                                 const std::vector<std::string>& scopes) const {
+  std::shared_ptr<const TokenOptions> opts = options_.load();
   int64_t now = clock_->NowSeconds();
-  int64_t exp = std::min(now + options_.ttl_seconds, cred.expires_at);
+  int64_t exp = std::min(now + opts->ttl_seconds, cred.expires_at);
   unsigned char jti[16];
   if (RAND_bytes(jti, sizeof jti) != 1) {
     return Unavailable("random source failed; retry later");
@@ -186,10 +191,10 @@ TokenOutcome TokenService::Sign(const storage::Credential& cred,
   TokenOutcome out;
   out.token.scope = JoinScopes(scopes);
   nlohmann::json claims = {
-      {"iss", options_.issuer},
+      {"iss", opts->issuer},
       {"sub", cred.client_id},
       {"client_id", cred.client_id},
-      {"aud", options_.audience},
+      {"aud", opts->audience},
       {"iat", now},
       {"nbf", now},
       {"exp", exp},
@@ -210,8 +215,10 @@ TokenOutcome TokenService::Sign(const storage::Credential& cred,
 StatusOr<TokenClaims> TokenService::VerifiedClaims(std::string_view token,
                                                    int64_t now) const {
   std::shared_ptr<const KeyRing::Snapshot> ring = ring_->Current();
+  std::shared_ptr<const TokenOptions> opts = options_.load();
   TokenCache::Epoch epoch{ring, access_->Current(),
-                          revocations_ ? revocations_->Current() : nullptr};
+                          revocations_ ? revocations_->Current() : nullptr,
+                          opts};
   if (std::optional<TokenClaims> hit = cache_.Lookup(token, epoch)) {
     // A key stops verifying once its overlap after retirement has passed.
     if (ring_->Find(*ring, hit->kid, now) == nullptr) {
@@ -233,7 +240,7 @@ StatusOr<TokenClaims> TokenService::VerifiedClaims(std::string_view token,
   }
   ASSIGN_OR_RETURN(TokenClaims claims, ClaimsOf(jwt.claims));
   claims.kid = jwt.header.value("kid", "");
-  if (claims.iss != options_.issuer || claims.aud != options_.audience) {
+  if (claims.iss != opts->issuer || claims.aud != opts->audience) {
     return Status::Unauthenticated(
         "access token was issued for another issuer or audience");
   }
@@ -265,7 +272,7 @@ StatusOr<Principal> TokenService::VerifyBearer(std::string_view token) const {
   p.client_id = claims.client_id;
   p.role = it->second.role;
   // The token's scopes, less any its role no longer grants.
-  const Role* role = access_->FindRole(p.role);
+  std::shared_ptr<const Role> role = access_->FindRole(p.role);
   for (const std::string& s : claims.scopes) {
     if (role && Contains(role->scopes, s)) p.scopes.push_back(s);
   }

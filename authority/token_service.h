@@ -14,10 +14,15 @@
 // Order of work on Issue keeps the HSM for authenticated work: the client
 // id's length, the failure limiter, then one HMAC to authenticate, and one
 // signature only for a client that passed.
-// Thread-safe.
+//
+// The TokenOptions (issuer, audience, lifetime) are an immutable snapshot
+// that SetOptions (a reload) replaces whole: each issue or verification uses
+// one snapshot throughout, with no lock. Thread-safe.
 #ifndef AUTHD_AUTHORITY_TOKEN_SERVICE_H_
 #define AUTHD_AUTHORITY_TOKEN_SERVICE_H_
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +44,7 @@ struct TokenOptions {
   std::string audience;
   int64_t ttl_seconds = 600;
   Algorithm algorithm = Algorithm::kES256;
+  bool operator==(const TokenOptions&) const = default;
 };
 
 // How far in the future a token's nbf may lie and still be accepted, for
@@ -124,7 +130,12 @@ class TokenService {
   StatusOr<bool> Revoke(std::string_view token,
                         const std::string& client_id) const;
 
-  const TokenOptions& options() const { return options_; }
+  // The options in force; a reload replaces them with SetOptions. Tokens
+  // issued before carry the old issuer and audience and stop verifying.
+  std::shared_ptr<const TokenOptions> options() const {
+    return options_.load();
+  }
+  void SetOptions(TokenOptions options);
   const Access* access() const { return access_; }
 
  private:
@@ -139,7 +150,7 @@ class TokenService {
   FailureLimiter* limiter_;
   Revocations* revocations_;
   const Clock* clock_;
-  const TokenOptions options_;
+  std::atomic<std::shared_ptr<const TokenOptions>> options_;
   mutable TokenCache cache_;
 };
 

@@ -96,7 +96,7 @@ struct Gate {
     check = std::make_unique<api::CheckHandler>(tokens.get(), access.get(),
                                                 Policy(), &metrics);
     discovery = std::make_unique<api::DiscoveryHandler>(
-        ring.get(), access.get(), clock, "https://authd.bench");
+        ring.get(), access.get(), tokens.get(), clock);
     // The real route table; the handlers left null are never reached by
     // the requests below.
     router = std::make_unique<api::Router>(

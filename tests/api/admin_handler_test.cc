@@ -146,7 +146,9 @@ TEST_F(AdminHandlerTest, ListIsNewestFirstAndFlagsExpiredCredentials) {
   EXPECT_EQ(list[1]["client_id"], soon["client_id"]);
   EXPECT_EQ(Keys(list[0]),
             (std::set<std::string>{"client_id", "name", "role", "created_at",
-                                   "expires_at", "expired", "created_by"}));
+                                   "expires_at", "expired", "created_by",
+                                   "role_exists"}));
+  EXPECT_EQ(list[0]["role_exists"], true);
   EXPECT_EQ(list[1]["name"], "soon");
   EXPECT_EQ(list[1]["created_by"], kSocketActor);
   EXPECT_EQ(list[1]["expired"], false);
@@ -540,6 +542,7 @@ TEST_F(AdminHandlerTest, StatusReportsTheServersState) {
                           {"integrity", "ok"},
                           {"integrity_failures", json::array()},
                           {"credentials", 2},
+                          {"credentials_without_role", 0},
                           {"allowlist", 1},
                           {"token_kid", ring_->Current()->active.pub.kid()}}));
   EXPECT_EQ(status["audit_size"], 3);  // the allowlist entry, two credentials

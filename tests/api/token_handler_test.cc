@@ -42,7 +42,7 @@ class TokenHandlerTest : public testing::TokenServiceTest {
     TokenServiceTest::SetUp();
     handler_ = std::make_unique<TokenHandler>(tokens_.get());
     discovery_ = std::make_unique<DiscoveryHandler>(ring_.get(), access_.get(),
-                                                    &clock_, kIssuer);
+                                                    tokens_.get(), &clock_);
   }
 
   // A token request as the HTTP adapter hands it over: header names lower

@@ -490,5 +490,174 @@ TEST_F(ConfigTest, BadConsoleKeysAreNamed) {
               "config: console: must be a table");
 }
 
+// ------------------------------------------------------------ reload
+
+// A file with every kind of key, to change one thing at a time.
+constexpr char kFull[] = R"(
+[server]
+listen = ["127.0.0.1:8443"]
+admin_socket = "/run/authd/admin.sock"
+tls_cert = "/etc/authd/tls.crt"
+tls_key = "/etc/authd/tls.key"
+trusted_proxies = ["10.0.0.2"]
+threads = 4
+max_body_bytes = 16384
+max_header_bytes = 16384
+connection_timeout_seconds = 10
+max_connections = 1024
+max_connections_per_address = 64
+
+[storage]
+path = "/var/lib/authd/authd.db"
+
+[hsm]
+module = "softhsm2"
+token = "pkcs11:token=authd"
+pin_file = "/run/credentials/authd.service/hsm-pin"
+sessions = 6
+timeout_ms = 5000
+
+[tokens]
+issuer = "https://authd.local"
+audience = "powerhub-api"
+ttl_seconds = 600
+algorithm = "ES256"
+
+[rate_limit]
+client_failures = 5
+
+[log]
+level = "info"
+
+[audit]
+origin = "authd.local/authd-audit"
+
+[gateway]
+default = "deny"
+
+[roles.viewer]
+description = "Reads."
+scopes = ["data:read"]
+)";
+
+std::string Replace(std::string text, const std::string& from,
+                    const std::string& to) {
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  return text;
+}
+
+class RestartTest : public ConfigTest {
+ protected:
+  // The names KeysNeedingRestart gives for kFull changed from `from` to `to`.
+  std::vector<std::string> Changed(const std::string& from,
+                                   const std::string& to,
+                                   const std::string& base = kFull) {
+    Config running = MustLoad(base);
+    Config fresh = MustLoad(Replace(base, from, to));
+    return KeysNeedingRestart(running, fresh);
+  }
+  using Names = std::vector<std::string>;
+};
+
+TEST_F(RestartTest, SameFileNeedsNothing) {
+  EXPECT_EQ(KeysNeedingRestart(MustLoad(kFull), MustLoad(kFull)), Names{});
+}
+
+TEST_F(RestartTest, LiveKeysNeedNoRestart) {
+  EXPECT_EQ(Changed("level = \"info\"", "level = \"debug\""), Names{});
+  EXPECT_EQ(Changed("client_failures = 5", "client_failures = 9"), Names{});
+  EXPECT_EQ(Changed("default = \"deny\"", "default = \"authenticated\""),
+            Names{});
+  EXPECT_EQ(Changed("ttl_seconds = 600", "ttl_seconds = 60"), Names{});
+  EXPECT_EQ(Changed("audience = \"powerhub-api\"", "audience = \"other\""),
+            Names{});
+  EXPECT_EQ(Changed("algorithm = \"ES256\"", "algorithm = \"RS256\""), Names{});
+  // The origin is set, so a new issuer leaves it alone.
+  EXPECT_EQ(Changed("issuer = \"https://authd.local\"",
+                    "issuer = \"https://id.example\""),
+            Names{});
+  EXPECT_EQ(Changed("scopes = [\"data:read\"]", "scopes = [\"x\"]"), Names{});
+  EXPECT_EQ(Changed("[roles.viewer]", "[roles.reader]"), Names{});
+  EXPECT_EQ(Changed("trusted_proxies = [\"10.0.0.2\"]", "trusted_proxies = []"),
+            Names{});
+  // A key file pair is re-read, from new paths too.
+  EXPECT_EQ(Changed("tls_cert = \"/etc/authd/tls.crt\"\n"
+                    "tls_key = \"/etc/authd/tls.key\"",
+                    "tls_cert = \"/etc/authd/new.crt\"\n"
+                    "tls_key = \"/etc/authd/new.key\""),
+            Names{});
+}
+
+TEST_F(RestartTest, EachRestartKeyIsNamed) {
+  EXPECT_EQ(Changed("127.0.0.1:8443", "127.0.0.1:9443"),
+            Names{"server.listen"});
+  EXPECT_EQ(Changed("/run/authd/admin.sock", "/run/authd/other.sock"),
+            Names{"server.admin_socket"});
+  EXPECT_EQ(Changed("threads = 4", "threads = 8"), Names{"server.threads"});
+  EXPECT_EQ(Changed("max_body_bytes = 16384", "max_body_bytes = 4096"),
+            Names{"server.max_body_bytes"});
+  EXPECT_EQ(Changed("max_header_bytes = 16384", "max_header_bytes = 8192"),
+            Names{"server.max_header_bytes"});
+  EXPECT_EQ(Changed("connection_timeout_seconds = 10",
+                    "connection_timeout_seconds = 20"),
+            Names{"server.connection_timeout_seconds"});
+  EXPECT_EQ(Changed("max_connections = 1024", "max_connections = 10"),
+            Names{"server.max_connections"});
+  EXPECT_EQ(Changed("max_connections_per_address = 64",
+                    "max_connections_per_address = 8"),
+            Names{"server.max_connections_per_address"});
+  EXPECT_EQ(Changed("/var/lib/authd/authd.db", "/tmp/authd.db"),
+            Names{"storage.path"});
+  EXPECT_EQ(Changed("module = \"softhsm2\"", "module = \"/usr/lib/x.so\""),
+            Names{"hsm.module"});
+  EXPECT_EQ(Changed("token = \"pkcs11:token=authd\"",
+                    "token = \"pkcs11:token=other\""),
+            Names{"hsm.token"});
+  EXPECT_EQ(Changed("hsm-pin", "other-pin"), Names{"hsm.pin_file"});
+  EXPECT_EQ(Changed("sessions = 6", "sessions = 7"), Names{"hsm.sessions"});
+  EXPECT_EQ(Changed("timeout_ms = 5000", "timeout_ms = 6000"),
+            Names{"hsm.timeout_ms"});
+  EXPECT_EQ(Changed("origin = \"authd.local/authd-audit\"",
+                    "origin = \"other/authd-audit\""),
+            Names{"audit.origin"});
+  // Several at once, in one list.
+  Config running = MustLoad(kFull);
+  Config fresh = MustLoad(Replace(Replace(kFull, "threads = 4", "threads = 8"),
+                                  "127.0.0.1:8443", "127.0.0.1:9443"));
+  EXPECT_EQ(KeysNeedingRestart(running, fresh),
+            (Names{"server.listen", "server.threads"}));
+}
+
+// audit.origin follows tokens.issuer unless set: the issuer applies live,
+// the origin it would bring waits for a restart.
+TEST_F(RestartTest, DerivedOriginFollowingTheIssuerNeedsARestart) {
+  std::string base = Replace(kFull, "origin = \"authd.local/authd-audit\"", "");
+  EXPECT_EQ(Changed("issuer = \"https://authd.local\"",
+                    "issuer = \"https://id.example\"", base),
+            Names{"audit.origin"});
+}
+
+TEST_F(RestartTest, TlsOnOffAndHsmKeysNeedARestart) {
+  std::string pair =
+      "tls_cert = \"/etc/authd/tls.crt\"\ntls_key = \"/etc/authd/tls.key\"";
+  EXPECT_EQ(Changed(pair, ""), (Names{"server.tls_cert", "server.tls_key"}));
+  std::string plain = Replace(kFull, pair, "");
+  EXPECT_EQ(Changed("admin_socket", pair + "\nadmin_socket", plain),
+            (Names{"server.tls_cert", "server.tls_key"}));
+  // File to HSM and back.
+  EXPECT_EQ(Changed("\"/etc/authd/tls.key\"", "\"pkcs11:object=tls\""),
+            Names{"server.tls_key"});
+  std::string hsm =
+      Replace(kFull, "\"/etc/authd/tls.key\"", "\"pkcs11:object=tls\"");
+  EXPECT_EQ(Changed("\"pkcs11:object=tls\"", "\"/etc/authd/tls.key\"", hsm),
+            Names{"server.tls_key"});
+  // With the key in the HSM, new paths are not re-read live.
+  EXPECT_EQ(Changed("tls.crt", "new.crt", hsm), Names{"server.tls_cert"});
+  EXPECT_EQ(Changed("object=tls", "object=tls2", hsm), Names{"server.tls_key"});
+  EXPECT_EQ(KeysNeedingRestart(MustLoad(hsm), MustLoad(hsm)), Names{});
+}
+
 }  // namespace
 }  // namespace authd

@@ -250,6 +250,29 @@ TEST_F(KeyRingTest, EachRetiredKeyLeavesOnItsOwnSchedule) {
 
 // What the window is for: a token signed by the old key keeps verifying
 // until it expires, and one signed after the rotation uses the new key.
+// A reload that lengthens tokens.ttl_seconds keeps retired keys published
+// longer; one that shortens it does not cut the window of tokens already
+// signed under the longer lifetime.
+TEST_F(KeyRingTest, AReloadedLifetimeOnlyLengthensThePublishedWindow) {
+  clock_.Advance(100);
+  const int64_t rotated = clock_.NowSeconds();
+  ASSERT_TRUE(Rotate(Algorithm::kES256).ok());
+  const std::string& old_kid = HsmTokenKid();
+  std::shared_ptr<const KeyRing::Snapshot> snap = ring_->Current();
+  auto published_at = [&](int64_t now) {
+    return ring_->Find(*snap, old_kid, now) != nullptr;
+  };
+  EXPECT_TRUE(published_at(rotated + kTokenTtl));
+  EXPECT_FALSE(published_at(rotated + kTokenTtl + 1));
+  ring_->RaiseMaxTokenTtl(kTokenTtl + 300);
+  EXPECT_TRUE(published_at(rotated + kTokenTtl + 300));
+  EXPECT_FALSE(published_at(rotated + kTokenTtl + 301));
+  ring_->RaiseMaxTokenTtl(60);  // shorter: the window stays
+  EXPECT_TRUE(published_at(rotated + kTokenTtl + 300));
+  EXPECT_EQ(Kids(ring_->Published(*snap, rotated + kTokenTtl + 300)).size(),
+            2u);
+}
+
 TEST_F(KeyRingTest, TokensSignedBeforeARotationVerifyUntilTheyExpire) {
   FailureLimiter limiter(&clock_, LimiterOptions{});
   TokenService tokens(ring_.get(), access_.get(), &limiter, nullptr, &clock_,

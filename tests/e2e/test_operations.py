@@ -91,7 +91,7 @@ class LogTest(unittest.TestCase):
                         .replace("ttl_seconds = 600", "ttl_seconds = 300"))
             d.proc.send_signal(signal.SIGHUP)
             wait_until(lambda: "event=reload" in d.read_log())
-            self.assertIn("restart to apply: tokens", d.read_log())
+            self.assertIn('msg="applied log.level, tokens.ttl_seconds"', d.read_log())
             d.http("GET", "/v1/auth/jwks")
             self.assertIn("event=request", d.read_log())
             # An invalid config keeps the running one.
