@@ -86,6 +86,7 @@ class NoContent final : public HttpService {
     return Response::NoContent();
   }
   void Observe(const Request&, double) const override {}
+  void Decorate(const Request&, Response*) const override {}
 };
 
 // One TLS connection from an OpenSSL client to 127.0.0.1:`port`.
