@@ -45,10 +45,10 @@ struct Config {
 // The keys, by name ("server.listen", "hsm.pin_file", ...), that differ
 // between `running` and `fresh` and that a SIGHUP cannot apply: listeners and
 // server limits, the admin socket, TLS turned on or off or a key in the HSM,
-// storage, HSM, audit.origin and [console]. authd keeps their running values. Everything
-// else applies live (Daemon::Reload): [log], [rate_limit], [gateway],
-// [tokens], [roles.*], server.trusted_proxies, and a certificate and key file
-// pair (re-read even when the paths stay the same).
+// storage, HSM, audit.origin and [console]. authd keeps their running values.
+// Everything else applies live (Daemon::Reload): [log], [rate_limit],
+// [gateway], [tokens], [roles.*], server.trusted_proxies, and a certificate and
+// key file pair (re-read even when the paths stay the same).
 std::vector<std::string> KeysNeedingRestart(const Config& running,
                                             const Config& fresh);
 
