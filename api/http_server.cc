@@ -1,6 +1,7 @@
 #include "api/http_server.h"
 
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -232,18 +233,29 @@ MHD_Result Queue(MHD_Connection* conn, Response r, Pending* p,
 // A 413 for a body that crossed the limit while it was arriving. MHD 0.9.75
 // queues responses only before the body is read or after all of it was
 // (MHD_queue_response refuses in between), and reading on means draining for
-// as long as the client sends. So over plain TCP the answer is written to the
-// socket here, and the caller returns MHD_NO so that MHD closes the
-// connection; over TLS the connection is closed without an answer.
-MHD_Result RefuseMidBody(const Response& r, Pending* p, bool tls,
-                         const HttpService* service) {
+// as long as the client sends. So the answer is written here, on the socket
+// or (over TLS) on the connection's GnuTLS session, which no other thread
+// uses while this callback runs; the caller returns MHD_NO so that MHD
+// closes the connection.
+MHD_Result RefuseMidBody(MHD_Connection* conn, Response r, Pending* p,
+                         bool tls, const HttpService* service) {
   if (p->table) p->table->Disarm(p->fd);
-  if (!tls && p->fd >= 0) {
-    std::string out =
-        "HTTP/1.1 413 Payload Too Large\r\nContent-Type: " + r.content_type +
-        "\r\nContent-Length: " + std::to_string(r.body.size()) +
-        "\r\nConnection: close\r\nX-Request-Id: " + p->req.request_id +
-        "\r\nX-Content-Type-Options: nosniff\r\n\r\n" + r.body;
+  service->Decorate(p->req, &r);
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) +
+                    " Payload Too Large\r\nContent-Type: " + r.content_type +
+                    "\r\nContent-Length: " + std::to_string(r.body.size()) +
+                    "\r\nConnection: close\r\nX-Request-Id: " +
+                    p->req.request_id + "\r\nX-Content-Type-Options: nosniff";
+  for (const auto& [k, v] : r.headers) out += "\r\n" + k + ": " + v;
+  out += "\r\n\r\n" + r.body;
+  if (tls) {
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (info != nullptr && info->tls_session != nullptr) {
+      auto session = static_cast<gnutls_session_t>(info->tls_session);
+      (void)gnutls_record_send(session, out.data(), out.size());
+    }
+  } else if (p->fd >= 0) {
     (void)send(p->fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     shutdown(p->fd, SHUT_WR);
   }
@@ -479,7 +491,7 @@ MHD_Result OnRequest(void* cls, MHD_Connection* conn, const char* url,
       p->too_large = true;
       p->req.body.clear();
       bool tls = opts.tls_cert_callback != nullptr;
-      return RefuseMidBody(TooLarge(opts), p, tls, service);
+      return RefuseMidBody(conn, TooLarge(opts), p, tls, service);
     }
     if (p->too_large) return MHD_YES;
     return Queue(conn, service->Handle(p->req), p, service);

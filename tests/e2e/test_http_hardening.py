@@ -1,8 +1,10 @@
 """The HTTP transport against hostile clients, over raw sockets: ambiguous
 framing (RFC 9112 §6.3), bodies past the limit, requests that trickle in, and
 slow connections that must not starve an allowed client."""
+import os
 import select
 import socket
+import ssl
 import time
 import unittest
 
@@ -19,7 +21,7 @@ def read_all(s, timeout=10):
     while True:
         try:
             chunk = s.recv(65536)
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLError):
             return data, True
         if not chunk:
             return data, True
@@ -84,10 +86,14 @@ class FramingTest(unittest.TestCase):
 
 
 class BodyLimitTest(unittest.TestCase):
-    def test_chunked_body_past_the_limit_is_refused_while_sending(self):
-        with Daemon(server_extra="max_body_bytes = 1024\n") as d:
+    def refused_while_sending(self, tls):
+        with Daemon(server_extra="max_body_bytes = 1024\n", tls=tls) as d:
             d.allow("127.0.0.1")
             s = socket.create_connection(("127.0.0.1", d.port))
+            if tls:
+                ctx = ssl.create_default_context(
+                    cafile=os.path.join(d.dir, "tls.crt"))
+                s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
             s.sendall(TOKEN_HEAD + b"Transfer-Encoding: chunked\r\n\r\n")
             chunk = b"200\r\n" + b"a" * 0x200 + b"\r\n"
             sent, reply, deadline = 0, b"", time.time() + 20
@@ -103,10 +109,17 @@ class BodyLimitTest(unittest.TestCase):
             except (BrokenPipeError, ConnectionResetError):
                 pass
             self.assertEqual(status_of(reply), 413, reply)
+            self.assertIn(b"payload_too_large", reply)
             self.assertLess(sent, 256 * 1024)  # not drained
             rest, closed = read_all(s)
             self.assertTrue(closed)
             s.close()
+
+    def test_chunked_body_past_the_limit_is_refused_while_sending(self):
+        self.refused_while_sending(tls=False)
+
+    def test_chunked_body_past_the_limit_is_refused_over_tls_too(self):
+        self.refused_while_sending(tls=True)
 
 
 class AcceptPolicyTest(unittest.TestCase):
