@@ -5,6 +5,7 @@
 #define AUTHD_AUTHD_CONFIG_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/http_server.h"
@@ -55,7 +56,10 @@ std::vector<std::string> KeysNeedingRestart(const Config& running,
 // server.tls_key names a key in the HSM (a pkcs11: URI), not a file.
 bool TlsKeyInHsm(const Config& c);
 
+// Reads the file at `path` and parses it (ParseConfig).
 StatusOr<Config> LoadConfig(const std::string& path);
+// Parses and validates TOML `text`; `source` names it in messages.
+StatusOr<Config> ParseConfig(std::string_view text, const std::string& source);
 
 }  // namespace authd
 
