@@ -97,7 +97,7 @@ Status World::Build() {
   check_ = std::make_unique<api::CheckHandler>(tokens_.get(), access_.get(),
                                                Policy(), &metrics_);
   discovery_ = std::make_unique<api::DiscoveryHandler>(
-      ring_.get(), access_.get(), &clock_, kIssuer);
+      ring_.get(), access_.get(), tokens_.get(), &clock_);
   ops_ = std::make_unique<api::OpsHandler>(
       api::OpsHandler::Deps{readiness_.get(), access_.get(), audit_.get(),
                             revocations_.get(), &metrics_, nullptr, "fuzz"});
