@@ -237,15 +237,16 @@ MHD_Result Queue(MHD_Connection* conn, Response r, Pending* p,
 // or (over TLS) on the connection's GnuTLS session, which no other thread
 // uses while this callback runs; the caller returns MHD_NO so that MHD
 // closes the connection.
-MHD_Result RefuseMidBody(MHD_Connection* conn, Response r, Pending* p,
-                         bool tls, const HttpService* service) {
+MHD_Result RefuseMidBody(MHD_Connection* conn, Response r, Pending* p, bool tls,
+                         const HttpService* service) {
   if (p->table) p->table->Disarm(p->fd);
   service->Decorate(p->req, &r);
-  std::string out = "HTTP/1.1 " + std::to_string(r.status) +
-                    " Payload Too Large\r\nContent-Type: " + r.content_type +
-                    "\r\nContent-Length: " + std::to_string(r.body.size()) +
-                    "\r\nConnection: close\r\nX-Request-Id: " +
-                    p->req.request_id + "\r\nX-Content-Type-Options: nosniff";
+  std::string out =
+      "HTTP/1.1 " + std::to_string(r.status) +
+      " Payload Too Large\r\nContent-Type: " + r.content_type +
+      "\r\nContent-Length: " + std::to_string(r.body.size()) +
+      "\r\nConnection: close\r\nX-Request-Id: " + p->req.request_id +
+      "\r\nX-Content-Type-Options: nosniff";
   for (const auto& [k, v] : r.headers) out += "\r\n" + k + ": " + v;
   out += "\r\n\r\n" + r.body;
   if (tls) {
