@@ -261,24 +261,28 @@ class SqliteTransaction final : public Transaction {
 
   Status BindCredential(const std::string& client_id, uint64_t audit_seq,
                         const std::string& mac) override {
-    ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
-                                     "UPDATE credentials SET audit_seq = ?1, "
-                                     "mac = ?2 WHERE client_id = ?3"));
-    BindBinding(s.get(), 1, audit_seq, mac);
-    BindText(s.get(), 3, client_id);
-    return StepChange(db_, s.get(), "bind credential",
-                      "no credential with client_id " + client_id);
+    return Bind(
+        "UPDATE credentials SET audit_seq = ?1, mac = ?2 "
+        "WHERE client_id = ?3",
+        client_id, audit_seq, mac, "bind credential",
+        "no credential with client_id " + client_id);
   }
 
   Status BindAllowlist(const std::string& cidr, uint64_t audit_seq,
                        const std::string& mac) override {
-    ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
-                                     "UPDATE allowlist SET audit_seq = ?1, "
-                                     "mac = ?2 WHERE cidr = ?3"));
+    return Bind("UPDATE allowlist SET audit_seq = ?1, mac = ?2 WHERE cidr = ?3",
+                cidr, audit_seq, mac, "bind allowlist entry",
+                cidr + " is not on the allowlist");
+  }
+
+  // One row's binding: `sql` sets ?1 audit_seq and ?2 mac where ?3 is `key`.
+  Status Bind(const char* sql, const std::string& key, uint64_t audit_seq,
+              const std::string& mac, const char* what,
+              const std::string& not_found) {
+    ASSIGN_OR_RETURN(Stmt s, Prepare(db_, sql));
     BindBinding(s.get(), 1, audit_seq, mac);
-    BindText(s.get(), 3, cidr);
-    return StepChange(db_, s.get(), "bind allowlist entry",
-                      cidr + " is not on the allowlist");
+    BindText(s.get(), 3, key);
+    return StepChange(db_, s.get(), what, not_found);
   }
 
   Status InsertRevocation(const RevokedToken& r) override {

@@ -11,20 +11,16 @@
 #include "audit/entry.h"
 #include "authority/access.h"
 #include "testing/access_fixture.h"
+#include "testing/ip_helpers.h"
 
 namespace authd::authority {
 namespace {
 
 using testing::AccessTest;
+using testing::Addr;
 using testing::kDay;
 using testing::kOwner;
 using testing::kStartTime;
-
-IpAddress Ip(std::string_view text) {
-  std::optional<IpAddress> a = IpAddress::Parse(text);
-  EXPECT_TRUE(a.has_value()) << text;
-  return a.value_or(IpAddress{});
-}
 
 // Runs `sql` on the database file over a connection of its own.
 void Sql(const std::string& path, const std::string& sql) {
@@ -159,9 +155,9 @@ TEST_F(IntegrityTest, EditedOrForgedAllowlistEntryIsNotHonoured) {
       "'192.0.2.0/24';"
       "INSERT INTO allowlist (cidr, created_at, created_by) VALUES "
       "('::/0', 0, 'uid:0');"));
-  EXPECT_FALSE(access_->Allowed(Ip("10.1.2.3")));
-  EXPECT_FALSE(access_->Allowed(Ip("192.0.2.1")));
-  EXPECT_FALSE(access_->Allowed(Ip("2001:db8::1")));
+  EXPECT_FALSE(access_->Allowed(Addr("10.1.2.3")));
+  EXPECT_FALSE(access_->Allowed(Addr("192.0.2.1")));
+  EXPECT_FALSE(access_->Allowed(Addr("2001:db8::1")));
   EXPECT_TRUE(access_->Current()->allowlist.empty());
   ASSERT_EQ(access_->Current()->failures.size(), 3u);
   ASSERT_NE(Failure("allowlist", "0.0.0.0/0"), nullptr);
@@ -217,7 +213,7 @@ TEST_F(IntegrityTest, RemovedAllowlistEntryCopiedBackIsNotHonoured) {
   ASSERT_TRUE(access_->RemoveAllowlist("10.0.0.0/8", kOwner).ok());
   ASSERT_NO_FATAL_FAILURE(
       TamperAndReopen(CopyBack(backup, "allowlist", "cidr = '10.0.0.0/8'")));
-  EXPECT_FALSE(access_->Allowed(Ip("10.1.2.3")));
+  EXPECT_FALSE(access_->Allowed(Addr("10.1.2.3")));
   const IntegrityFailure* f = Failure("allowlist", "10.0.0.0/8");
   ASSERT_NE(f, nullptr);
   EXPECT_NE(f->problem.find("was removed by audit entry"), std::string::npos);
@@ -228,7 +224,7 @@ TEST_F(IntegrityTest, CidrAddedRemovedAndAddedAgainIsHonoured) {
   ASSERT_TRUE(access_->RemoveAllowlist("10.0.0.0/8", kOwner).ok());
   ASSERT_TRUE(access_->AddAllowlist("10.0.0.0/8", kOwner).ok());
   ASSERT_NO_FATAL_FAILURE(Open(DefaultRoles()));
-  EXPECT_TRUE(access_->Allowed(Ip("10.1.2.3")));
+  EXPECT_TRUE(access_->Allowed(Addr("10.1.2.3")));
   EXPECT_TRUE(access_->Current()->failures.empty());
   EXPECT_TRUE(access_->IntegrityRefusal().ok());
 }
@@ -259,7 +255,7 @@ TEST_F(IntegrityTest, ChangesAreRefusedUntilTheFailingCredentialIsDeleted) {
       access_->DeleteCredential(bystander.credential.client_id, kOwner).code(),
       StatusCode::kAborted);
   EXPECT_TRUE(Authenticates(bystander));
-  EXPECT_TRUE(access_->Allowed(Ip("10.1.2.3")));
+  EXPECT_TRUE(access_->Allowed(Addr("10.1.2.3")));
 
   // The way out: delete the failing row. No restart.
   ASSERT_TRUE(access_->DeleteCredential(id, kOwner, "INC-7").ok());
@@ -301,7 +297,7 @@ TEST_F(IntegrityTest, ChangesAreRefusedUntilTheFailingEntryIsRemoved) {
             std::string::npos);
   EXPECT_TRUE(access_->IntegrityRefusal().ok());
   EXPECT_TRUE(access_->AddAllowlist("10.0.0.0/8", kOwner).ok());
-  EXPECT_TRUE(access_->Allowed(Ip("192.0.2.1")));
+  EXPECT_TRUE(access_->Allowed(Addr("192.0.2.1")));
 }
 
 // --------------------------------------------------------- binding
@@ -353,7 +349,7 @@ TEST_F(BindingTest, FirstStartBindsTheRowsOfAnEarlierVersion) {
 
   EXPECT_TRUE(access_->Current()->failures.empty());
   EXPECT_TRUE(access_->Authenticate("legacy-id", secret).ok());
-  EXPECT_TRUE(access_->Allowed(Ip("10.1.2.3")));
+  EXPECT_TRUE(access_->Allowed(Addr("10.1.2.3")));
   storage::Credential row = storage_->ListCredentials().value().at(0);
   EXPECT_EQ(row.audit_seq, 1u);  // its credential.create entry
   EXPECT_EQ(row.mac.size(), 32u);
@@ -374,7 +370,7 @@ TEST_F(BindingTest, FirstStartBindsTheRowsOfAnEarlierVersion) {
   ASSERT_NO_FATAL_FAILURE(
       TamperAndReopen("UPDATE allowlist SET mac = NULL, audit_seq = NULL"));
   EXPECT_EQ(Entries("rows.bind").size(), 1u);
-  EXPECT_FALSE(access_->Allowed(Ip("10.1.2.3")));
+  EXPECT_FALSE(access_->Allowed(Addr("10.1.2.3")));
   ASSERT_NE(Failure("allowlist", "10.0.0.0/8"), nullptr);
   EXPECT_TRUE(access_->Authenticate("legacy-id", secret).ok());
 }

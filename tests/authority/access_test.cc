@@ -10,20 +10,16 @@
 
 #include "common/encoding.h"
 #include "testing/access_fixture.h"
+#include "testing/ip_helpers.h"
 
 namespace authd::authority {
 namespace {
 
 using testing::AccessTest;
+using testing::Addr;
 using testing::kDay;
 using testing::kOwner;
 using testing::kStartTime;
-
-IpAddress Ip(std::string_view text) {
-  std::optional<IpAddress> a = IpAddress::Parse(text);
-  EXPECT_TRUE(a.has_value()) << text;
-  return a.value_or(IpAddress{});
-}
 
 std::string Repeat(std::string_view s, int n) {
   std::string out;
@@ -339,8 +335,8 @@ TEST_F(AccessTest, ExpiredCredentialsAreStillListed) {
 
 TEST_F(AccessTest, AllowlistStartsEmptyAndRefusesEveryone) {
   EXPECT_TRUE(access_->Current()->allowlist.empty());
-  EXPECT_FALSE(access_->Allowed(Ip("127.0.0.1")));
-  EXPECT_FALSE(access_->Allowed(Ip("::1")));
+  EXPECT_FALSE(access_->Allowed(Addr("127.0.0.1")));
+  EXPECT_FALSE(access_->Allowed(Addr("::1")));
 }
 
 TEST_F(AccessTest, AddAllowlistNormalizes) {
@@ -397,15 +393,15 @@ TEST_F(AccessTest, MalformedAllowlistEntryIsInvalidArgument) {
 }
 
 TEST_F(AccessTest, AllowedFollowsAddAndRemove) {
-  const IpAddress inside = Ip("10.1.2.3");
-  const IpAddress outside = Ip("11.0.0.1");
+  const IpAddress inside = Addr("10.1.2.3");
+  const IpAddress outside = Addr("11.0.0.1");
   EXPECT_FALSE(access_->Allowed(inside));
   ASSERT_TRUE(access_->AddAllowlist("10.0.0.0/8", kOwner).ok());
   EXPECT_TRUE(access_->Allowed(inside));
   EXPECT_FALSE(access_->Allowed(outside));
   // A dual-stack socket reports IPv4 peers as IPv4-mapped IPv6.
-  EXPECT_TRUE(access_->Allowed(Ip("::ffff:10.1.2.3")));
-  EXPECT_FALSE(access_->Allowed(Ip("::ffff:11.0.0.1")));
+  EXPECT_TRUE(access_->Allowed(Addr("::ffff:10.1.2.3")));
+  EXPECT_FALSE(access_->Allowed(Addr("::ffff:11.0.0.1")));
 
   // Removal accepts any spelling of the range.
   ASSERT_TRUE(access_->RemoveAllowlist("::ffff:10.0.0.0/104", kOwner).ok());
@@ -419,14 +415,14 @@ TEST_F(AccessTest, RemoveUnknownAllowlistEntryIsNotFound) {
             StatusCode::kNotFound);
   EXPECT_EQ(access_->RemoveAllowlist("bogus", kOwner).code(),
             StatusCode::kInvalidArgument);
-  EXPECT_TRUE(access_->Allowed(Ip("10.9.9.9")));
+  EXPECT_TRUE(access_->Allowed(Addr("10.9.9.9")));
 }
 
 TEST_F(AccessTest, AllowlistSurvivesAReopen) {
   ASSERT_TRUE(access_->AddAllowlist("2001:db8::/32", kOwner).ok());
   ASSERT_NO_FATAL_FAILURE(Open(DefaultRoles()));
-  EXPECT_TRUE(access_->Allowed(Ip("2001:db8::7")));
-  EXPECT_FALSE(access_->Allowed(Ip("2001:db9::7")));
+  EXPECT_TRUE(access_->Allowed(Addr("2001:db8::7")));
+  EXPECT_FALSE(access_->Allowed(Addr("2001:db9::7")));
 }
 
 // ----------------------------------------------------- secrets at rest
