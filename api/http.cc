@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/encoding.h"
+
 namespace authd::api {
 
 std::string Request::BearerToken() const {
@@ -15,6 +17,30 @@ std::string Request::BearerToken() const {
     }
   }
   return auth->substr(kScheme.size());
+}
+
+bool ParseBasicCredentials(std::string_view header, SecureString* id,
+                           SecureString* secret) {
+  constexpr std::string_view kScheme = "basic ";
+  if (header.size() <= kScheme.size()) return false;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) {
+      return false;
+    }
+  }
+  std::optional<std::string> decoded =
+      Base64Decode(header.substr(kScheme.size()));
+  if (!decoded) return false;
+  SecureString plain(*decoded);
+  OPENSSL_cleanse(decoded->data(), decoded->size());
+  size_t colon = plain.find(':');
+  if (colon == SecureString::npos) return false;
+  std::optional<SecureString> i = FormUrlDecode(plain.view().substr(0, colon));
+  std::optional<SecureString> s = FormUrlDecode(plain.view().substr(colon + 1));
+  if (!i || !s) return false;
+  *id = std::move(*i);
+  *secret = std::move(*s);
+  return true;
 }
 
 bool Request::HasMediaType(std::string_view type) const {

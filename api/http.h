@@ -45,6 +45,13 @@ struct Request {
   }
 };
 
+// The credentials of an "Authorization: Basic" header (RFC 7617, scheme
+// case-insensitive), with id and secret form-urlencoded before they were
+// joined by ':' (RFC 6749 §2.3.1). False, leaving `id` and `secret` alone,
+// for another scheme, bad base64, no ':' or a malformed escape.
+bool ParseBasicCredentials(std::string_view header, SecureString* id,
+                           SecureString* secret);
+
 struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;

@@ -68,20 +68,25 @@ std::vector<const Route*> Router::Match(const std::string& path,
   return exact.empty() ? prefixed : exact;
 }
 
-std::optional<IpAddress> Router::ClientAddress(const Request& req) const {
-  if (!req.peer || !trusted_.Contains(*req.peer)) return req.peer;
-  const std::string* xff = req.Header("x-forwarded-for");
-  if (xff == nullptr) return req.peer;
+std::optional<IpAddress> ForwardedClient(const IpSet& trusted,
+                                         const std::optional<IpAddress>& peer,
+                                         const std::string* xff) {
+  if (!peer || !trusted.Contains(*peer)) return peer;
+  if (xff == nullptr) return peer;
   // Walk from the right: each trusted hop vouches for the one before it.
   std::vector<std::string> hops = SplitHops(*xff);
-  std::optional<IpAddress> result = req.peer;
+  std::optional<IpAddress> result = peer;
   for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
     std::optional<IpAddress> addr = IpAddress::Parse(*it);
     if (!addr) return std::nullopt;  // unparseable: attribute to nobody
     result = addr;
-    if (!trusted_.Contains(*addr)) break;
+    if (!trusted.Contains(*addr)) break;
   }
   return result;
+}
+
+std::optional<IpAddress> Router::ClientAddress(const Request& req) const {
+  return ForwardedClient(trusted_, req.peer, req.Header("x-forwarded-for"));
 }
 
 bool Router::AcceptPeer(const IpAddress& peer) const {

@@ -69,6 +69,15 @@ struct Route {
   Handler handle;
 };
 
+// The client behind `peer`: the peer itself unless it is in `trusted`;
+// otherwise the right-most entry of the X-Forwarded-For value `xff` (null
+// when absent) that is not itself trusted, or the left-most when all are.
+// nullopt when an entry it reaches is not a bare IP address (the request is
+// attributed to nobody) or when `peer` is nullopt.
+std::optional<IpAddress> ForwardedClient(const IpSet& trusted,
+                                         const std::optional<IpAddress>& peer,
+                                         const std::string* xff);
+
 class Router final : public HttpService {
  public:
   Router(std::vector<Route> routes, const authority::Access* access,

@@ -21,28 +21,6 @@ Response InvalidClient() {
       .With("WWW-Authenticate", "Basic realm=\"authd\"");
 }
 
-// RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined by ':'.
-bool ParseBasic(const std::string& header, SecureString* id,
-                SecureString* secret) {
-  constexpr std::string_view kPrefix = "basic ";
-  if (header.size() <= kPrefix.size()) return false;
-  std::string scheme = header.substr(0, kPrefix.size());
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(), ::tolower);
-  if (scheme != kPrefix) return false;
-  auto decoded = Base64Decode(std::string_view(header).substr(kPrefix.size()));
-  if (!decoded) return false;
-  SecureString plain(*decoded);
-  OPENSSL_cleanse(decoded->data(), decoded->size());
-  size_t colon = plain.find(':');
-  if (colon == SecureString::npos) return false;
-  auto i = FormUrlDecode(plain.view().substr(0, colon));
-  auto s = FormUrlDecode(plain.view().substr(colon + 1));
-  if (!i || !s) return false;
-  *id = std::move(*i);
-  *secret = std::move(*s);
-  return true;
-}
-
 // A refusal of the request's shape: the metrics label and the answer.
 struct Refusal {
   TokenFailure why;
@@ -113,7 +91,7 @@ std::variant<ClientSecret, Refusal> ClientOf(const Request& req,
         "use either HTTP Basic or client_secret in the body, not both");
   }
   if (auth != nullptr) {
-    if (!ParseBasic(*auth, &out.client_id, &out.secret)) {
+    if (!ParseBasicCredentials(*auth, &out.client_id, &out.secret)) {
       return Refusal{TokenFailure::kInvalidClient, InvalidClient()};
     }
   } else if (post_id && post_secret) {

@@ -2,6 +2,10 @@
 
 #include <toml++/toml.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -301,12 +305,14 @@ constexpr Table kTables[] = {
 };
 
 // Debian's toml++ is built with exceptions: parse errors arrive as one.
-StatusOr<toml::table> ParseFile(const std::string& path) {
+// `source` names the text in messages (the file's path).
+StatusOr<toml::table> ParseToml(std::string_view text,
+                                const std::string& source) {
   try {
-    return toml::parse_file(path);
+    return toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     std::ostringstream msg;
-    msg << "config: " << path;
+    msg << "config: " << source;
     if (e.source().begin.line > 0) {
       msg << ":" << e.source().begin.line << ":" << e.source().begin.column;
     }
@@ -339,8 +345,8 @@ Status Finish(Config* c) {
 
 }  // namespace
 
-StatusOr<Config> LoadConfig(const std::string& path) {
-  ASSIGN_OR_RETURN(toml::table root, ParseFile(path));
+StatusOr<Config> ParseConfig(std::string_view text, const std::string& source) {
+  ASSIGN_OR_RETURN(toml::table root, ParseToml(text, source));
   std::set<std::string> names;
   for (const Table& t : kTables) names.insert(t.name);
   RETURN_IF_ERROR(CheckKeys(root, "", names));
@@ -359,6 +365,17 @@ StatusOr<Config> LoadConfig(const std::string& path) {
   }
   RETURN_IF_ERROR(Finish(&c));
   return c;
+}
+
+StatusOr<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text;
+  if (in) text.assign(std::istreambuf_iterator<char>(in), {});
+  if (!in && !in.eof()) {
+    return Status::InvalidArgument("config: " + path +
+                                   ": cannot be read: " + strerror(errno));
+  }
+  return ParseConfig(text, path);
 }
 
 std::vector<std::string> KeysNeedingRestart(const Config& a, const Config& b) {

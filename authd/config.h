@@ -5,6 +5,7 @@
 #define AUTHD_AUTHD_CONFIG_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/http_server.h"
@@ -49,7 +50,10 @@ struct Config {
 std::vector<std::string> KeysNeedingRestart(const Config& running,
                                             const Config& fresh);
 
+// Reads the file at `path` and parses it (ParseConfig).
 StatusOr<Config> LoadConfig(const std::string& path);
+// Parses and validates TOML `text`; `source` names it in messages.
+StatusOr<Config> ParseConfig(std::string_view text, const std::string& source);
 
 }  // namespace authd
 
