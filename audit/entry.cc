@@ -2,6 +2,8 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/stubs/logging.h>
+#include <google/protobuf/unknown_field_set.h>
 
 #include <cinttypes>
 #include <cstdio>
@@ -25,10 +27,16 @@ std::string SerializeDeterministic(const v1::Entry& e) {
 }
 
 std::string FormatMicros(int64_t micros) {
-  int64_t secs = micros >= 0 ? micros / 1000000 : (micros - 999999) / 1000000;
+  // Floor division, without the overflow of (micros - 999999) at INT64_MIN.
+  int64_t secs = micros / 1000000;
+  int64_t frac_micros = micros % 1000000;
+  if (frac_micros < 0) {
+    secs -= 1;
+    frac_micros += 1000000;
+  }
   std::string s = FormatRfc3339(secs);
   char frac[16];
-  snprintf(frac, sizeof frac, ".%06" PRId64 "Z", micros - secs * 1000000);
+  snprintf(frac, sizeof frac, ".%06" PRId64 "Z", frac_micros);
   s.pop_back();  // 'Z'
   return s + frac;
 }
@@ -59,10 +67,23 @@ StatusOr<std::string> EncodeEntry(const AuditEvent& ev, uint64_t seq,
 
 StatusOr<nlohmann::json> AuditEntryJson(std::string_view leaf) {
   v1::Entry e;
-  if (!e.ParseFromArray(leaf.data(), static_cast<int>(leaf.size())) ||
-      SerializeDeterministic(e) != leaf) {
+  bool parsed;
+  {
+    // Invalid UTF-8 in a string field is an answer here, not a reason for
+    // protobuf to print its own error line (authctl's stderr says why).
+    google::protobuf::LogSilencer quiet;
+    parsed = e.ParseFromArray(leaf.data(), static_cast<int>(leaf.size()));
+  }
+  if (!parsed || SerializeDeterministic(e) != leaf) {
     return Status::InvalidArgument(
         "leaf bytes are not a canonical audit.v1.Entry");
+  }
+  // A field this version does not know (or one with the wrong wire type)
+  // survives the round trip above but would not be shown: bytes the
+  // auditor cannot see must not pass as a verified entry.
+  if (!e.GetReflection()->GetUnknownFields(e).empty()) {
+    return Status::InvalidArgument(
+        "leaf bytes hold fields audit.v1.Entry does not define");
   }
   nlohmann::json values = nlohmann::json::object();
   for (const auto& [k, v] : e.values()) values[k] = v;

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -524,6 +525,45 @@ TEST_F(VerifierTest, TamperedProofFilesFail) {
   std::string file = FormatTlogProof(2, p->leaf, p->hashes, p->checkpoint);
   rejected(file.substr(0, file.find("\n\n")));
   rejected("");
+}
+
+// ------------------------------------------------------------- entries
+
+// Found by fuzz_audit_entry: a field the schema does not define (here field
+// 2 again, as a fixed64) survived the canonical round trip but was not
+// shown, so bytes an auditor never saw passed as a verified entry.
+TEST(AuditEntryJsonTest, RejectsFieldsTheSchemaDoesNotDefine) {
+  std::string leaf =
+      EncodeEntry({"uid:0", "unix", "allowlist.add", "10.0.0.0/8", {}, ""}, 3,
+                  1767225600000000, "test")
+          .value();
+  ASSERT_TRUE(AuditEntryJson(leaf).ok());
+  std::string wrong_type = leaf + std::string(
+                                      "\x11"
+                                      "12345678",
+                                      9);
+  EXPECT_FALSE(AuditEntryJson(wrong_type).ok());
+  std::string unknown_field = leaf + std::string("\x58\x01", 2);  // field 11
+  EXPECT_FALSE(AuditEntryJson(unknown_field).ok());
+}
+
+// Found by reading FormatMicros while fuzzing: (micros - 999999) overflowed
+// at the lowest time an entry can carry.
+TEST(AuditEntryJsonTest, ExtremeTimesFormatWithoutOverflow) {
+  for (int64_t t : {INT64_MIN, INT64_MIN + 1, int64_t{-1}, int64_t{0},
+                    int64_t{-1000000}, INT64_MAX}) {
+    StatusOr<std::string> leaf =
+        EncodeEntry({"uid:0", "unix", "a", "t", {}, ""}, 0, t, "test");
+    ASSERT_TRUE(leaf.ok()) << t;
+    StatusOr<json> j = AuditEntryJson(*leaf);
+    ASSERT_TRUE(j.ok()) << t;
+    EXPECT_EQ((*j)["time_unix_micros"], t);
+  }
+  json j = AuditEntryJson(
+               EncodeEntry({"uid:0", "unix", "a", "t", {}, ""}, 0, -1, "test")
+                   .value())
+               .value();
+  EXPECT_EQ(j["time"], "1969-12-31T23:59:59.999999Z");
 }
 
 // ------------------------------------------------------------- helpers
