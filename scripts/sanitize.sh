@@ -16,8 +16,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 kind=${1:-}
 shift || true
+# ASan+UBSan with clang: its UBSan shares ASan's runtime, so UBSan reports
+# land in log_path too (GCC's separate libubsan writes them to stderr only).
 case "$kind" in
-  asan) build="$root/build-asan"; option=-DAUTHD_SANITIZE=ON; labels='unit|e2e|fuzz' ;;
+  asan) build="$root/build-asan"; option=-DAUTHD_SANITIZE=ON
+        labels='unit|e2e|fuzz'; export CC=clang-14 CXX=clang++-14 ;;
   tsan) build="$root/build-tsan"; option=-DAUTHD_TSAN=ON; labels='unit|fuzz' ;;
   *) echo "usage: scripts/sanitize.sh asan|tsan [CTEST ARGS...]" >&2; exit 2 ;;
 esac
