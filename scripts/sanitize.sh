@@ -9,9 +9,9 @@
 # Every finding is fatal (halt_on_error=1, UBSan without recovery), and any
 # sanitizer report a process wrote, even one whose exit nobody checked (a
 # daemon stopped at the end of a test), fails the run: reports go to
-# <build>/sanitizer-reports/ and are printed. Tests labelled no-asan or
-# no-tsan are left out (see tests/CMakeLists.txt for why). Extra arguments
-# go to ctest.
+# <build>/sanitizer-reports/ and are printed. A test labelled no-asan or
+# no-tsan is left out (none is today; the label would carry its reason in
+# tests/CMakeLists.txt). Extra arguments go to ctest.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 kind=${1:-}
