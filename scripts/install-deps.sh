@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
+  clang-14 libclang-rt-14-dev llvm-14
   softhsm2 p11-kit libp11-kit-dev opensc
   libmicrohttpd-dev libsqlite3-dev sqlite3 libssl-dev openssl
   libprotobuf-dev protobuf-compiler
