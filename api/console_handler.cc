@@ -115,10 +115,15 @@ std::optional<std::string> ConsoleCookie(const Request& req, bool tls) {
   return std::nullopt;
 }
 
-bool ConsoleSameOrigin(const Request& req, bool tls) {
+bool ConsoleSameOrigin(const Request& req, bool tls,
+                       std::string_view configured) {
   const std::string* origin = req.Header("origin");
+  if (origin == nullptr) return false;
+  if (!configured.empty() && SameIgnoringCase(*origin, configured)) {
+    return true;
+  }
   const std::string* host = req.Header("host");
-  if (origin == nullptr || host == nullptr || host->empty()) return false;
+  if (host == nullptr || host->empty()) return false;
   return SameIgnoringCase(*origin,
                           std::string(tls ? "https://" : "http://") + *host);
 }

@@ -32,8 +32,9 @@ namespace authd::api {
 
 struct ConsoleOptions {
   bool enabled = true;  // console.enabled
-  // The TCP listeners use TLS: the cookie is then "__Host-" and Secure, and
-  // the console's origin is https.
+  // The browser reaches the console over https (the TCP listeners use TLS,
+  // or console.url is https behind a TLS-terminating proxy): the cookie is
+  // then "__Host-" and Secure, and the console's origin is https.
   bool tls = false;
   std::string appliance = "authd";  // console.name, shown on the page
   std::string instance;             // tokens.issuer, shown on the page
@@ -48,9 +49,10 @@ std::string_view ConsoleCookieName(bool tls);
 // The session cookie's value in `req`, if it carries one.
 std::optional<std::string> ConsoleCookie(const Request& req, bool tls);
 // Whether the request's Origin header is the console's own origin: the
-// listener's scheme and the request's Host header. False when either header
-// is missing.
-bool ConsoleSameOrigin(const Request& req, bool tls);
+// console's scheme and the request's Host header, or `configured` (console.url,
+// for a proxy that rewrites Host) when not empty. False without an Origin.
+bool ConsoleSameOrigin(const Request& req, bool tls,
+                       std::string_view configured);
 // 401 no_session, the answer to a console request without a live session.
 Response ConsoleNoSession();
 // 403 csrf, the answer to a console change that fails the CSRF checks.

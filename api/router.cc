@@ -182,7 +182,7 @@ std::optional<Response> Router::Check(const Route& route, const Request& req,
       return AuthorizeConsole(req, actor);
     case Guard::kConsoleSignIn:
       if (console_.sessions == nullptr) return Response::NotFound(req.path);
-      if (write && !ConsoleSameOrigin(req, console_.tls)) {
+      if (write && !ConsoleSameOrigin(req, console_.tls, console_.origin)) {
         return ConsoleCsrfRefused(
             "the Origin header is missing or names "
             "another site");
@@ -209,7 +209,7 @@ std::optional<Response> Router::AuthorizeConsole(
   if (req.method == "POST" || req.method == "DELETE") {
     const std::string* csrf = req.Header("x-csrf-token");
     const char* why = nullptr;
-    if (!ConsoleSameOrigin(req, console_.tls)) {
+    if (!ConsoleSameOrigin(req, console_.tls, console_.origin)) {
       why = "the Origin header is missing or names another site";
     } else if (csrf == nullptr ||
                !authority::ConsoleSessions::CsrfMatches(*s, *csrf)) {

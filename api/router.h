@@ -55,11 +55,13 @@ enum class Guard {
   kConsoleSignIn,  // allowlist; a same-origin Origin header on POST
 };
 
-// What the console guard needs: the sessions, and whether the TCP listeners
-// use TLS (the cookie's name and the console's origin depend on it).
+// What the console guard needs: the sessions, whether the browser reaches
+// the console over https (the cookie's name and the console's origin depend
+// on it), and console.url, an origin accepted whatever the Host header says.
 struct ConsoleAuth {
   authority::ConsoleSessions* sessions = nullptr;  // null: no console
   bool tls = false;
+  std::string origin;  // console.url; empty when not configured
 };
 
 using Handler =

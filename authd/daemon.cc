@@ -155,6 +155,12 @@ Status TolerateRefusal(const audit::AuditLog& audit, Status st,
   return Status::Ok();
 }
 
+// The browser reaches the console over https: authd's own TLS, or a
+// TLS-terminating proxy named by an https console.url.
+bool ConsoleHttps(const Config& config) {
+  return !config.tls_cert.empty() || config.console.url.starts_with("https://");
+}
+
 }  // namespace
 
 Daemon::~Daemon() { Stop(); }
@@ -261,7 +267,8 @@ void Daemon::StartApi() {
                         admin_handler_.get(), audit_handler_.get(),
                         console_handler_.get()}),
       access_.get(), tokens_.get(), config_.trusted_proxies, &metrics_,
-      api::ConsoleAuth{console_sessions_.get(), !config_.tls_cert.empty()});
+      api::ConsoleAuth{console_sessions_.get(), ConsoleHttps(config_),
+                       config_.console.url});
 }
 
 // The web console's sessions (in memory: a restart ends them) and its
@@ -271,14 +278,15 @@ Status Daemon::StartConsole() {
   ASSIGN_OR_RETURN(console_sessions_,
                    authority::ConsoleSessions::Create(&SystemClock::Get()));
   const Config::Console& c = config_.console;
-  bool tls = !config_.tls_cert.empty();
   std::string base = c.url;
   if (base.empty() && !config_.server.listen.empty()) {
-    base = (tls ? "https://" : "http://") + config_.server.listen.front();
+    base = (config_.tls_cert.empty() ? "http://" : "https://") +
+           config_.server.listen.front();
   }
   console_handler_ = std::make_unique<api::ConsoleHandler>(
       console_sessions_.get(),
-      api::ConsoleOptions{c.enabled, tls, c.name, config_.tokens.issuer, base});
+      api::ConsoleOptions{c.enabled, ConsoleHttps(config_), c.name,
+                          config_.tokens.issuer, base});
   return Status::Ok();
 }
 

@@ -116,7 +116,7 @@ Status World::Build() {
                         console_.get()}),
       access_.get(), tokens_.get(),
       std::vector<Cidr>{Cidr::Parse(kTrustedProxy).value()}, &metrics_,
-      api::ConsoleAuth{console_sessions_.get(), true});
+      api::ConsoleAuth{console_sessions_.get(), true, ""});
   return Status::Ok();
 }
 

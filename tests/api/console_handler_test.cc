@@ -356,6 +356,34 @@ TEST_F(ConsoleTest, APlainHttpListenerSetsTheCookieWithoutPrefixOrSecure) {
   ExpectError(Send(https), 403, "csrf");
 }
 
+// Behind a TLS-terminating proxy authd listens on plain HTTP, but an https
+// console.url makes the cookie Secure and "__Host-", and its origin is
+// accepted even when the proxy rewrites Host.
+TEST_F(ConsoleTest, AnHttpsConsoleUrlServesBehindATlsProxy) {
+  console_options_.tls = true;  // what Daemon decides for an https url
+  console_url_ = "https://console.example";
+  BuildApi();
+  Request sign_in = SignInRequest(MustLinkCode());
+  sign_in.headers["host"] = "127.0.0.1:8080";  // rewritten by the proxy
+  sign_in.headers["origin"] = "https://console.example";
+  Response r = Send(sign_in);
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string set = HeaderOf(r, "Set-Cookie").value_or("");
+  EXPECT_EQ(set.rfind("__Host-authd_console=", 0), 0u) << set;
+  EXPECT_NE(set.find("; Secure"), std::string::npos) << set;
+  Browser b{set.substr(21, set.find(';') - 21),
+            Body(r).value("csrf_token", "")};
+  Request change =
+      Api("POST", "/console/api/credentials", b, CredentialBody("via-proxy"));
+  change.headers["host"] = "127.0.0.1:8080";
+  change.headers["origin"] = "https://console.example";
+  EXPECT_EQ(Send(change).status, 201);
+  change.headers["origin"] = "https://evil.example";
+  ExpectError(Send(change), 403, "csrf");
+  change.headers["origin"] = "http://console.example";
+  ExpectError(Send(change), 403, "csrf");
+}
+
 TEST_F(ConsoleTest, SignInNeedsOurOriginAndACodeInJson) {
   std::string code = MustLinkCode();
   Request no_origin = SignInRequest(code);

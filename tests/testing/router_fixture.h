@@ -84,7 +84,8 @@ class RouterTest : public KeyRingTest {
                           ops_.get(), admin_.get(), audit_handler_.get(),
                           console_.get()}),
         access_.get(), tokens_.get(), std::move(trusted_proxies), &metrics_,
-        api::ConsoleAuth{console_sessions_.get(), console_options_.tls});
+        api::ConsoleAuth{console_sessions_.get(), console_options_.tls,
+                         console_url_});
   }
 
   // Admit(), and Handle() unless Admit() answered; then Decorate().
@@ -194,6 +195,7 @@ class RouterTest : public KeyRingTest {
   // console_options_ and builds again.
   api::ConsoleOptions console_options_{true, true, "authd", kIssuer,
                                        "https://authd.test:8443"};
+  std::string console_url_;  // console.url; empty: not configured
   std::unique_ptr<authority::ConsoleSessions> console_sessions_;
   std::unique_ptr<api::ConsoleHandler> console_;
   std::unique_ptr<api::Router> router_;
