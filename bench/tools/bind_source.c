@@ -3,9 +3,9 @@
 // tool without a source-address option (slowhttptest) attacks from a chosen
 // loopback address. Bench-only; not part of authd.
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
