@@ -55,6 +55,7 @@ issuer = "https://authd.load"
 audience = "load"
 $tables
 TOML
+  : >"$dir/log"  # exists before the first grep below
   "$bin/authd" --config "$dir/authd.toml" 2>"$dir/log" &
   pid=$!
   for _ in $(seq 1 100); do grep -q event=ready "$dir/log" && break; sleep 0.1; done
