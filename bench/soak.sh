@@ -125,7 +125,8 @@ fds_grew = min(fds[-k:]) > max(fds[:k])
 print(f"samples {len(rows)}; RSS {rows[0][1]} kB at start, {rss0} kB after warm-up, "
       f"{rss1} kB at the end (max {max(r[1] for r in after)} kB)")
 fd_word = f"fds grew ({min(fds)}..{max(fds)})" if fds_grew else f"fds flat ({min(fds)}..{max(fds)})"
-print(f"soak: {minutes} min at {achieved} tokens/s (80% of {capacity}), {errors} errors, "
+share = round(100 * float(achieved) / float(capacity))
+print(f"soak: {minutes} min at {achieved} tokens/s ({share}% of {capacity}, target {rate}), {errors} errors, "
       f"RSS {growth:+.1f}% after warm-up, {fd_word}")
 sys.exit(1 if int(errors) > 0 or growth >= 5.0 or fds_grew else 0)
 PY
