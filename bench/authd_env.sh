@@ -11,6 +11,8 @@
 #   bench_banner          one line: version, CPUs, CPU model
 #
 # The caller sets -euo pipefail; AUTHD_BIN overrides build/bin.
+# BENCH_PER_ADDRESS sets server.max_connections_per_address (1000, so a load
+# generator on one address is not refused); empty keeps authd's default.
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=${AUTHD_BIN:-$root/build/bin}
@@ -28,6 +30,8 @@ bench_stop_authd() {
 
 bench_start_authd() {
   local server_keys=${1:-} tables=${2:-}
+  local per_address=${BENCH_PER_ADDRESS-1000} per_address_line=
+  [ -z "$per_address" ] || per_address_line="max_connections_per_address = $per_address"
   umask 077
   mkdir "$dir/tokens"
   export SOFTHSM2_CONF=$dir/softhsm2.conf
@@ -39,7 +43,7 @@ bench_start_authd() {
 [server]
 listen = ["127.0.0.1:0"]
 admin_socket = "$dir/admin.sock"
-max_connections_per_address = 1000
+${per_address_line}
 $server_keys
 [storage]
 path = "$dir/authd.db"
@@ -51,6 +55,7 @@ issuer = "https://authd.load"
 audience = "load"
 $tables
 TOML
+  : >"$dir/log"  # exists before the first grep below
   "$bin/authd" --config "$dir/authd.toml" 2>"$dir/log" &
   pid=$!
   for _ in $(seq 1 100); do grep -q event=ready "$dir/log" && break; sleep 0.1; done

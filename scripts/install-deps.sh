@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsystemd-dev systemd libgnutls28-dev gnutls-bin
   wrk curl python3 python3-jwt python3-cryptography
+  slowhttptest
   nginx-light
   chromium chromium-driver python3-selenium
 )
