@@ -108,6 +108,23 @@ void TokenService::SetOptions(TokenOptions options) {
   options_.store(std::make_shared<const TokenOptions>(std::move(options)));
 }
 
+std::optional<storage::Credential> TokenService::FromCache(
+    const ClientCredentials& client, const Access::Snapshot& snap,
+    const SecretCache::Epoch& epoch) const {
+  if (!secrets_.Proven(client.client_id, client.secret, epoch)) {
+    return std::nullopt;
+  }
+  auto it = snap.credentials.find(std::string(client.client_id));
+  if (it == snap.credentials.end() ||
+      it->second.expires_at <= clock_->NowSeconds()) {
+    // Expired since it was proved: the HSM path refuses it, and charges
+    // the failure as it would have without the cache.
+    secrets_.Forget(client.client_id);
+    return std::nullopt;
+  }
+  return it->second;
+}
+
 ClientOutcome TokenService::AuthenticateClient(
     const ClientCredentials& client) const {
   ClientOutcome out;
@@ -115,6 +132,13 @@ ClientOutcome TokenService::AuthenticateClient(
     out.status = r.status;
     out.refusal = std::move(r);
     return out;
+  };
+  auto limited = [&](int64_t wait) {
+    Refusal r = Refused(
+        TokenFailure::kRateLimited,
+        Status::ResourceExhausted("too many failed attempts; retry later"));
+    r.retry_after = wait;
+    return refuse(std::move(r));
   };
   if (Status st = Trusted(access_); !st.ok()) {
     return refuse(Refused(TokenFailure::kUnavailable, std::move(st)));
@@ -126,13 +150,20 @@ ClientOutcome TokenService::AuthenticateClient(
         Refused(TokenFailure::kInvalidClient,
                 Status::Unauthenticated("client authentication failed")));
   }
+  // Loaded before the HSM check, so a proof is never filed under a
+  // snapshot newer than the one it was checked against.
+  std::shared_ptr<const Access::Snapshot> snap = access_->Current();
+  SecretCache::Epoch epoch{snap, access_->roles()};
+  if (auto cred = FromCache(client, *snap, epoch)) {
+    if (auto wait = limiter_->AdmitProven(client.client_id, client.address)) {
+      return limited(*wait);
+    }
+    out.credential = std::move(*cred);
+    return out;
+  }
   // Charged before the HMAC, so parallel guesses cannot all pass one check.
   if (auto wait = limiter_->Reserve(client.client_id, client.address)) {
-    Refusal r = Refused(
-        TokenFailure::kRateLimited,
-        Status::ResourceExhausted("too many failed attempts; retry later"));
-    r.retry_after = *wait;
-    return refuse(std::move(r));
+    return limited(*wait);
   }
   StatusOr<storage::Credential> cred =
       access_->Authenticate(client.client_id, client.secret);
@@ -145,8 +176,8 @@ ClientOutcome TokenService::AuthenticateClient(
     }
     return refuse(Refused(TokenFailure::kInvalidClient, cred.status()));
   }
-  limiter_->Refund(client.client_id, client.address);
-  limiter_->RecordSuccess(client.client_id, client.address);
+  limiter_->Succeeded(client.client_id, client.address);
+  secrets_.Remember(client.client_id, client.secret, epoch);
   out.credential = std::move(*cred);
   return out;
 }
