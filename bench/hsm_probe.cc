@@ -4,7 +4,8 @@
 // PKCS#11 session, with the persistent key authd itself uses (found by
 // label on a token authd has opened), and prints the operations per second.
 // No pool, no lease, no retry: this is what the token does when nothing
-// else is in the way.
+// else is in the way. (ES256 is CKM_ECDSA over a SHA-256 computed in
+// software, as authd does it.)
 //
 //   hsm_probe --token-uri URI --pin-file FILE [--module softhsm2]
 //             [--threads 2] [--seconds 3] [--op sign|hmac]
@@ -116,15 +117,17 @@ int Run(const ProbeArgs& a) {
                      CKO_PRIVATE_KEY)
            : FindKey(fn, sessions[0].handle(), hsm::kPepperLabel,
                      CKO_SECRET_KEY);
-  CK_MECHANISM_TYPE mech = sign ? CKM_ECDSA_SHA256 : CKM_SHA256_HMAC;
+  // As Pkcs11KeyOps: ES256 signs the SHA-256 of the input (hashed in
+  // software) with CKM_ECDSA; the pepper is CKM_SHA256_HMAC.
+  CK_MECHANISM_TYPE mech = sign ? CKM_ECDSA : CKM_SHA256_HMAC;
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> total{0}, failed{0};
   std::vector<std::thread> workers;
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < a.threads; ++i) {
     workers.emplace_back([&, h = sessions[i].handle()] {
-      // About the size of a token's signing input, or of a pepper input.
-      std::string data(sign ? 330 : 60, 'x');
+      // A digest, or about the size of a pepper input.
+      std::string data(sign ? 32 : 60, 'x');
       unsigned char out[512];
       uint64_t n = 0, bad = 0;
       while (!stop.load(std::memory_order_relaxed)) {
