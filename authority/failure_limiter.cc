@@ -302,8 +302,7 @@ size_t FailureLimiter::size() const {
   return n;
 }
 
-std::optional<int64_t> FailureLimiter::PeekAndForget(Pool& pool,
-                                                     const Key& key,
+std::optional<int64_t> FailureLimiter::PeekAndForget(Pool& pool, const Key& key,
                                                      const Limits& l) {
   Shard& shard = ShardOf(pool.shards, key);
   int64_t now = clock_->NowSeconds();

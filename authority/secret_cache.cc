@@ -36,7 +36,8 @@ bool Update(EVP_MAC_CTX* ctx, std::string_view part) {
   uint64_t n = part.size();
   return EVP_MAC_update(ctx, reinterpret_cast<unsigned char*>(&n), sizeof n) ==
              1 &&
-         EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(part.data()),
+         EVP_MAC_update(ctx,
+                        reinterpret_cast<const unsigned char*>(part.data()),
                         part.size()) == 1;
 }
 
@@ -68,8 +69,7 @@ bool SecretCache::VerifierOf(std::string_view client_id,
       OSSL_PARAM_construct_end()};
   size_t len = 0;
   return EVP_MAC_init(ctx, key_.data(), key_.size(), params) == 1 &&
-         Update(ctx, kLabel) && Update(ctx, client_id) &&
-         Update(ctx, secret) &&
+         Update(ctx, kLabel) && Update(ctx, client_id) && Update(ctx, secret) &&
          EVP_MAC_final(ctx, out->data(), &len, out->size()) == 1 &&
          len == out->size();
 }

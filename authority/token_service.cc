@@ -72,6 +72,39 @@ Status Trusted(const Access* access) {
       "--accept-rollback) before tokens are served");
 }
 
+// base64url(header) "." base64url(claims) of an access token, the JSON
+// written directly (no DOM), members in the order nlohmann's sorted objects
+// would give them.
+std::string SigningInput(const RingKey& key, const TokenOptions& opts,
+                         const storage::Credential& cred,
+                         const std::string& scope, int64_t now, int64_t exp,
+                         const std::string& jti) {
+  std::string header = "{\"alg\":";
+  header.reserve(96);
+  AppendJsonString(&header, AlgorithmName(key.pub.algorithm()));
+  header += ",\"kid\":";
+  AppendJsonString(&header, key.pub.kid());
+  header += ",\"typ\":\"at+jwt\"}";
+  std::string c = "{\"aud\":";
+  c.reserve(256 + opts.issuer.size() + opts.audience.size() + scope.size());
+  AppendJsonString(&c, opts.audience);
+  c += ",\"client_id\":";
+  AppendJsonString(&c, cred.client_id);
+  c += ",\"exp\":" + std::to_string(exp) + ",\"iat\":" + std::to_string(now) +
+       ",\"iss\":";
+  AppendJsonString(&c, opts.issuer);
+  c += ",\"jti\":";
+  AppendJsonString(&c, jti);
+  c += ",\"nbf\":" + std::to_string(now) + ",\"role\":";
+  AppendJsonString(&c, cred.role);
+  c += ",\"scope\":";
+  AppendJsonString(&c, scope);
+  c += ",\"sub\":";
+  AppendJsonString(&c, cred.client_id);
+  c += "}";
+  return Base64UrlEncode(header) + "." + Base64UrlEncode(c);
+}
+
 }  // namespace
 
 std::vector<std::string> SplitScopes(std::string_view s) {
@@ -216,25 +249,12 @@ TokenOutcome TokenService::Sign(const storage::Credential& cred,
   // between cannot pair one key's kid with another's signature.
   std::shared_ptr<const KeyRing::Snapshot> ring = ring_->Current();
   const RingKey& key = ring->active;
-  nlohmann::json header = {{"alg", AlgorithmName(key.pub.algorithm())},
-                           {"typ", "at+jwt"},
-                           {"kid", key.pub.kid()}};
   TokenOutcome out;
   out.token.scope = JoinScopes(scopes);
-  nlohmann::json claims = {
-      {"iss", opts->issuer},
-      {"sub", cred.client_id},
-      {"client_id", cred.client_id},
-      {"aud", opts->audience},
-      {"iat", now},
-      {"nbf", now},
-      {"exp", exp},
-      {"jti", Base64UrlEncode(
-                  std::string_view(reinterpret_cast<char*>(jti), sizeof jti))},
-      {"scope", out.token.scope},
-      {"role", cred.role},
-  };
-  std::string input = JwsSigningInput(header, claims);
+  std::string input =
+      SigningInput(key, *opts, cred, out.token.scope, now, exp,
+                   Base64UrlEncode(std::string_view(
+                       reinterpret_cast<char*>(jti), sizeof jti)));
   StatusOr<std::string> sig = ring_->Sign(key, input);
   if (!sig.ok()) return Unavailable("the HSM is unavailable; retry later");
   out.token.access_token = input + "." + Base64UrlEncode(*sig);

@@ -107,16 +107,15 @@ int Run(const ProbeArgs& a) {
     if (!s.ok()) Die(s.status().message());
     sessions.push_back(std::move(s).value());
   }
-  CK_RV rv = fn->C_Login(sessions[0].handle(), CKU_USER,
-                         reinterpret_cast<CK_UTF8CHAR*>(pin.data()),
-                         pin.size());
+  CK_RV rv =
+      fn->C_Login(sessions[0].handle(), CKU_USER,
+                  reinterpret_cast<CK_UTF8CHAR*>(pin.data()), pin.size());
   if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) Die("C_Login failed");
   bool sign = a.op == "sign";
-  CK_OBJECT_HANDLE key =
-      sign ? FindKey(fn, sessions[0].handle(), hsm::kTokenKeyLabel,
-                     CKO_PRIVATE_KEY)
-           : FindKey(fn, sessions[0].handle(), hsm::kPepperLabel,
-                     CKO_SECRET_KEY);
+  CK_OBJECT_HANDLE key = sign ? FindKey(fn, sessions[0].handle(),
+                                        hsm::kTokenKeyLabel, CKO_PRIVATE_KEY)
+                              : FindKey(fn, sessions[0].handle(),
+                                        hsm::kPepperLabel, CKO_SECRET_KEY);
   // As Pkcs11KeyOps: ES256 signs the SHA-256 of the input (hashed in
   // software) with CKM_ECDSA; the pepper is CKM_SHA256_HMAC.
   CK_MECHANISM_TYPE mech = sign ? CKM_ECDSA : CKM_SHA256_HMAC;
@@ -140,9 +139,9 @@ int Run(const ProbeArgs& a) {
   std::this_thread::sleep_for(std::chrono::duration<double>(a.seconds));
   stop = true;
   for (auto& w : workers) w.join();
-  double secs = std::chrono::duration<double>(
-                    std::chrono::steady_clock::now() - start)
-                    .count();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   printf("op=%s threads=%d seconds=%.2f ops=%llu errors=%llu ops_per_s=%.0f\n",
          a.op.c_str(), a.threads, secs,
          static_cast<unsigned long long>(total.load()),
