@@ -83,7 +83,7 @@ done
 printf 'REPORT\tJWKS GET/s, 32 conns (errors: %s)\t%s\t-\ttokens/s at 32: %s\t%s\t-\n' \
   "$jwks_errs" "$jwks" "${rate[32]}" "$(ratio "${rate[32]}" "$jwks")"
 if [ -n "${PEER_URL:-}" ]; then
-  post_lua "${PEER_AUTH:?PEER_AUTH: the peer client's Basic credentials}" >"$dir/peer.lua"
+  post_lua "${PEER_AUTH:?PEER_AUTH must hold the peer client Basic credentials}" >"$dir/peer.lua"
   read -r peer _ peer_p99 peer_errs < <(run 32 "$dir/peer.lua" "$PEER_URL")
   echo "peer connections=32 rate=$peer/s p99=${peer_p99}ms errors=$peer_errs" >&2
   r=$(ratio "${rate[32]}" "$peer")
