@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "authority/failure_limiter.h"
+#include "authority/jwt.h"
 #include "common/encoding.h"
 
 namespace authd::api {
@@ -185,12 +186,17 @@ Response TokenHandler::Answer(const authority::TokenOutcome& out) const {
     return Failed(out.refusal.failure, FromRefusal(out.refusal));
   }
   if (metrics_) metrics_->TokenIssued();
+  // RFC 6749 §5.1, written once and directly: members in the order
+  // Response::Json would give them.
   const authority::IssuedToken& t = out.token;
-  return Response::Json(200, {{"access_token", t.access_token},
-                              {"token_type", "Bearer"},
-                              {"expires_in", t.expires_in},
-                              {"scope", t.scope}})
-      .With("Cache-Control", "no-store")
+  Response r;
+  r.body.reserve(t.access_token.size() + t.scope.size() + 96);
+  r.body = "{\"access_token\":";
+  authority::AppendJsonString(&r.body, t.access_token);
+  r.body += ",\"expires_in\":" + std::to_string(t.expires_in) + ",\"scope\":";
+  authority::AppendJsonString(&r.body, t.scope);
+  r.body += ",\"token_type\":\"Bearer\"}\n";
+  return r.With("Cache-Control", "no-store")
       .With("Pragma", "no-cache")
       .WithClient(t.client_id);
 }

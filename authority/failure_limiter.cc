@@ -274,6 +274,23 @@ void FailureLimiter::RecordSuccess(std::string_view client_id,
   Forget(clients_, ClientKey(client_id, address));
 }
 
+void FailureLimiter::Succeeded(std::string_view client_id,
+                               std::string_view address) {
+  std::shared_ptr<const LimiterOptions> o = options_.load();
+  Give(addresses_, AddressKey(address), AddressLimits(*o));
+  Forget(clients_, ClientKey(client_id, address));
+}
+
+std::optional<int64_t> FailureLimiter::AdmitProven(std::string_view client_id,
+                                                   std::string_view address) {
+  std::shared_ptr<const LimiterOptions> o = options_.load();
+  if (auto wait = Peek(addresses_, AddressKey(address), AddressLimits(*o))) {
+    return wait;
+  }
+  return PeekAndForget(clients_, ClientKey(client_id, address),
+                       ClientLimits(*o));
+}
+
 size_t FailureLimiter::size() const {
   size_t n = 0;
   for (const Pool* pool : {&addresses_, &clients_}) {
@@ -283,6 +300,21 @@ size_t FailureLimiter::size() const {
     }
   }
   return n;
+}
+
+std::optional<int64_t> FailureLimiter::PeekAndForget(Pool& pool, const Key& key,
+                                                     const Limits& l) {
+  Shard& shard = ShardOf(pool.shards, key);
+  int64_t now = clock_->NowSeconds();
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.buckets.find(key);
+  if (it == shard.buckets.end()) return std::nullopt;
+  double tokens = TokensNow(it->second, l, now);
+  if (tokens < 1) {
+    return static_cast<int64_t>(std::ceil((1 - tokens) * l.refill));
+  }
+  Erase(shard, &*it);
+  return std::nullopt;
 }
 
 }  // namespace authd::authority

@@ -73,6 +73,15 @@ class FailureLimiter {
                                  std::string_view address);
   void Refund(std::string_view client_id, std::string_view address);
   void RecordSuccess(std::string_view client_id, std::string_view address);
+  // The end of a Reserve whose attempt succeeded: Refund and RecordSuccess
+  // in one step (one lock per pool, each key hashed once).
+  void Succeeded(std::string_view client_id, std::string_view address);
+  // For a client whose secret was already proved (a verified-secret cache
+  // hit): the wait if either bucket is empty now, as Reserve would refuse;
+  // else clears the (client, address) bucket as RecordSuccess does. Charges
+  // nothing and adds no bucket, since a proved secret is not a guess.
+  std::optional<int64_t> AdmitProven(std::string_view client_id,
+                                     std::string_view address);
   // Buckets held, both pools.
   size_t size() const;
 
@@ -123,6 +132,9 @@ class FailureLimiter {
                               bool only_if_available);
   void Give(Pool& pool, const Key& key, const Limits& l);
   void Forget(Pool& pool, const Key& key);
+  // Peek, then drop the bucket when one token or more is left.
+  std::optional<int64_t> PeekAndForget(Pool& pool, const Key& key,
+                                       const Limits& l);
 
   // REQUIRES: shard.mu is held (for all four).
   // Tokens in `b` at `now`, refilled, at most the burst.

@@ -19,6 +19,12 @@ namespace authd::authority {
 std::string JwsSigningInput(const nlohmann::json& header,
                             const nlohmann::json& claims);
 
+// Appends `s` as a JSON string literal, byte for byte what nlohmann's
+// dump() writes for valid UTF-8 (quote, backslash and control characters
+// escaped, the rest as is): the token path builds its JSON by hand, once,
+// instead of through a DOM.
+void AppendJsonString(std::string* out, std::string_view s);
+
 struct VerifiedJwt {
   nlohmann::json header;
   nlohmann::json claims;

@@ -72,6 +72,39 @@ Status Trusted(const Access* access) {
       "--accept-rollback) before tokens are served");
 }
 
+// base64url(header) "." base64url(claims) of an access token, the JSON
+// written directly (no DOM), members in the order nlohmann's sorted objects
+// would give them.
+std::string SigningInput(const RingKey& key, const TokenOptions& opts,
+                         const storage::Credential& cred,
+                         const std::string& scope, int64_t now, int64_t exp,
+                         const std::string& jti) {
+  std::string header = "{\"alg\":";
+  header.reserve(96);
+  AppendJsonString(&header, AlgorithmName(key.pub.algorithm()));
+  header += ",\"kid\":";
+  AppendJsonString(&header, key.pub.kid());
+  header += ",\"typ\":\"at+jwt\"}";
+  std::string c = "{\"aud\":";
+  c.reserve(256 + opts.issuer.size() + opts.audience.size() + scope.size());
+  AppendJsonString(&c, opts.audience);
+  c += ",\"client_id\":";
+  AppendJsonString(&c, cred.client_id);
+  c += ",\"exp\":" + std::to_string(exp) + ",\"iat\":" + std::to_string(now) +
+       ",\"iss\":";
+  AppendJsonString(&c, opts.issuer);
+  c += ",\"jti\":";
+  AppendJsonString(&c, jti);
+  c += ",\"nbf\":" + std::to_string(now) + ",\"role\":";
+  AppendJsonString(&c, cred.role);
+  c += ",\"scope\":";
+  AppendJsonString(&c, scope);
+  c += ",\"sub\":";
+  AppendJsonString(&c, cred.client_id);
+  c += "}";
+  return Base64UrlEncode(header) + "." + Base64UrlEncode(c);
+}
+
 }  // namespace
 
 std::vector<std::string> SplitScopes(std::string_view s) {
@@ -108,6 +141,23 @@ void TokenService::SetOptions(TokenOptions options) {
   options_.store(std::make_shared<const TokenOptions>(std::move(options)));
 }
 
+std::optional<storage::Credential> TokenService::FromCache(
+    const ClientCredentials& client, const Access::Snapshot& snap,
+    const SecretCache::Epoch& epoch) const {
+  if (!secrets_.Proven(client.client_id, client.secret, epoch)) {
+    return std::nullopt;
+  }
+  auto it = snap.credentials.find(std::string(client.client_id));
+  if (it == snap.credentials.end() ||
+      it->second.expires_at <= clock_->NowSeconds()) {
+    // Expired since it was proved: the HSM path refuses it, and charges
+    // the failure as it would have without the cache.
+    secrets_.Forget(client.client_id);
+    return std::nullopt;
+  }
+  return it->second;
+}
+
 ClientOutcome TokenService::AuthenticateClient(
     const ClientCredentials& client) const {
   ClientOutcome out;
@@ -115,6 +165,13 @@ ClientOutcome TokenService::AuthenticateClient(
     out.status = r.status;
     out.refusal = std::move(r);
     return out;
+  };
+  auto limited = [&](int64_t wait) {
+    Refusal r = Refused(
+        TokenFailure::kRateLimited,
+        Status::ResourceExhausted("too many failed attempts; retry later"));
+    r.retry_after = wait;
+    return refuse(std::move(r));
   };
   if (Status st = Trusted(access_); !st.ok()) {
     return refuse(Refused(TokenFailure::kUnavailable, std::move(st)));
@@ -126,13 +183,20 @@ ClientOutcome TokenService::AuthenticateClient(
         Refused(TokenFailure::kInvalidClient,
                 Status::Unauthenticated("client authentication failed")));
   }
+  // Loaded before the HSM check, so a proof is never filed under a
+  // snapshot newer than the one it was checked against.
+  std::shared_ptr<const Access::Snapshot> snap = access_->Current();
+  SecretCache::Epoch epoch{snap, access_->roles()};
+  if (auto cred = FromCache(client, *snap, epoch)) {
+    if (auto wait = limiter_->AdmitProven(client.client_id, client.address)) {
+      return limited(*wait);
+    }
+    out.credential = std::move(*cred);
+    return out;
+  }
   // Charged before the HMAC, so parallel guesses cannot all pass one check.
   if (auto wait = limiter_->Reserve(client.client_id, client.address)) {
-    Refusal r = Refused(
-        TokenFailure::kRateLimited,
-        Status::ResourceExhausted("too many failed attempts; retry later"));
-    r.retry_after = *wait;
-    return refuse(std::move(r));
+    return limited(*wait);
   }
   StatusOr<storage::Credential> cred =
       access_->Authenticate(client.client_id, client.secret);
@@ -145,8 +209,8 @@ ClientOutcome TokenService::AuthenticateClient(
     }
     return refuse(Refused(TokenFailure::kInvalidClient, cred.status()));
   }
-  limiter_->Refund(client.client_id, client.address);
-  limiter_->RecordSuccess(client.client_id, client.address);
+  limiter_->Succeeded(client.client_id, client.address);
+  secrets_.Remember(client.client_id, client.secret, epoch);
   out.credential = std::move(*cred);
   return out;
 }
@@ -185,25 +249,12 @@ TokenOutcome TokenService::Sign(const storage::Credential& cred,
   // between cannot pair one key's kid with another's signature.
   std::shared_ptr<const KeyRing::Snapshot> ring = ring_->Current();
   const RingKey& key = ring->active;
-  nlohmann::json header = {{"alg", AlgorithmName(key.pub.algorithm())},
-                           {"typ", "at+jwt"},
-                           {"kid", key.pub.kid()}};
   TokenOutcome out;
   out.token.scope = JoinScopes(scopes);
-  nlohmann::json claims = {
-      {"iss", opts->issuer},
-      {"sub", cred.client_id},
-      {"client_id", cred.client_id},
-      {"aud", opts->audience},
-      {"iat", now},
-      {"nbf", now},
-      {"exp", exp},
-      {"jti", Base64UrlEncode(
-                  std::string_view(reinterpret_cast<char*>(jti), sizeof jti))},
-      {"scope", out.token.scope},
-      {"role", cred.role},
-  };
-  std::string input = JwsSigningInput(header, claims);
+  std::string input =
+      SigningInput(key, *opts, cred, out.token.scope, now, exp,
+                   Base64UrlEncode(std::string_view(
+                       reinterpret_cast<char*>(jti), sizeof jti)));
   StatusOr<std::string> sig = ring_->Sign(key, input);
   if (!sig.ok()) return Unavailable("the HSM is unavailable; retry later");
   out.token.access_token = input + "." + Base64UrlEncode(*sig);

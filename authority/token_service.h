@@ -13,7 +13,10 @@
 //
 // Order of work on Issue keeps the HSM for authenticated work: the client
 // id's length, the failure limiter, then one HMAC to authenticate, and one
-// signature only for a client that passed.
+// signature only for a client that passed. A secret the HSM has proved is
+// remembered (authority/secret_cache.h) until the credentials or roles
+// change, so a client's later requests skip the HMAC: one HSM operation
+// per token. The failure limiter still runs for them (AdmitProven).
 //
 // The TokenOptions (issuer, audience, lifetime) are an immutable snapshot
 // that SetOptions (a reload) replaces whole: each issue or verification uses
@@ -23,6 +26,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +36,7 @@
 #include "authority/key_ring.h"
 #include "authority/metrics.h"
 #include "authority/revocations.h"
+#include "authority/secret_cache.h"
 #include "authority/token_cache.h"
 #include "common/clock.h"
 #include "common/public_key.h"
@@ -139,6 +144,11 @@ class TokenService {
   const Access* access() const { return access_; }
 
  private:
+  // The credential whose secret `secrets_` proved under `epoch`, if it is
+  // still in `snap` and unexpired.
+  std::optional<storage::Credential> FromCache(
+      const ClientCredentials& client, const Access::Snapshot& snap,
+      const SecretCache::Epoch& epoch) const;
   TokenOutcome Sign(const storage::Credential& cred,
                     const std::vector<std::string>& scopes) const;
   // Signature, header, issuer and audience, from the cache when seen before.
@@ -152,6 +162,7 @@ class TokenService {
   const Clock* clock_;
   std::atomic<std::shared_ptr<const TokenOptions>> options_;
   mutable TokenCache cache_;
+  mutable SecretCache secrets_;
 };
 
 }  // namespace authd::authority

@@ -57,6 +57,43 @@ TEST_F(FailureLimiterTest, OtherClientFromTheSameAddressIsNotBlocked) {
   EXPECT_EQ(limiter_.Check("client-b", kAddress), std::nullopt);
 }
 
+TEST_F(FailureLimiterTest, SucceededRefundsAndClearsThePair) {
+  Fail(kClient, kAddress, 4);
+  ASSERT_EQ(limiter_.Reserve(kClient, kAddress), std::nullopt);
+  limiter_.Succeeded(kClient, kAddress);
+  // The pair's bucket is gone; the address keeps the four real failures.
+  Fail(kClient, kAddress, 4);
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), std::nullopt);
+  for (int i = 0; i < 12; ++i) {
+    limiter_.Reserve("other-" + std::to_string(i), kAddress);
+  }
+  EXPECT_EQ(limiter_.Check("client-c", kAddress), 45);
+}
+
+TEST_F(FailureLimiterTest, AdmitProvenChargesNothingAndAddsNoBucket) {
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(limiter_.AdmitProven(kClient, kAddress), std::nullopt);
+  }
+  EXPECT_EQ(limiter_.size(), 0u);
+}
+
+TEST_F(FailureLimiterTest, AdmitProvenClearsThePairLikeASuccess) {
+  Fail(kClient, kAddress, 3);
+  EXPECT_EQ(limiter_.AdmitProven(kClient, kAddress), std::nullopt);
+  Fail(kClient, kAddress, 4);  // a fresh bucket of five
+  EXPECT_EQ(limiter_.Check(kClient, kAddress), std::nullopt);
+}
+
+TEST_F(FailureLimiterTest, AdmitProvenRefusesAnEmptyBucket) {
+  Fail(kClient, kAddress, 5);
+  EXPECT_EQ(limiter_.AdmitProven(kClient, kAddress), 180);
+  Fail("client-b", "198.51.100.7", 5);
+  for (int i = 0; i < 20; ++i)
+    limiter_.Reserve("c" + std::to_string(i), "198.51.100.8");
+  EXPECT_EQ(limiter_.AdmitProven("client-z", "198.51.100.8"), 45);
+  EXPECT_EQ(limiter_.AdmitProven("client-b", "198.51.100.9"), std::nullopt);
+}
+
 TEST_F(FailureLimiterTest, BucketRefillsOverTime) {
   Fail(kClient, kAddress, 5);
   clock_.Advance(179);

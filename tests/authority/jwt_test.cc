@@ -180,3 +180,24 @@ TEST(JwtTest, StructureErrorsAreNamed) {
 
 }  // namespace
 }  // namespace authd::authority
+
+namespace authd::authority {
+namespace {
+
+TEST(AppendJsonStringTest, WritesWhatNlohmannWrites) {
+  std::string all_controls;
+  for (int c = 0; c < 0x20; ++c) all_controls.push_back(static_cast<char>(c));
+  for (std::string s :
+       {std::string(), std::string("plain"), std::string("a \"quoted\" word"),
+        std::string("back\\slash/and/slash"), all_controls,
+        std::string("\x7f del"),
+        std::string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"),
+        std::string("https://authd.example/issuer?x=1&y=<2>")}) {
+    std::string out = "prefix";
+    AppendJsonString(&out, s);
+    EXPECT_EQ(out, "prefix" + nlohmann::json(s).dump()) << s;
+  }
+}
+
+}  // namespace
+}  // namespace authd::authority
