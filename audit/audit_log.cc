@@ -256,29 +256,89 @@ StatusOr<std::string> AuditLog::SignCheckpoint(uint64_t size,
 Status AuditLog::Record(
     const std::function<Status(storage::Transaction&)>& change,
     const std::vector<AuditEvent>& events) {
-  std::unique_lock<std::timed_mutex> lock(mu_, lock_wait_);
-  if (!lock.owns_lock()) {
-    return Status::Busy("another change is still being recorded; retry");
-  }
-  if (head_stale_ && WriteHead(CommittedHead(frontier_)).ok()) {
-    head_stale_ = false;
-    refusal_.clear();
-    Publish();
-  }
-  if (!refusal_.empty()) {
-    return Status::FailedPrecondition("changes are refused: " + refusal_);
-  }
-  return RecordLocked(change, events);
+  return Record([&](storage::Transaction& tx, uint64_t) { return change(tx); },
+                events);
 }
 
 Status AuditLog::Record(
     const std::function<Status(storage::Transaction&, uint64_t)>& change,
     const std::vector<AuditEvent>& events) {
-  // `change` runs inside RecordLocked, under mu_, before the batch's first
-  // entry is appended: that entry gets seq frontier_.size().
-  return Record(
-      [&](storage::Transaction& tx) { return change(tx, frontier_.size()); },
-      events);
+  Waiter self{&change, &events};
+  auto deadline = std::chrono::steady_clock::now() + lock_wait_;
+  std::unique_lock<std::mutex> queue(queue_mu_);
+  queue_.push_back(&self);
+  while (!self.done) {
+    if (!leading_ && !self.taken) {
+      leading_ = true;
+      queue.unlock();
+      Lead(&self, deadline);
+      queue.lock();
+      leading_ = false;
+      queue_cv_.notify_all();  // a waiter still queued leads the next batch
+    } else if (self.taken) {
+      queue_cv_.wait(queue);  // bounded by the batch's own HSM and disk I/O
+    } else if (queue_cv_.wait_until(queue, deadline) ==
+                   std::cv_status::timeout &&
+               !self.taken && leading_) {
+      std::erase(queue_, &self);
+      return Status::Busy("another change is still being recorded; retry");
+    }
+  }
+  return self.result;
+}
+
+void AuditLog::Lead(Waiter* self,
+                    std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock<std::timed_mutex> lock(mu_, deadline);
+  if (!lock.owns_lock()) {
+    std::lock_guard<std::mutex> queue(queue_mu_);
+    std::erase(queue_, self);
+    self->result =
+        Status::Busy("another change is still being recorded; retry");
+    self->done = true;
+    return;
+  }
+  while (true) {
+    std::vector<Waiter*> batch = TakeBatch();
+    RunBatch(batch);
+    std::lock_guard<std::mutex> queue(queue_mu_);
+    for (Waiter* w : batch) w->done = true;
+    queue_cv_.notify_all();
+    if (self->done) return;
+  }
+}
+
+size_t AuditLog::waiting() const {
+  std::lock_guard<std::mutex> queue(queue_mu_);
+  return queue_.size();
+}
+
+std::vector<AuditLog::Waiter*> AuditLog::TakeBatch() {
+  std::lock_guard<std::mutex> queue(queue_mu_);
+  std::vector<Waiter*> batch;
+  while (!queue_.empty() && batch.size() < kMaxBatch) {
+    batch.push_back(queue_.front());
+    batch.back()->taken = true;
+    queue_.pop_front();
+  }
+  return batch;
+}
+
+// REQUIRES: mu_ held.
+void AuditLog::RunBatch(const std::vector<Waiter*>& batch) {
+  if (head_stale_ && WriteHead(CommittedHead(frontier_)).ok()) {
+    head_stale_ = false;
+    refusal_.clear();
+    Publish();
+  }
+  Status st =
+      refusal_.empty()
+          ? CommitBatch(batch)
+          : Status::FailedPrecondition("changes are refused: " + refusal_);
+  if (st.ok()) return;
+  // Fail closed: nothing of the batch committed, so no change of it
+  // happened, whatever its own function answered.
+  for (Waiter* w : batch) w->result = st;
 }
 
 Status AuditLog::AcceptRollback(AuditEvent event) {
@@ -297,8 +357,11 @@ Status AuditLog::AcceptRollback(AuditEvent event) {
   event.action = "audit.rollback_accepted";
   event.target = "audit";
   event.values["refusal"] = refusal_;
-  RETURN_IF_ERROR(RecordLocked(
-      [](storage::Transaction&) { return Status::Ok(); }, {event}));
+  Change nothing = [](storage::Transaction&, uint64_t) { return Status::Ok(); };
+  std::vector<AuditEvent> events{event};
+  Waiter accept{&nothing, &events};
+  RETURN_IF_ERROR(CommitBatch({&accept}));
+  RETURN_IF_ERROR(accept.result);
   if (!head_stale_) refusal_.clear();  // else FinishHead's refusal stands
   rolled_back_ = false;
   refused_.store(false, std::memory_order_release);
@@ -307,9 +370,7 @@ Status AuditLog::AcceptRollback(AuditEvent event) {
 }
 
 // REQUIRES: mu_ held.
-Status AuditLog::RecordLocked(
-    const std::function<Status(storage::Transaction&)>& change,
-    const std::vector<AuditEvent>& events) {
+Status AuditLog::CommitBatch(const std::vector<Waiter*>& batch) {
   MerkleFrontier next = frontier_;
   // The head is written in two phases around the commit, so that at every
   // instant the HSM knows of any tree the database may hold:
@@ -319,7 +380,7 @@ Status AuditLog::RecordLocked(
   // A crash before the commit leaves the database at the committed size, a
   // crash after it at the pending size: both are accepted at Open, and the
   // head is moved to the database. A crash loses no acknowledged change, as
-  // the change is acknowledged only after phase 2 was tried. If the HSM
+  // each change is acknowledged only after phase 2 was tried. If the HSM
   // refuses phase 2 (no crash), the change is acknowledged but every further
   // change is refused and /readyz answers 503 until the head is written (see
   // FinishHead): the one window in which a restore of the previous tree
@@ -331,20 +392,21 @@ Status AuditLog::RecordLocked(
   // is higher while an accepted rollback is being recorded, and the accept
   // must not lower it before its own entry commits.
   Status st = storage_->Write([&](storage::Transaction& tx) -> Status {
-    RETURN_IF_ERROR(AppendBatch(tx, change, events, &next));
+    RETURN_IF_ERROR(AppendBatch(tx, batch, &next));
+    if (next.size() == frontier_.size()) return Status::Ok();  // all failed
     Head pending = head_;
     pending.pending_size = next.size();
     pending.pending_root = next.Root();
     return WriteHead(pending);
   });
-  if (!st.ok()) return st;
+  if (!st.ok() || next.size() == frontier_.size()) return st;
   frontier_ = std::move(next);
   FinishHead();
   Publish();  // only now: readers never see a size that did not commit
   return Status::Ok();
 }
 
-// Phase 2 of RecordLocked. If the HSM refuses it the change is committed and
+// Phase 2 of CommitBatch. If the HSM refuses it the change is committed and
 // covered by the pending head, but a restore of the tree before it would now
 // look like a crash before the commit: so changes are refused until the head
 // is written (retried by the next Record) and /readyz says so.
@@ -360,28 +422,36 @@ void AuditLog::FinishHead() {
   Log(LogLevel::kError, "event=audit_head msg=\"%s\"", refusal_.c_str());
 }
 
-// Runs `change` and appends `events` to `next` in `tx`, with the signed
-// checkpoint for the new tree.
+// Runs each change of `batch` in its own savepoint and appends its entries
+// to `next` in `tx` (change i+1 sees the seqs after change i's entries); a
+// change that fails is undone alone and its waiter gets its error. Then the
+// one signed checkpoint for the batch's final tree.
 // REQUIRES: mu_ held.
-Status AuditLog::AppendBatch(
-    storage::Transaction& tx,
-    const std::function<Status(storage::Transaction&)>& change,
-    const std::vector<AuditEvent>& events, MerkleFrontier* next) {
-  int64_t now_micros = clock_->NowMicros();
-  RETURN_IF_ERROR(change(tx));
-  if (next->size() == 0) RETURN_IF_ERROR(tx.PutMeta(kOriginKey, origin_));
-  for (const AuditEvent& ev : events) {
-    storage::AuditRecord r;
-    r.seq = next->size();
-    ASSIGN_OR_RETURN(r.leaf, EncodeEntry(ev, r.seq, now_micros, version_));
-    r.leaf_hash = LeafHash(r.leaf);
-    r.time_micros = now_micros;
-    r.actor = ev.actor;
-    r.action = ev.action;
-    r.target = ev.target;
-    RETURN_IF_ERROR(tx.AppendAudit(r));
-    next->Append(r.leaf_hash);
+Status AuditLog::AppendBatch(storage::Transaction& tx,
+                             const std::vector<Waiter*>& batch,
+                             MerkleFrontier* next) {
+  for (Waiter* w : batch) {
+    uint64_t first_seq = next->size();
+    RETURN_IF_ERROR(tx.Savepoint(
+        [&](storage::Transaction& t) { return (*w->change)(t, first_seq); },
+        &w->result));
+    if (!w->result.ok()) continue;
+    int64_t now_micros = clock_->NowMicros();
+    for (const AuditEvent& ev : *w->events) {
+      storage::AuditRecord r;
+      r.seq = next->size();
+      ASSIGN_OR_RETURN(r.leaf, EncodeEntry(ev, r.seq, now_micros, version_));
+      r.leaf_hash = LeafHash(r.leaf);
+      r.time_micros = now_micros;
+      r.actor = ev.actor;
+      r.action = ev.action;
+      r.target = ev.target;
+      RETURN_IF_ERROR(tx.AppendAudit(r));
+      next->Append(r.leaf_hash);
+    }
   }
+  if (next->size() == frontier_.size()) return Status::Ok();
+  if (frontier_.size() == 0) RETURN_IF_ERROR(tx.PutMeta(kOriginKey, origin_));
   std::string root = next->Root();
   ASSIGN_OR_RETURN(std::string note, SignCheckpoint(next->size(), root));
   RETURN_IF_ERROR(tx.PutCheckpoint({next->size(), root, note}));

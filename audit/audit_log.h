@@ -15,10 +15,23 @@
 // diverging from it (forked) is detected and the log refuses further changes
 // until an operator acts.
 //
-// Thread-safe: Record() calls are serialized by an internal mutex, held
-// across the change's HSM signature and its commit (fsync). A Record that
-// cannot have the mutex within `lock_wait` answers Busy. What probes, metrics
-// and the status line read (size, refusal) is published after each change
+// Group commit: Record() calls that arrive together share one transaction,
+// one checkpoint signature, one pair of HSM head writes and one fsync, while
+// each change still gets its own entries (and seqs) and its own answer. The
+// first caller to find no batch in progress becomes the leader: it takes up
+// to kMaxBatch queued changes, runs each in its own savepoint (a change that
+// fails is undone alone and answered with its own error), appends their
+// entries, signs one checkpoint for the batch's final tree, writes the
+// pending head, commits, advances the head, and only then answers every
+// change of the batch. If the append, the signature, the head or the commit
+// fails, none of the batch's changes happen and all get that error. Changes
+// that arrive meanwhile wait for the next batch. So only the final size of a
+// batch has a checkpoint; the sizes within a batch have none.
+//
+// Thread-safe: batches are committed under an internal mutex, held across
+// the batch's HSM signature and its commit (fsync). A Record that is not
+// taken into a batch within `lock_wait` answers Busy. What probes, metrics
+// and the status line read (size, refusal) is published after each batch
 // as an atomic and an immutable snapshot, so those readers never wait for
 // the mutex.
 #ifndef AUTHD_AUDIT_AUDIT_LOG_H_
@@ -26,6 +39,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -59,12 +74,16 @@ class AuditLog {
       std::string origin, std::string version,
       std::chrono::milliseconds lock_wait = kLockWait);
   static constexpr std::chrono::milliseconds kLockWait{5000};
+  // The most changes one batch commits together.
+  static constexpr size_t kMaxBatch = 64;
 
   // Runs `change` and appends `events` in one transaction, signs the new
   // checkpoint, records the pending tree in the HSM head, commits, then
-  // marks it committed in the head (two phases; see RecordLocked).
+  // marks it committed in the head (two phases; see CommitBatch), possibly
+  // in one batch with other changes (see above). `change` runs on whichever
+  // thread leads the batch, while this call waits.
   // FailedPrecondition when the log was found rolled back at Open; Busy when
-  // another change kept the log for `lock_wait`.
+  // other changes kept the log for `lock_wait`.
   Status Record(const std::function<Status(storage::Transaction&)>& change,
                 const std::vector<AuditEvent>& events);
   // The same, for a change that stores the seq its first entry gets (rows
@@ -95,6 +114,8 @@ class AuditLog {
   const std::string& origin() const { return origin_; }
   // Entries committed. Lock-free.
   uint64_t size() const { return size_pub_.load(std::memory_order_acquire); }
+  // Changes queued for the next batch (not yet taken by a leader).
+  size_t waiting() const;
 
   StatusOr<std::vector<storage::AuditRecord>> List(
       const storage::AuditFilter& filter) const {
@@ -112,8 +133,8 @@ class AuditLog {
   StatusOr<Proof> ConsistencyProof(uint64_t from, uint64_t to) const;
 
   // The HSM head object's value (docs/audit-formats.md §9): the committed
-  // tree and, between the head write and the commit of a change, the tree
-  // that change makes (see RecordLocked).
+  // tree and, between the head write and the commit of a batch, the tree
+  // that batch makes (see CommitBatch).
   struct Head {
     uint64_t size = 0;
     std::string root;
@@ -136,9 +157,25 @@ class AuditLog {
   // Copies size and refusal to what the lock-free readers see.
   // REQUIRES: mu_ held.
   void Publish();
-  Status RecordLocked(
-      const std::function<Status(storage::Transaction&)>& change,
-      const std::vector<AuditEvent>& events);
+  using Change =
+      std::function<Status(storage::Transaction&, uint64_t first_seq)>;
+  // One Record call, queued until a leader takes it into a batch.
+  struct Waiter {
+    const Change* change;
+    const std::vector<AuditEvent>* events;
+    Status result = Status::Ok();  // set by the leader
+    bool taken = false;            // in a batch: its answer will come
+    bool done = false;             // result is final
+  };
+  // Commits batches, starting with the oldest queued changes, until `self`
+  // is answered. REQUIRES: leading_ set by this thread.
+  void Lead(Waiter* self, std::chrono::steady_clock::time_point deadline);
+  // Up to kMaxBatch queued changes, marked taken.
+  std::vector<Waiter*> TakeBatch();
+  // Commits `batch` and sets each waiter's result. REQUIRES: mu_ held.
+  void RunBatch(const std::vector<Waiter*>& batch);
+  // REQUIRES: mu_ held.
+  Status CommitBatch(const std::vector<Waiter*>& batch);
   Status CheckHead();
   Status CheckDatabase();
   Status CheckHsmHead();
@@ -146,9 +183,7 @@ class AuditLog {
   Status WriteHead(const Head& head);
   void FinishHead();
   Status AppendBatch(storage::Transaction& tx,
-                     const std::function<Status(storage::Transaction&)>& change,
-                     const std::vector<AuditEvent>& events,
-                     MerkleFrontier* next);
+                     const std::vector<Waiter*>& batch, MerkleFrontier* next);
   // The stored checkpoint for exactly `size`; NotFound when none was signed.
   StatusOr<storage::StoredCheckpoint> CheckpointAt(uint64_t size) const;
   std::string HeadLabel() const {
@@ -164,7 +199,12 @@ class AuditLog {
   const std::string version_;
   const std::chrono::milliseconds lock_wait_;
   std::timed_mutex mu_;
-  MerkleFrontier frontier_;   // GUARDED_BY(mu_)
+  // The queue of changes waiting for a batch; never held across I/O.
+  mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_;  // a batch was answered, or lead
+  std::deque<Waiter*> queue_;         // GUARDED_BY(queue_mu_)
+  bool leading_ = false;              // GUARDED_BY(queue_mu_)
+  MerkleFrontier frontier_;           // GUARDED_BY(mu_)
   Head head_;                 // GUARDED_BY(mu_): as last read or written
   bool head_stale_ = false;   // GUARDED_BY(mu_): FinishHead failed
   std::string refusal_;       // GUARDED_BY(mu_)

@@ -141,6 +141,7 @@ Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
   if (roles_set) events.push_back(std::move(*roles_set));
   if (events.empty()) return Status::Ok();
   std::lock_guard<std::mutex> lock(write_mu_);
+  std::shared_lock<std::shared_mutex> commit(commit_mu_);
   return audit_->Record(
       [&](storage::Transaction& tx, uint64_t first_seq) -> Status {
         // The roles.set entry is the batch's last.
@@ -156,7 +157,20 @@ Status Access::Commit(
     audit::AuditEvent event, const Actor& actor) {
   event.actor = actor.id;
   event.source = actor.address;
-  RETURN_IF_ERROR(audit_->Record(change, {event}));
+  uint64_t end = 0;  // the audit size once the entry is in
+  {
+    std::shared_lock<std::shared_mutex> commit(commit_mu_);
+    RETURN_IF_ERROR(audit_->Record(
+        [&](storage::Transaction& tx, uint64_t seq) {
+          end = seq + 1;
+          return change(tx, seq);
+        },
+        {event}));
+  }
+  // One rebuild can cover every change of a batch: whoever gets here first
+  // reads them all, the others find the snapshot already holds theirs.
+  std::unique_lock<std::shared_mutex> reload(commit_mu_);
+  if (snapshot_.load()->audit_size >= end) return Status::Ok();
   Status st = Reload();
   if (!st.ok()) st = Reload();
   if (!st.ok()) {
@@ -173,6 +187,7 @@ Status Access::Commit(
 
 Status Access::Reload() {
   auto snap = std::make_shared<Snapshot>();
+  snap->audit_size = audit_->size();  // before the reads: a lower bound
   ASSIGN_OR_RETURN(std::vector<storage::Credential> creds,
                    storage_->ListCredentials());
   ASSIGN_OR_RETURN(snap->allowlist, storage_->ListAllowlist());
@@ -216,6 +231,7 @@ Status Access::SetRoles(std::vector<Role> roles) {
   ASSIGN_OR_RETURN(std::optional<audit::AuditEvent> event, RoleSetEvent(text));
   if (event) {
     if (event->reason.empty()) event->reason = "configuration reloaded";
+    std::shared_lock<std::shared_mutex> commit(commit_mu_);
     RETURN_IF_ERROR(audit_->Record(
         [&](storage::Transaction& tx, uint64_t seq) {
           return StoreRoleSet(tx, text, seq);
@@ -291,7 +307,6 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
   c.created_by = actor.id;
   ASSIGN_OR_RETURN(c.secret_mac,
                    SecretMac(c.client_id, out.client_secret.view()));
-  std::lock_guard<std::mutex> lock(write_mu_);
   RETURN_IF_ERROR(IntegrityRefusal());
   RETURN_IF_ERROR(Commit(
       [&](storage::Transaction& tx, uint64_t seq) -> Status {
@@ -335,7 +350,6 @@ std::map<std::string, std::string> FailureValues(const IntegrityFailure& f) {
 Status Access::DeleteCredential(const std::string& client_id,
                                 const Actor& actor, const std::string& reason) {
   RETURN_IF_ERROR(ValidateReason(reason));
-  std::lock_guard<std::mutex> lock(write_mu_);
   std::map<std::string, std::string> values;
   auto snap = snapshot_.load();
   if (const IntegrityFailure* f =
@@ -371,7 +385,6 @@ StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
   RETURN_IF_ERROR(ValidateReason(reason));
   ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
   storage::AllowlistEntry e{cidr.ToString(), clock_->NowSeconds(), actor.id};
-  std::lock_guard<std::mutex> lock(write_mu_);
   RETURN_IF_ERROR(IntegrityRefusal());
   Status st = Commit(
       [&](storage::Transaction& tx, uint64_t seq) -> Status {
@@ -391,7 +404,6 @@ StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
 Status Access::RemoveAllowlist(std::string_view text, const Actor& actor,
                                const std::string& reason) {
   RETURN_IF_ERROR(ValidateReason(reason));
-  std::lock_guard<std::mutex> lock(write_mu_);
   auto snap = snapshot_.load();
   // A failing row is found by its stored text first: a forged one need not
   // even parse.

@@ -3,9 +3,12 @@
 // socket, and for the token endpoint that reads them.
 //
 // Reads come from an immutable Snapshot published with an atomic shared_ptr:
-// the token path never takes a lock or touches the database. Writes are
-// serialized, committed to Storage first, and published before the call
-// returns, so a change is in force on every thread once it is acknowledged.
+// the token path never takes a lock or touches the database. Writes run
+// concurrently into the audit log, which commits changes that arrive
+// together as one batch (group commit); each is committed to Storage first
+// and published before the call returns, so a change is in force on every
+// thread once it is acknowledged. Snapshots are rebuilt one at a time, never
+// across a commit, and only ever replaced by a newer one.
 //
 // Every stored credential, allowlist entry and the recorded role set is
 // bound to the HSM (authority/row_mac.h) and checked whenever the snapshot
@@ -21,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -103,6 +107,9 @@ class Access {
     std::vector<storage::AllowlistEntry> allowlist;
     IpSet allow;
     std::vector<IntegrityFailure> failures;  // rows left out, in table order
+    // The audit log's size when the snapshot was read: every change whose
+    // entries lie below it is in the snapshot.
+    uint64_t audit_size = 0;
   };
 
   // Every change is recorded in `audit` in the same transaction. Derives
@@ -179,14 +186,15 @@ class Access {
         keys_(keys),
         clock_(clock),
         roles_(std::make_shared<const std::vector<Role>>(std::move(roles))) {}
-  // Commits `change` with its audit entry, then republishes the snapshot.
-  // `change` gets the seq the entry will have (the row's audit_seq).
-  // REQUIRES: write_mu_ held.
+  // Commits `change` with its audit entry (perhaps in one batch with
+  // concurrent changes), then republishes the snapshot unless a newer one
+  // already holds it. `change` gets the seq the entry will have (the row's
+  // audit_seq); it runs on the batch leader's thread.
   Status Commit(
       const std::function<Status(storage::Transaction&, uint64_t seq)>& change,
       audit::AuditEvent event, const Actor& actor);
   // Rebuilds the snapshot from storage and publishes it.
-  // REQUIRES: write_mu_ held (or construction).
+  // REQUIRES: commit_mu_ held exclusively (or construction).
   Status Reload();
 
   // Row integrity (access_integrity.cc).
@@ -233,7 +241,13 @@ class Access {
   // that rows are bound (false only while the audit log is refused, when
   // nothing is bound and nothing is served).
   bool rows_bound_ = false;
+  // Serializes role-set changes (RecordStartup, SetRoles).
   std::mutex write_mu_;
+  // Held shared across every audit_->Record of this class and exclusively
+  // by a Reload, so the snapshot's separate storage reads never straddle a
+  // commit (a row read before its removal committed, with the removal's
+  // entry read after, would look copied back).
+  std::shared_mutex commit_mu_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
 };
 

@@ -171,6 +171,26 @@ class SqliteTransaction final : public Transaction {
  public:
   explicit SqliteTransaction(sqlite3* db) : db_(db) {}
 
+  Status Savepoint(const std::function<Status(Transaction&)>& fn,
+                   Status* outcome) override {
+    RETURN_IF_ERROR(Exec(db_, "SAVEPOINT change", "savepoint"));
+    try {
+      *outcome = fn(*this);
+    } catch (const std::exception& e) {
+      *outcome = Status::Internal(std::string("change failed: ") + e.what());
+    }
+    // SQLite gives the whole transaction up on some errors (a full disk, an
+    // I/O error); then there is no savepoint left to return to.
+    if (sqlite3_get_autocommit(db_)) {
+      return Status::Unavailable("the transaction was rolled back: " +
+                                 outcome->message());
+    }
+    if (!outcome->ok()) {
+      RETURN_IF_ERROR(Exec(db_, "ROLLBACK TO change", "undo a change"));
+    }
+    return Exec(db_, "RELEASE change", "release savepoint");
+  }
+
   Status InsertCredential(const Credential& c) override {
     ASSIGN_OR_RETURN(Stmt s,
                      Prepare(db_,

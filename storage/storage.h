@@ -109,6 +109,14 @@ class Transaction {
   virtual Status InsertRevocation(const RevokedToken& r) = 0;
   // Drops revocations of tokens that expired at or before `now`.
   virtual Status PurgeRevocations(int64_t now) = 0;
+  // Runs `fn` as a nested step of this transaction (an SQL SAVEPOINT): when
+  // it fails, or throws, what it did is undone, the rest of the transaction
+  // stands, and *outcome holds its error. Returns an error only when the
+  // transaction itself is lost (the undo failed, or the engine gave the
+  // whole transaction up); the caller must then abandon it. The audit log's
+  // group commit runs each change of a batch this way.
+  virtual Status Savepoint(const std::function<Status(Transaction&)>& fn,
+                           Status* outcome) = 0;
 };
 
 class Storage {

@@ -653,3 +653,282 @@ TEST_F(AuditLogTest, ReadersDoNotWaitForAChangeInsideAHungSignature) {
 
 }  // namespace
 }  // namespace authd::audit
+
+namespace authd::audit {
+namespace {
+
+// Group commit: changes that queue while a batch is in the HSM are committed
+// together in the next one. The first change is held inside its checkpoint
+// signature until the others are queued, so the batching is certain rather
+// than a matter of timing.
+class GroupCommitTest : public AuditLogTest {
+ protected:
+  void SetUp() override {
+    AuditLogTest::SetUp();
+    hanging_ = std::make_unique<HangingAuditSign>(keys_.get());
+    group_storage_ = std::move(SqliteStorage::Open(dir_ + "/group.db")).value();
+    // Generous: the queued changes wait while the test sets up the batch.
+    group_ = std::move(AuditLog::Open(group_storage_.get(), hanging_.get(),
+                                      &clock_, origin_ + "-group", "test",
+                                      std::chrono::minutes(2)))
+                 .value();
+    ASSERT_TRUE(group_->Record(Meta("first"), {Event("first")}).ok());
+  }
+
+  static AuditEvent Event(const std::string& target) {
+    return {"uid:0", "unix", "test.change", target, {}, ""};
+  }
+  // A change that writes meta row `key` = the seq it was given.
+  static std::function<Status(Transaction&, uint64_t)> Meta(
+      const std::string& key) {
+    return [key](Transaction& tx, uint64_t seq) {
+      return tx.PutMeta("test-" + key, std::to_string(seq));
+    };
+  }
+  std::optional<std::string> StoredMeta(const std::string& key) {
+    return group_storage_->GetMeta("test-" + key).value();
+  }
+
+  // Holds a change ("held") inside its checkpoint signature, queues one
+  // Record per element of `changes` behind it, releases the signature once
+  // all are queued, and returns each queued change's result.
+  struct Queued {
+    std::function<Status(Transaction&, uint64_t)> change;
+    std::vector<AuditEvent> events;
+  };
+  std::vector<Status> Batch(const std::vector<Queued>& changes,
+                            const std::function<void()>& before_release = {},
+                            Status* held = nullptr) {
+    hanging_->Hold();
+    Status held_result;
+    std::thread leader(
+        [&] { held_result = group_->Record(Meta("held"), {Event("held")}); });
+    hanging_->WaitUntilInside();
+    std::vector<Status> results(changes.size(), Status::Internal("not run"));
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < changes.size(); ++i) {
+      threads.emplace_back([&, i] {
+        results[i] = group_->Record(changes[i].change, changes[i].events);
+      });
+    }
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (group_->waiting() < changes.size() &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(group_->waiting(), changes.size());
+    if (before_release) before_release();
+    hanging_->Release();
+    leader.join();
+    for (auto& t : threads) t.join();
+    if (held) *held = held_result;
+    return results;
+  }
+
+  std::string GroupExport() {
+    AuditFilter f;
+    f.limit = 1000;
+    std::string out;
+    for (const AuditRecord& r : group_storage_->ListAudit(f).value()) {
+      out += AuditEntryJson(r.leaf).value().dump() + "\n";
+    }
+    return out +
+           nlohmann::json{{"checkpoint", group_->LatestCheckpoint().value()}}
+               .dump() +
+           "\n";
+  }
+
+  std::unique_ptr<HangingAuditSign> hanging_;
+  std::unique_ptr<SqliteStorage> group_storage_;
+  std::unique_ptr<AuditLog> group_;
+};
+
+TEST_F(GroupCommitTest, QueuedChangesShareOneCheckpointWithTheirOwnSeqs) {
+  std::vector<Queued> changes = {
+      {Meta("a"), {Event("a")}},
+      {Meta("b"), {Event("b"), Event("b2")}},
+      {Meta("c"), {Event("c")}},
+  };
+  Status held;
+  std::vector<Status> results = Batch(changes, {}, &held);
+  ASSERT_TRUE(held.ok()) << held.message();
+  for (const Status& st : results) EXPECT_TRUE(st.ok()) << st.message();
+  // first (0), held (1), then the batch: 4 entries in one checkpoint.
+  ASSERT_EQ(group_->size(), 6u);
+  EXPECT_TRUE(group_storage_->GetCheckpoint(2).value().has_value());
+  EXPECT_TRUE(group_storage_->GetCheckpoint(6).value().has_value());
+  for (uint64_t size : {3, 4, 5}) {
+    EXPECT_FALSE(group_storage_->GetCheckpoint(size).value().has_value());
+    EXPECT_EQ(group_->InclusionProof(0, size).status().code(),
+              StatusCode::kNotFound);
+  }
+  // Each change got the seq of its own first entry, whatever the order the
+  // leader took them in.
+  AuditFilter f;
+  f.after_seq = 1;
+  std::vector<AuditRecord> rows = group_storage_->ListAudit(f).value();
+  ASSERT_EQ(rows.size(), 4u);
+  for (const std::string key : {"a", "b", "c"}) {
+    std::optional<std::string> seq = StoredMeta(key);
+    ASSERT_TRUE(seq.has_value()) << key;
+    uint64_t s = std::stoull(*seq);
+    ASSERT_GE(s, 2u);
+    ASSERT_LT(s, 6u);
+    EXPECT_EQ(rows[s - 2].seq, s);
+    EXPECT_EQ(rows[s - 2].target, key);
+    if (key == "b") {
+      EXPECT_EQ(rows[s - 1].target, "b2");
+    }
+  }
+  // The HSM head was advanced to the batch's tree, and an export verifies.
+  std::vector<std::string> head =
+      keys_->ReadData(std::string(kAuditHeadLabel) + ":" + origin_ + "-group")
+          .value();
+  ASSERT_EQ(head.size(), 1u);
+  EXPECT_EQ(head[0].substr(0, 2), "6 ");
+  auto verified = VerifyExport(GroupExport(), AuditKey(), std::nullopt);
+  ASSERT_TRUE(verified.ok()) << verified.status().message();
+  EXPECT_EQ(verified->entries, 6u);
+  auto proof = group_->InclusionProof(3, 6);
+  ASSERT_TRUE(proof.ok()) << proof.status().message();
+  EXPECT_TRUE(VerifyProofFile(FormatTlogProof(3, proof->leaf, proof->hashes,
+                                              proof->checkpoint),
+                              AuditKey(), nullptr)
+                  .ok());
+  // The same log opens clean: the head matches the database.
+  group_.reset();
+  group_ = std::move(AuditLog::Open(group_storage_.get(), hanging_.get(),
+                                    &clock_, origin_ + "-group", "test"))
+               .value();
+  EXPECT_EQ(group_->refusal(), "");
+  EXPECT_EQ(group_->size(), 6u);
+}
+
+TEST_F(GroupCommitTest, AFailingChangeIsUndoneAloneAndTheOthersCommit) {
+  auto failing = [](Transaction& tx, uint64_t) -> Status {
+    Status wrote = tx.PutMeta("test-bad", "written before the failure");
+    if (!wrote.ok()) return wrote;
+    return Status::AlreadyExists("the change's own refusal");
+  };
+  auto throwing = [](Transaction& tx, uint64_t) -> Status {
+    Status wrote = tx.PutMeta("test-thrown", "written before the throw");
+    if (!wrote.ok()) return wrote;
+    throw std::runtime_error("boom");
+  };
+  std::vector<Status> results = Batch({{Meta("a"), {Event("a")}},
+                                       {failing, {Event("bad")}},
+                                       {throwing, {Event("thrown")}},
+                                       {Meta("c"), {Event("c")}}});
+  EXPECT_TRUE(results[0].ok()) << results[0].message();
+  EXPECT_EQ(results[1].code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(results[1].message(), "the change's own refusal");
+  EXPECT_EQ(results[2].code(), StatusCode::kInternal);
+  EXPECT_TRUE(results[3].ok()) << results[3].message();
+  EXPECT_FALSE(StoredMeta("bad").has_value());
+  EXPECT_FALSE(StoredMeta("thrown").has_value());
+  ASSERT_TRUE(StoredMeta("a").has_value());
+  ASSERT_TRUE(StoredMeta("c").has_value());
+  // Entries only for the changes that committed, with no gap in the seqs.
+  ASSERT_EQ(group_->size(), 4u);
+  AuditFilter f;
+  f.action = "test.change";
+  f.limit = 10;
+  std::vector<std::string> targets;
+  for (const AuditRecord& r : group_storage_->ListAudit(f).value())
+    targets.push_back(r.target);
+  std::sort(targets.begin() + 2, targets.end());
+  EXPECT_EQ(targets, (std::vector<std::string>{"first", "held", "a", "c"}));
+  EXPECT_TRUE(VerifyExport(GroupExport(), AuditKey(), std::nullopt).ok());
+}
+
+// A batch whose every change fails commits nothing and signs nothing.
+TEST_F(GroupCommitTest, ABatchOfFailedChangesSignsNothing) {
+  auto fail = [](Transaction&, uint64_t) {
+    return Status::NotFound("nothing to delete");
+  };
+  std::vector<Status> results =
+      Batch({{fail, {Event("x")}}, {fail, {Event("y")}}});
+  for (const Status& st : results) EXPECT_EQ(st.code(), StatusCode::kNotFound);
+  EXPECT_EQ(group_->size(), 2u);
+  EXPECT_EQ(group_storage_->GetCheckpoint(std::nullopt).value()->size, 2u);
+  EXPECT_TRUE(group_->Record(Meta("after"), {Event("after")}).ok());
+  EXPECT_EQ(group_->size(), 3u);
+}
+
+// Fail closed: when the checkpoint signature or the HSM head write fails,
+// none of the batch's changes happen, and every one of them gets the error.
+TEST_F(GroupCommitTest, ASignatureOrHeadFailureFailsTheWholeBatch) {
+  for (int fault = 0; fault < 2; ++fault) {
+    std::string before = GroupExport();
+    uint64_t size = group_->size();
+    Status held;
+    std::vector<Status> results = Batch(
+        {{Meta("a"), {Event("a")}}, {Meta("b"), {Event("b")}}},
+        [&] {
+          if (fault == 0) keys_->fail_audit_sign = true;
+          if (fault == 1) keys_->data_writes_left = 0;
+        },
+        &held);
+    keys_->fail_audit_sign = false;
+    keys_->data_writes_left = -1;
+    EXPECT_EQ(held.code(), StatusCode::kUnavailable) << fault;
+    for (const Status& st : results)
+      EXPECT_EQ(st.code(), StatusCode::kUnavailable) << fault;
+    EXPECT_FALSE(StoredMeta("a").has_value());
+    EXPECT_FALSE(StoredMeta("b").has_value());
+    EXPECT_FALSE(StoredMeta("held").has_value());
+    EXPECT_EQ(group_->size(), size);
+    EXPECT_EQ(GroupExport(), before);
+    EXPECT_EQ(group_->refusal(), "");
+  }
+  EXPECT_TRUE(group_->Record(Meta("after"), {Event("after")}).ok());
+  EXPECT_TRUE(VerifyExport(GroupExport(), AuditKey(), std::nullopt).ok());
+}
+
+// Concurrent credential creations through Access: every one is answered,
+// bound to its own entry, in force when acknowledged, and intact after a
+// restart.
+TEST_F(AuditLogTest, ConcurrentCredentialCreationsAreEachBoundAndPublished) {
+  constexpr int kWriters = 4, kEach = 8;
+  std::vector<std::vector<std::string>> ids(kWriters);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kWriters; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto c = access_->CreateCredential(
+            {"c" + std::to_string(t), "viewer", clock_.NowSeconds() + 60, ""},
+            {"uid:0", "unix", /*holds_all_scopes=*/true});
+        if (!c.ok()) {
+          ADD_FAILURE() << c.status().message();
+          continue;
+        }
+        // In force as soon as it is acknowledged.
+        if (!access_->Current()->credentials.contains(
+                c->credential.client_id)) {
+          ADD_FAILURE() << "acknowledged before it was published";
+        }
+        ids[t].push_back(c->credential.client_id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  AuditFilter f;
+  f.action = "credential.create";
+  f.limit = 1000;
+  std::map<std::string, uint64_t> entry_of;
+  for (const AuditRecord& r : storage_->ListAudit(f).value())
+    entry_of[r.target] = r.seq;
+  ASSERT_EQ(entry_of.size(), size_t{kWriters * kEach});
+  for (const storage::Credential& c : storage_->ListCredentials().value())
+    EXPECT_EQ(c.audit_seq, entry_of.at(c.client_id));
+  EXPECT_EQ(access_->Current()->credentials.size(), size_t{kWriters * kEach});
+  EXPECT_TRUE(access_->Current()->failures.empty());
+  EXPECT_TRUE(VerifyExport(Export(), AuditKey(), std::nullopt).ok());
+  Reopen();
+  EXPECT_EQ(log_->refusal(), "");
+  EXPECT_TRUE(access_->Current()->failures.empty());
+  EXPECT_EQ(access_->Current()->credentials.size(), size_t{kWriters * kEach});
+}
+
+}  // namespace
+}  // namespace authd::audit
