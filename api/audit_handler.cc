@@ -88,24 +88,38 @@ StatusOr<uint64_t> NoteSize(const std::string& note) {
   return cp.size;
 }
 
-// Appends every entry of `f` below `size` to `out`, as JSON Lines or CSV
-// rows, page by page.
-Status AppendEntries(const audit::AuditLog& log, storage::AuditFilter f,
-                     uint64_t size, bool csv, std::string* out) {
-  f.limit = 1000;
-  for (;;) {
-    ASSIGN_OR_RETURN(std::vector<storage::AuditRecord> rows, log.List(f));
+// The export file page by page: each call appends the next (up to) 1000
+// entries of `f` below `size`, as JSON Lines or CSV rows, and after the
+// last the checkpoint line (JSON Lines). The file's bytes do not depend on
+// how it is cut into pages. A Response::BodyStream.
+struct ExportPages {
+  const audit::AuditLog* log;
+  storage::AuditFilter f;
+  uint64_t size = 0;
+  bool csv = false;
+  std::string note;
+  bool done = false;
+
+  StatusOr<bool> operator()(std::string* out) {
+    if (done) return false;
+    f.limit = 1000;
+    ASSIGN_OR_RETURN(std::vector<storage::AuditRecord> rows, log->List(f));
+    done = rows.size() < f.limit;
     for (const auto& r : rows) {
-      if (r.seq >= size) return Status::Ok();
+      if (r.seq >= size) {
+        done = true;
+        break;
+      }
       ASSIGN_OR_RETURN(json e, audit::AuditEntryJson(r.leaf));
       // As the API shows it: invalid UTF-8 replaced, never thrown.
       std::string line = e.dump(-1, ' ', false, json::error_handler_t::replace);
       *out += csv ? CsvRow(json::parse(line)) : line + "\n";
       f.after_seq = r.seq;
     }
-    if (rows.size() < f.limit) return Status::Ok();
+    if (done && !csv) *out += json{{"checkpoint", note}}.dump() + "\n";
+    return !done;
   }
-}
+};
 
 }  // namespace
 
@@ -125,11 +139,16 @@ Response AuditHandler::Export(const Request& req) const {
   if (!note.ok()) return Response::FromStatus(note.status());
   auto size = NoteSize(*note);
   if (!size.ok()) return Response::FromStatus(size.status());
+  // The first page is read here, so that a failure to read at all is an
+  // ordinary error answer; the rest streams as it is sent.
+  ExportPages pages{audit_, f, *size, csv, *note};
   Response r;
   r.body = csv ? kCsvHeader : "";
-  Status st = AppendEntries(*audit_, f, *size, csv, &r.body);
-  if (!st.ok()) return Response::FromStatus(Status::Internal(st.message()));
-  if (!csv) r.body += json{{"checkpoint", *note}}.dump() + "\n";
+  StatusOr<bool> more = pages(&r.body);
+  if (!more.ok()) {
+    return Response::FromStatus(Status::Internal(more.status().message()));
+  }
+  if (*more) r.stream = std::move(pages);
   r.content_type =
       csv ? "text/csv; charset=utf-8" : "application/jsonl; charset=utf-8";
   return r

@@ -30,6 +30,9 @@ class AuditHandler {
   // is read first and the entries it covers follow, so changes made during
   // the export never show up half: JSON Lines ends with the checkpoint line,
   // CSV has a header row and neutralised cells (common/csv.h).
+  // The first 1000 entries are in the body; a longer export streams the
+  // rest (Response::stream), 1000 entries at a time, so memory does not
+  // grow with the log.
   Response Export(const Request& req) const;
   // GET /v1/admin/audit/public-key: the audit key's PEM, as an attachment.
   Response PublicKeyPem(const Request& req) const;

@@ -3,6 +3,7 @@
 #ifndef AUTHD_API_HTTP_H_
 #define AUTHD_API_HTTP_H_
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -53,9 +54,20 @@ bool ParseBasicCredentials(std::string_view header, SecureString* id,
                            SecureString* secret);
 
 struct Response {
+  // The rest of a body too large to build in memory (the audit export),
+  // produced while it is sent: each call appends the next piece to *out and
+  // answers whether more follows. An error after the headers went out cuts
+  // the body short (chunked transfer without its last chunk), which the
+  // client sees as an incomplete answer. Called on the connection's thread,
+  // one call at a time; must only use what outlives the server.
+  using BodyStream = std::function<StatusOr<bool>(std::string* out)>;
+
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // When set, the body is `body` followed by what `stream` produces, sent
+  // with chunked transfer coding instead of a Content-Length.
+  BodyStream stream;
   std::string content_type = "application/json";
   // For the access log only: the authenticated client, when known.
   std::string log_client_id;

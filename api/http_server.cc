@@ -208,12 +208,64 @@ void Finished(const Pending& p, const Response& r, const HttpService* service) {
   LogRequest(p, r, seconds * 1000);
 }
 
+// A streamed body (Response::stream) between MHD's reader callbacks: what
+// was produced and not yet handed over, and whether more follows.
+struct BodyStreamState {
+  std::string buf;
+  size_t off = 0;
+  bool done = false;
+  Response::BodyStream next;
+  std::string request_id;
+};
+
+// MHD's content reader: hands out `buf`, refilling it from the stream.
+ssize_t ReadBodyStream(void* cls, uint64_t /*pos*/, char* out,
+                       size_t max) noexcept {
+  auto* s = static_cast<BodyStreamState*>(cls);
+  try {
+    while (s->off == s->buf.size()) {
+      if (s->done) return MHD_CONTENT_READER_END_OF_STREAM;
+      s->buf.clear();
+      s->off = 0;
+      StatusOr<bool> more = s->next(&s->buf);
+      if (!more.ok()) {
+        Log(LogLevel::kError, "event=http id=%s msg=\"body cut short: %s\"",
+            s->request_id.c_str(), LogSafe(more.status().message()).c_str());
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+      }
+      s->done = !*more;
+    }
+    size_t n = std::min(max, s->buf.size() - s->off);
+    memcpy(out, s->buf.data() + s->off, n);
+    s->off += n;
+    return static_cast<ssize_t>(n);
+  } catch (...) {
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+  }
+}
+
+void FreeBodyStream(void* cls) noexcept {
+  delete static_cast<BodyStreamState*>(cls);
+}
+
+MHD_Response* CreateResponse(Response& r, const Request& req) {
+  if (!r.stream) {
+    return MHD_create_response_from_buffer(
+        r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
+  }
+  auto* state = new BodyStreamState{r.body, 0, false, std::move(r.stream),
+                                    req.request_id};
+  MHD_Response* resp = MHD_create_response_from_callback(
+      MHD_SIZE_UNKNOWN, 64 * 1024, &ReadBodyStream, state, &FreeBodyStream);
+  if (resp == nullptr) delete state;
+  return resp;
+}
+
 MHD_Result Queue(MHD_Connection* conn, Response r, Pending* p,
                  const HttpService* service) {
   if (p->table) p->table->Disarm(p->fd);  // the request is in
   service->Decorate(p->req, &r);
-  MHD_Response* resp = MHD_create_response_from_buffer(
-      r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
+  MHD_Response* resp = CreateResponse(r, p->req);
   if (resp == nullptr) return MHD_NO;
   if (!r.content_type.empty() && (!r.body.empty() || r.status != 204)) {
     MHD_add_response_header(resp, "Content-Type", r.content_type.c_str());

@@ -1,5 +1,6 @@
 #include "audit/audit_log.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "audit/checkpoint.h"
@@ -10,6 +11,24 @@ namespace authd::audit {
 namespace {
 
 constexpr char kFrontierKey[] = "audit_frontier";
+// Leaves read per page when the whole log is scanned (at Open): 2 MiB of
+// hashes, whatever the size of the log.
+constexpr uint64_t kScanPage = 65536;
+
+bool IsIoError(const Status& st) {
+  return st.code() == StatusCode::kUnavailable ||
+         st.code() == StatusCode::kBusy;
+}
+
+std::vector<storage::AuditNode> ToStorage(
+    const std::vector<MerkleFrontier::Node>& nodes) {
+  std::vector<storage::AuditNode> out;
+  out.reserve(nodes.size());
+  for (const MerkleFrontier::Node& n : nodes) {
+    out.push_back({n.id.level, n.id.index, n.hash});
+  }
+  return out;
+}
 constexpr char kOriginKey[] = "audit_origin";
 
 // The database's origin as it may appear in a log line: whoever wrote the
@@ -72,6 +91,7 @@ Status AuditLog::LoadLocked() {
     return Status::Ok();
   }
   RETURN_IF_ERROR(CheckHead());
+  RETURN_IF_ERROR(EnsureNodes());
   if (stored_origin && *stored_origin != origin_ && refusal_.empty()) {
     // An empty log under another origin: nothing to verify, but a swapped
     // database all the same; the operator accepts it like a rollback.
@@ -113,15 +133,10 @@ Status AuditLog::CheckDatabase() {
         verified.status().message();
     return Status::Ok();
   }
-  StatusOr<std::vector<std::string>> hashes =
-      storage_->AuditLeafHashes(latest->size);
-  if (!hashes.ok() && (hashes.status().code() == StatusCode::kUnavailable ||
-                       hashes.status().code() == StatusCode::kBusy)) {
-    return hashes.status();
-  }
-  if (!hashes.ok() || latest->size != size ||
-      RootFromLeafHashes(*hashes) != latest->root ||
-      frontier_.Root() != latest->root) {
+  StatusOr<MerkleFrontier> scanned = ScanLeaves(latest->size, false);
+  if (!scanned.ok() && IsIoError(scanned.status())) return scanned.status();
+  if (!scanned.ok() || latest->size != size ||
+      scanned->Root() != latest->root || frontier_.Root() != latest->root) {
     refusal_ =
         "the audit log in the database does not match its latest "
         "signed checkpoint (entries edited or removed)";
@@ -430,6 +445,7 @@ void AuditLog::FinishHead() {
 Status AuditLog::AppendBatch(storage::Transaction& tx,
                              const std::vector<Waiter*>& batch,
                              MerkleFrontier* next) {
+  std::vector<MerkleFrontier::Node> nodes;  // subtrees the batch completes
   for (Waiter* w : batch) {
     uint64_t first_seq = next->size();
     RETURN_IF_ERROR(tx.Savepoint(
@@ -447,11 +463,12 @@ Status AuditLog::AppendBatch(storage::Transaction& tx,
       r.action = ev.action;
       r.target = ev.target;
       RETURN_IF_ERROR(tx.AppendAudit(r));
-      next->Append(r.leaf_hash);
+      next->Append(r.leaf_hash, &nodes);
     }
   }
   if (next->size() == frontier_.size()) return Status::Ok();
   if (frontier_.size() == 0) RETURN_IF_ERROR(tx.PutMeta(kOriginKey, origin_));
+  RETURN_IF_ERROR(tx.PutAuditNodes(ToStorage(nodes)));
   std::string root = next->Root();
   ASSIGN_OR_RETURN(std::string note, SignCheckpoint(next->size(), root));
   RETURN_IF_ERROR(tx.PutCheckpoint({next->size(), root, note}));
@@ -488,10 +505,8 @@ StatusOr<AuditLog::Proof> AuditLog::InclusionProof(uint64_t index,
   if (index >= size) {
     return Status::InvalidArgument("index must be below size");
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> hashes,
-                   storage_->AuditLeafHashes(size));
   Proof p{index, size, "", {}, c.note};
-  ASSIGN_OR_RETURN(p.hashes, audit::InclusionProof(hashes, index, size));
+  ASSIGN_OR_RETURN(p.hashes, ProofHashes(InclusionRanges(index, size)));
   storage::AuditFilter f;
   f.after_seq = index == 0 ? std::nullopt : std::optional<uint64_t>(index - 1);
   f.limit = 1;
@@ -511,11 +526,80 @@ StatusOr<AuditLog::Proof> AuditLog::ConsistencyProof(uint64_t from,
   if (from == 0 || from > to) {
     return Status::InvalidArgument("from must be between 1 and to");
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> hashes,
-                   storage_->AuditLeafHashes(to));
   Proof p{from, to, "", {}, c.note};
-  ASSIGN_OR_RETURN(p.hashes, audit::ConsistencyProof(hashes, from, to));
+  ASSIGN_OR_RETURN(p.hashes, ProofHashes(ConsistencyRanges(from, to)));
   return p;
+}
+
+StatusOr<std::vector<std::string>> AuditLog::ProofHashes(
+    const std::vector<MerkleRange>& ranges) const {
+  StatusOr<std::vector<std::string>> hashes =
+      RangeHashes(ranges, [&](const std::vector<MerkleNodeId>& ids) {
+        std::vector<storage::AuditNodeId> want;
+        want.reserve(ids.size());
+        for (const MerkleNodeId& id : ids) want.push_back({id.level, id.index});
+        return storage_->AuditNodes(want);
+      });
+  // A node missing under a signed checkpoint is damage, not a bad request.
+  if (!hashes.ok() && hashes.status().code() == StatusCode::kNotFound) {
+    return Status::Internal(hashes.status().message());
+  }
+  return hashes;
+}
+
+// Reads the leaf hashes [0, size) page by page into a frontier; with
+// `store`, also writes the subtrees they complete, one transaction a page.
+// Memory stays at one page whatever the size.
+StatusOr<MerkleFrontier> AuditLog::ScanLeaves(uint64_t size, bool store) {
+  MerkleFrontier tree;
+  while (tree.size() < size) {
+    uint64_t end = std::min(size, tree.size() + kScanPage);
+    ASSIGN_OR_RETURN(std::vector<std::string> page,
+                     storage_->AuditLeafHashRange(tree.size(), end));
+    std::vector<MerkleFrontier::Node> nodes;
+    for (const std::string& h : page) {
+      if (h.size() != kMerkleHashSize) {
+        return Status::InvalidArgument("audit entry " +
+                                       std::to_string(tree.size()) +
+                                       " has a malformed leaf hash");
+      }
+      tree.Append(h, store ? &nodes : nullptr);
+    }
+    if (store) {
+      RETURN_IF_ERROR(storage_->Write([&](storage::Transaction& tx) {
+        return tx.PutAuditNodes(ToStorage(nodes));
+      }));
+    }
+  }
+  return tree;
+}
+
+// A log written before the tree's nodes were stored (schema version 4), or
+// whose node table was emptied, gets them here. The subtrees at the tree's
+// right edge complete last, so they are stored exactly when every node is:
+// their absence or disagreement means a rebuild. The nodes follow from the
+// stored leaf hashes alone, as the proofs did before; a log whose entries do
+// not match its checkpoint is refused by CheckDatabase either way.
+// REQUIRES: mu_ held.
+Status AuditLog::EnsureNodes() {
+  std::vector<MerkleNodeId> ids = frontier_.NodeIds();
+  std::vector<storage::AuditNodeId> want;
+  std::vector<std::string> expect;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i].level == 0) continue;
+    want.push_back({ids[i].level, ids[i].index});
+    expect.push_back(frontier_.hashes()[i]);
+  }
+  if (want.empty()) return Status::Ok();
+  StatusOr<std::vector<std::string>> have = storage_->AuditNodes(want);
+  if (have.ok() && *have == expect) return Status::Ok();
+  if (!have.ok() && IsIoError(have.status())) return have.status();
+  Log(LogLevel::kInfo,
+      "event=audit_nodes msg=\"storing the Merkle nodes of %llu entries\"",
+      static_cast<unsigned long long>(frontier_.size()));
+  StatusOr<MerkleFrontier> built = ScanLeaves(frontier_.size(), true);
+  if (!built.ok() && IsIoError(built.status())) return built.status();
+  return Status::Ok();
 }
 
 }  // namespace authd::audit

@@ -182,6 +182,12 @@ class AuditLog {
   bool IsPendingBatch(const Head& head);
   Status WriteHead(const Head& head);
   void FinishHead();
+  // Stores the tree's nodes when the database lacks them (see the .cc).
+  Status EnsureNodes();
+  StatusOr<MerkleFrontier> ScanLeaves(uint64_t size, bool store);
+  // The hashes of `ranges`, from O(log n) stored nodes.
+  StatusOr<std::vector<std::string>> ProofHashes(
+      const std::vector<MerkleRange>& ranges) const;
   Status AppendBatch(storage::Transaction& tx,
                      const std::vector<Waiter*>& batch, MerkleFrontier* next);
   // The stored checkpoint for exactly `size`; NotFound when none was signed.

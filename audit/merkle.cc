@@ -77,7 +77,96 @@ void ShiftUntilOddOrZero(uint64_t& fn, uint64_t& sn) {
   }
 }
 
+// The ranges of PATH(m, D[lo:hi]), as Path() lists their hashes.
+void PathRanges(uint64_t m, uint64_t lo, uint64_t hi,
+                std::vector<MerkleRange>* out) {
+  uint64_t n = hi - lo;
+  if (n <= 1) return;
+  uint64_t k = SplitPoint(n);
+  if (m < k) {
+    PathRanges(m, lo, lo + k, out);
+    out->push_back({lo + k, hi});
+  } else {
+    PathRanges(m - k, lo + k, hi, out);
+    out->push_back({lo, lo + k});
+  }
+}
+
+// The ranges of SUBPROOF(m, D[lo:hi], b), as Subproof() lists their hashes.
+void SubproofRanges(uint64_t m, uint64_t lo, uint64_t hi, bool b,
+                    std::vector<MerkleRange>* out) {
+  uint64_t n = hi - lo;
+  if (m == n) {
+    if (!b) out->push_back({lo, hi});
+    return;
+  }
+  uint64_t k = SplitPoint(n);
+  if (m <= k) {
+    SubproofRanges(m, lo, lo + k, b, out);
+    out->push_back({lo + k, hi});
+  } else {
+    SubproofRanges(m - k, lo + k, hi, false, out);
+    out->push_back({lo, lo + k});
+  }
+}
+
 }  // namespace
+
+std::vector<MerkleRange> InclusionRanges(uint64_t index, uint64_t size) {
+  std::vector<MerkleRange> out;
+  PathRanges(index, 0, size, &out);
+  return out;
+}
+
+std::vector<MerkleRange> ConsistencyRanges(uint64_t from, uint64_t to) {
+  std::vector<MerkleRange> out;
+  SubproofRanges(from, 0, to, true, &out);
+  return out;
+}
+
+std::vector<MerkleNodeId> RangeNodes(MerkleRange range) {
+  std::vector<MerkleNodeId> out;
+  uint64_t pos = range.lo;
+  uint64_t n = range.hi - range.lo;
+  for (int level = 63; level >= 0; --level) {
+    uint64_t width = uint64_t{1} << level;
+    if ((n & width) == 0) continue;
+    out.push_back({static_cast<uint32_t>(level), pos >> level});
+    pos += width;
+  }
+  return out;
+}
+
+std::string FoldRange(const std::string* hashes, size_t count) {
+  std::string r = hashes[count - 1];
+  for (size_t i = count - 1; i-- > 0;) r = NodeHash(hashes[i], r);
+  return r;
+}
+
+StatusOr<std::vector<std::string>> RangeHashes(
+    const std::vector<MerkleRange>& ranges, const MerkleNodeReader& read) {
+  std::vector<MerkleNodeId> ids;
+  std::vector<size_t> counts;
+  for (const MerkleRange& r : ranges) {
+    std::vector<MerkleNodeId> nodes = RangeNodes(r);
+    counts.push_back(nodes.size());
+    ids.insert(ids.end(), nodes.begin(), nodes.end());
+  }
+  std::vector<std::string> out;
+  if (ids.empty()) return out;
+  ASSIGN_OR_RETURN(std::vector<std::string> hashes, read(ids));
+  if (hashes.size() != ids.size()) {
+    return Status::Internal("asked for " + std::to_string(ids.size()) +
+                            " Merkle nodes, got " +
+                            std::to_string(hashes.size()));
+  }
+  size_t at = 0;
+  for (size_t count : counts) {
+    out.push_back(FoldRange(hashes.data() + at, count));
+    at += count;
+  }
+  return out;
+}
 
 std::string LeafHash(std::string_view leaf) {
   std::string buf;
@@ -276,16 +365,28 @@ Status VerifyConsistency(uint64_t size1, uint64_t size2,
   return Status::Ok();
 }
 
-void MerkleFrontier::Append(std::string_view leaf_hash) {
+void MerkleFrontier::Append(std::string_view leaf_hash,
+                            std::vector<Node>* completed) {
   hashes_.emplace_back(leaf_hash);
   // Each trailing 1 bit of the old size is a perfect subtree of the same
-  // height as the one just completed; merge them pairwise.
+  // height as the one just completed; merge them pairwise. The merge at
+  // level l completes the subtree of 2^l leaves ending at the new size.
+  uint32_t level = 0;
   for (uint64_t s = size_; (s & 1) == 1; s >>= 1) {
     std::string right = std::move(hashes_.back());
     hashes_.pop_back();
     hashes_.back() = NodeHash(hashes_.back(), right);
+    ++level;
+    if (completed != nullptr) {
+      completed->push_back(
+          {{level, ((size_ + 1) >> level) - 1}, hashes_.back()});
+    }
   }
   ++size_;
+}
+
+std::vector<MerkleNodeId> MerkleFrontier::NodeIds() const {
+  return RangeNodes({0, size_});
 }
 
 std::string MerkleFrontier::Root() const {

@@ -9,6 +9,7 @@
 #define AUTHD_AUDIT_MERKLE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,44 @@ Status VerifyConsistency(uint64_t size1, uint64_t size2,
                          const std::vector<std::string>& proof,
                          std::string_view root1, std::string_view root2);
 
+// A complete subtree: the leaves [index << level, (index + 1) << level).
+// Level 0 is a leaf hash; its hash never changes once the tree holds it.
+struct MerkleNodeId {
+  uint32_t level = 0;
+  uint64_t index = 0;
+  bool operator==(const MerkleNodeId&) const = default;
+};
+
+// The leaves [lo, hi) of one subtree that a proof lists.
+struct MerkleRange {
+  uint64_t lo = 0, hi = 0;
+  bool operator==(const MerkleRange&) const = default;
+};
+
+// The subtrees whose hashes PATH(index, D[0:size]) (RFC 9162 §2.1.3.1)
+// lists, in proof order. REQUIRES: index < size.
+std::vector<MerkleRange> InclusionRanges(uint64_t index, uint64_t size);
+// The subtrees whose hashes PROOF(from, D[0:to]) (RFC 9162 §2.1.4.1) lists,
+// in proof order. REQUIRES: 0 < from <= to.
+std::vector<MerkleRange> ConsistencyRanges(uint64_t from, uint64_t to);
+// The complete subtrees that make up [lo, hi), largest (leftmost) first: one
+// per set bit of hi - lo. Every range a proof lists is aligned so (lo is a
+// multiple of bit_ceil(hi - lo)). REQUIRES: lo < hi, aligned as said.
+std::vector<MerkleNodeId> RangeNodes(MerkleRange range);
+// MTH of a range from the hashes of its RangeNodes, in that order: folded
+// right to left like MerkleFrontier::Root(). REQUIRES: !hashes.empty().
+std::string FoldRange(const std::string* hashes, size_t count);
+
+// Reads the hashes of complete subtrees, in the order asked; an error when
+// one is not stored.
+using MerkleNodeReader = std::function<StatusOr<std::vector<std::string>>(
+    const std::vector<MerkleNodeId>&)>;
+// The hash of each range from stored complete subtrees, with one call to
+// `read`: O(log n) nodes for the ranges of one proof. Errors: what `read`
+// returns, Internal when it answers with the wrong number of hashes.
+StatusOr<std::vector<std::string>> RangeHashes(
+    const std::vector<MerkleRange>& ranges, const MerkleNodeReader& read);
+
 // The compact range [0, size): one hash per set bit of size, the roots of the
 // perfect subtrees along the tree's right edge, largest (leftmost) first.
 // Lets a writer append and compute the new root in O(log n) without rereading
@@ -70,9 +109,19 @@ class MerkleFrontier {
  public:
   MerkleFrontier() = default;  // the empty tree
 
-  // Appends one leaf hash (already LeafHash()ed).
+  // A complete subtree above the leaves and its hash.
+  struct Node {
+    MerkleNodeId id;
+    std::string hash;
+  };
+  // Appends one leaf hash (already LeafHash()ed). Each subtree of two or
+  // more leaves this completes is appended to `completed` when given
+  // (lowest first), so a writer can store them.
   // REQUIRES: leaf_hash.size() == kMerkleHashSize
-  void Append(std::string_view leaf_hash);
+  void Append(std::string_view leaf_hash,
+              std::vector<Node>* completed = nullptr);
+  // The complete subtree each of hashes() is the root of.
+  std::vector<MerkleNodeId> NodeIds() const;
   uint64_t size() const { return size_; }
   // MTH of all leaves appended so far (RFC 9162 §2.1.1).
   std::string Root() const;

@@ -405,12 +405,50 @@ class Ctl {
     }
     std::string path = "/v1/admin/audit/export?format=" + format;
     if (auto since = Flag("since")) path += "&since=" + UrlEncode(*since);
-    StatusOr<std::string> file = FetchText(path);
-    if (!file.ok()) {
-      fprintf(stderr, "authctl: %s\n", file.status().message().c_str());
+    return StreamTo(path);
+  }
+
+  // GETs `path` and writes the body to --output (through a temporary file
+  // renamed into place once complete, so an interrupted export leaves no
+  // half file under the name) or stdout, as it arrives.
+  int StreamTo(const std::string& path) {
+    std::optional<std::string> output = Flag("output");
+    std::string partial = output ? *output + ".partial" : "";
+    FILE* out = output ? fopen(partial.c_str(), "wb") : stdout;
+    if (out == nullptr) {
+      fprintf(stderr, "authctl: cannot write %s\n", partial.c_str());
       return 1;
     }
-    return Emit(*file);
+    StatusOr<HttpReply> r = AdminRequestStream(
+        a_.socket, "GET", path, [&](std::string_view piece) -> Status {
+          if (fwrite(piece.data(), 1, piece.size(), out) != piece.size()) {
+            return Status::Unavailable("cannot write " +
+                                       (output ? partial : "stdout"));
+          }
+          return Status::Ok();
+        });
+    Status st = r.ok() ? ReplyStatus(*r) : r.status();
+    if (fflush(out) != 0 && st.ok()) st = Status::Unavailable("cannot write");
+    if (output && fclose(out) != 0 && st.ok()) {
+      st = Status::Unavailable("cannot write " + partial);
+    }
+    if (output && st.ok() && rename(partial.c_str(), output->c_str()) != 0) {
+      st = Status::Unavailable("cannot write " + *output);
+    }
+    if (!st.ok()) {
+      if (output) remove(partial.c_str());
+      fprintf(stderr, "authctl: %s\n", st.message().c_str());
+      return 1;
+    }
+    return 0;
+  }
+
+  // OK for a 2xx answer, else the daemon's message.
+  static Status ReplyStatus(const HttpReply& r) {
+    if (r.status >= 200 && r.status < 300) return Status::Ok();
+    StatusOr<json> parsed = ParseStrictJson(r.body);
+    json j = parsed.ok() ? std::move(parsed).value() : json();
+    return Status::Unavailable(j.is_object() ? Str(j, "message") : r.body);
   }
 
   int ConsoleLogin() {
@@ -436,16 +474,20 @@ class Ctl {
     int rc = 0;
     auto key = ReadKey(&rc);
     if (!key) return rc;
-    auto text = ReadLocal("file", &rc);
-    if (!text) return rc;
+    auto path = Flag("file");
+    if (!path) return Usage("--file is required");
+    std::ifstream in(*path, std::ios::binary);
+    if (!in) {
+      fprintf(stderr, "authctl: cannot read %s\n", path->c_str());
+      return 1;
+    }
     std::optional<std::string> kept;
     if (Flag("checkpoint")) {
       kept = ReadLocal("checkpoint", &rc);
       if (!kept) return rc;
     }
-    auto result = audit::VerifyExport(
-        *text, *key,
-        kept ? std::optional<std::string_view>(*kept) : std::nullopt);
+    auto result = VerifyStream(
+        in, *key, kept ? std::optional<std::string_view>(*kept) : std::nullopt);
     if (!result.ok()) {
       fprintf(stderr, "authctl: audit verify FAILED: %s\n",
               result.status().message().c_str());
@@ -468,6 +510,26 @@ class Ctl {
               "from a complete one; keep this checkpoint for next time.\n");
     }
     return 0;
+  }
+
+  // The export read line by line, a batch of lines at a time: memory holds
+  // one batch and the Merkle frontier, whatever the size of the log.
+  static StatusOr<audit::ExportSummary> VerifyStream(
+      std::istream& in, const PublicKey& key,
+      std::optional<std::string_view> kept) {
+    ASSIGN_OR_RETURN(audit::ExportVerifier v,
+                     audit::ExportVerifier::Create(key, kept));
+    std::vector<std::string> batch(audit::kVerifyBatch);
+    size_t n = 0;
+    while (std::getline(in, batch[n])) {
+      if (++n < batch.size()) continue;
+      RETURN_IF_ERROR(v.AddLines(batch));
+      n = 0;
+    }
+    if (in.bad()) return Status::Unavailable("cannot read the export file");
+    batch.resize(n);
+    RETURN_IF_ERROR(v.AddLines(batch));
+    return v.Finish();
   }
 
   int AuditProve() {

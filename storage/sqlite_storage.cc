@@ -74,6 +74,18 @@ ALTER TABLE meta ADD COLUMN audit_seq INTEGER;
 ALTER TABLE meta ADD COLUMN mac BLOB;
 CREATE INDEX audit_log_action ON audit_log (action, target, seq);
 )sql",
+    // The audit tree's complete subtrees of two leaves or more (level >= 1),
+    // written with the entries that complete them, so proofs read O(log n)
+    // rows. A log written before this version is filled in by
+    // AuditLog::Open.
+    R"sql(
+CREATE TABLE audit_nodes (
+  level INTEGER NOT NULL,
+  idx   INTEGER NOT NULL,
+  hash  BLOB NOT NULL,
+  PRIMARY KEY (level, idx)
+) STRICT, WITHOUT ROWID;
+)sql",
 };
 
 // The one place SQLite result codes become a Status.
@@ -260,6 +272,22 @@ class SqliteTransaction final : public Transaction {
     BindBlob(s.get(), 2, c.root);
     BindText(s.get(), 3, c.note);
     return SqlStatus(db_, sqlite3_step(s.get()), "store checkpoint");
+  }
+
+  Status PutAuditNodes(const std::vector<AuditNode>& nodes) override {
+    if (nodes.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
+                                     "INSERT OR REPLACE INTO audit_nodes "
+                                     "(level, idx, hash) VALUES (?1, ?2, ?3)"));
+    for (const AuditNode& n : nodes) {
+      sqlite3_bind_int64(s.get(), 1, n.level);
+      sqlite3_bind_int64(s.get(), 2, static_cast<sqlite3_int64>(n.index));
+      BindBlob(s.get(), 3, n.hash);
+      RETURN_IF_ERROR(
+          SqlStatus(db_, sqlite3_step(s.get()), "store audit tree node"));
+      sqlite3_reset(s.get());
+    }
+    return Status::Ok();
   }
 
   Status PutMeta(const std::string& key, const std::string& value) override {
@@ -490,25 +518,66 @@ StatusOr<std::vector<AuditRecord>> SqliteStorage::ListAudit(
 
 StatusOr<std::vector<std::string>> SqliteStorage::AuditLeafHashes(
     uint64_t size) {
+  return AuditLeafHashRange(0, size);
+}
+
+StatusOr<std::vector<std::string>> SqliteStorage::AuditLeafHashRange(
+    uint64_t first, uint64_t end) {
   ASSIGN_OR_RETURN(auto lock, Lock());
-  ASSIGN_OR_RETURN(Stmt s, Prepare(db_,
-                                   "SELECT seq, leaf_hash FROM audit_log "
-                                   "WHERE seq < ?1 ORDER BY seq"));
-  sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(size));
+  ASSIGN_OR_RETURN(Stmt s,
+                   Prepare(db_,
+                           "SELECT seq, leaf_hash FROM audit_log "
+                           "WHERE seq >= ?1 AND seq < ?2 ORDER BY seq"));
+  sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(first));
+  sqlite3_bind_int64(s.get(), 2, static_cast<sqlite3_int64>(end));
   std::vector<std::string> out;
-  out.reserve(size);
+  out.reserve(end > first ? end - first : 0);
   int rc;
   while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-    if (static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0)) != out.size()) {
+    uint64_t want = first + out.size();
+    if (static_cast<uint64_t>(sqlite3_column_int64(s.get(), 0)) != want) {
       return Status::Internal("audit log has a gap at seq " +
-                              std::to_string(out.size()));
+                              std::to_string(want));
     }
     out.push_back(ColumnText(s.get(), 1));
   }
   RETURN_IF_ERROR(SqlStatus(db_, rc, "read audit leaf hashes"));
-  if (out.size() != size) {
+  if (first + out.size() != end) {
     return Status::InvalidArgument("the audit log has only " +
-                                   std::to_string(out.size()) + " entries");
+                                   std::to_string(first + out.size()) +
+                                   " entries");
+  }
+  return out;
+}
+
+StatusOr<std::vector<std::string>> SqliteStorage::AuditNodes(
+    const std::vector<AuditNodeId>& ids) {
+  ASSIGN_OR_RETURN(auto lock, Lock());
+  ASSIGN_OR_RETURN(Stmt leaf, Prepare(db_,
+                                      "SELECT leaf_hash FROM audit_log "
+                                      "WHERE seq = ?1"));
+  ASSIGN_OR_RETURN(Stmt node, Prepare(db_,
+                                      "SELECT hash FROM audit_nodes "
+                                      "WHERE level = ?1 AND idx = ?2"));
+  std::vector<std::string> out;
+  out.reserve(ids.size());
+  for (const AuditNodeId& id : ids) {
+    sqlite3_stmt* s = id.level == 0 ? leaf.get() : node.get();
+    sqlite3_reset(s);
+    if (id.level == 0) {
+      sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(id.index));
+    } else {
+      sqlite3_bind_int64(s, 1, id.level);
+      sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(id.index));
+    }
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+      return Status::NotFound("audit tree node at level " +
+                              std::to_string(id.level) + " index " +
+                              std::to_string(id.index) + " is not stored");
+    }
+    if (rc != SQLITE_ROW) return SqlStatus(db_, rc, "read audit tree node");
+    out.push_back(ColumnText(s, 0));
   }
   return out;
 }

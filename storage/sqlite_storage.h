@@ -43,6 +43,10 @@ class SqliteStorage final : public Storage {
   StatusOr<std::vector<AuditRecord>> ListAudit(
       const AuditFilter& filter) override;
   StatusOr<std::vector<std::string>> AuditLeafHashes(uint64_t size) override;
+  StatusOr<std::vector<std::string>> AuditLeafHashRange(uint64_t first,
+                                                        uint64_t end) override;
+  StatusOr<std::vector<std::string>> AuditNodes(
+      const std::vector<AuditNodeId>& ids) override;
   StatusOr<std::optional<StoredCheckpoint>> GetCheckpoint(
       std::optional<uint64_t> size) override;
   StatusOr<std::optional<std::string>> GetMeta(const std::string& key) override;

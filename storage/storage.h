@@ -78,6 +78,20 @@ struct AuditFilter {
   size_t limit = 100;
 };
 
+// A complete subtree of the audit log's Merkle tree (RFC 9162 §2.1): the
+// leaves [index << level, (index + 1) << level) and their hash. Level 0 is
+// an entry's leaf_hash; levels 1 and up are stored as the subtrees complete,
+// so a proof reads O(log n) of them instead of every leaf hash.
+struct AuditNodeId {
+  uint32_t level = 0;
+  uint64_t index = 0;
+};
+struct AuditNode {
+  uint32_t level = 0;
+  uint64_t index = 0;
+  std::string hash;
+};
+
 // A signed checkpoint as stored: tree size, root and the signed note.
 struct StoredCheckpoint {
   uint64_t size = 0;
@@ -96,6 +110,9 @@ class Transaction {
   virtual Status DeleteAllowlist(const std::string& cidr) = 0;
   virtual Status AppendAudit(const AuditRecord& r) = 0;
   virtual Status PutCheckpoint(const StoredCheckpoint& c) = 0;
+  // Stores subtree hashes of level 1 and up; a node already stored is
+  // replaced (the same subtree always has the same hash).
+  virtual Status PutAuditNodes(const std::vector<AuditNode>& nodes) = 0;
   // Writes a meta row unbound (its MAC, if any, is cleared).
   virtual Status PutMeta(const std::string& key, const std::string& value) = 0;
   virtual Status PutBoundMeta(const BoundMeta& m) = 0;
@@ -128,6 +145,14 @@ class Storage {
       const AuditFilter& filter) = 0;
   // Leaf hashes of entries [0, size), in order.
   virtual StatusOr<std::vector<std::string>> AuditLeafHashes(uint64_t size) = 0;
+  // Leaf hashes of entries [first, end), in order: a page of a scan in
+  // bounded memory. InvalidArgument when the log holds fewer.
+  virtual StatusOr<std::vector<std::string>> AuditLeafHashRange(
+      uint64_t first, uint64_t end) = 0;
+  // The hashes of the given subtrees, in the order asked (level 0 from the
+  // entries' leaf hashes). NotFound when one is not stored.
+  virtual StatusOr<std::vector<std::string>> AuditNodes(
+      const std::vector<AuditNodeId>& ids) = 0;
   // The checkpoint for `size`, or the latest when nullopt; nullopt if none.
   virtual StatusOr<std::optional<StoredCheckpoint>> GetCheckpoint(
       std::optional<uint64_t> size) = 0;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -289,6 +290,149 @@ TEST(MerkleFrontierTest, RootMatchesFullTreeAndSurvivesSerialization) {
   }
   EXPECT_FALSE(MerkleFrontier::Parse("").ok());
   EXPECT_FALSE(MerkleFrontier::Parse(std::string(7, '\0')).ok());
+}
+
+// The tree's complete subtrees as a writer stores them: every node the
+// frontier reports completed, plus the leaf hashes at level 0.
+class NodeStore {
+ public:
+  explicit NodeStore(uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string h = LeafHash("leaf " + std::to_string(i));
+      leaves_.push_back(h);
+      std::vector<MerkleFrontier::Node> done;
+      frontier_.Append(h, &done);
+      for (auto& node : done) nodes_[Key(node.id)] = node.hash;
+    }
+  }
+  const std::vector<std::string>& leaves() const { return leaves_; }
+  const MerkleFrontier& frontier() const { return frontier_; }
+  size_t stored() const { return nodes_.size(); }
+  int reads = 0;
+
+  MerkleNodeReader Reader() {
+    return [this](const std::vector<MerkleNodeId>& ids)
+               -> StatusOr<std::vector<std::string>> {
+      std::vector<std::string> out;
+      for (const MerkleNodeId& id : ids) {
+        ++reads;
+        if (id.level == 0) {
+          out.push_back(leaves_.at(id.index));
+          continue;
+        }
+        auto it = nodes_.find(Key(id));
+        if (it == nodes_.end()) return Status::NotFound("no such node");
+        out.push_back(it->second);
+      }
+      return out;
+    };
+  }
+
+ private:
+  static std::pair<uint32_t, uint64_t> Key(MerkleNodeId id) {
+    return {id.level, id.index};
+  }
+  std::vector<std::string> leaves_;
+  MerkleFrontier frontier_;
+  std::map<std::pair<uint32_t, uint64_t>, std::string> nodes_;
+};
+
+TEST(MerkleNodesTest, CompletedNodesAreTheSubtreeRoots) {
+  NodeStore store(300);
+  // One node per completed subtree of 2 leaves or more: n - popcount(n).
+  EXPECT_EQ(store.stored(), 300u - std::popcount(300u));
+  for (uint32_t level = 1; level <= 8; ++level) {
+    uint64_t width = uint64_t{1} << level;
+    for (uint64_t i = 0; (i + 1) * width <= 300; ++i) {
+      std::vector<std::string> part(
+          store.leaves().begin() + static_cast<long>(i * width),
+          store.leaves().begin() + static_cast<long>((i + 1) * width));
+      auto got = store.Reader()({{level, i}});
+      ASSERT_TRUE(got.ok()) << level << " " << i;
+      EXPECT_EQ((*got)[0], RootFromLeafHashes(part)) << level << " " << i;
+    }
+  }
+  // The frontier's own subtrees are nodes too, and fold to its root.
+  std::vector<MerkleNodeId> ids = store.frontier().NodeIds();
+  auto hashes = store.Reader()(ids).value();
+  EXPECT_EQ(hashes, store.frontier().hashes());
+  EXPECT_EQ(FoldRange(hashes.data(), hashes.size()), store.frontier().Root());
+}
+
+// Proofs from O(log n) stored nodes equal the O(n) reference, for every
+// (index, size) and (from, to) up to 70 leaves: powers of two and not.
+TEST(MerkleNodesTest, ProofsFromNodesEqualTheReferenceForSmallTrees) {
+  NodeStore store(70);
+  const auto& leaves = store.leaves();
+  for (uint64_t size = 1; size <= 70; ++size) {
+    for (uint64_t i = 0; i < size; ++i) {
+      auto want = InclusionProof(leaves, i, size).value();
+      auto got = RangeHashes(InclusionRanges(i, size), store.Reader());
+      ASSERT_TRUE(got.ok()) << got.status().message();
+      ASSERT_EQ(*got, want) << "inclusion " << i << " in " << size;
+    }
+    for (uint64_t from = 1; from <= size; ++from) {
+      auto want = ConsistencyProof(leaves, from, size).value();
+      auto got = RangeHashes(ConsistencyRanges(from, size), store.Reader());
+      ASSERT_TRUE(got.ok()) << got.status().message();
+      ASSERT_EQ(*got, want) << "consistency " << from << " to " << size;
+    }
+  }
+}
+
+TEST(MerkleNodesTest, ProofsFromNodesEqualTheReferenceForRandomPairs) {
+  const uint64_t n = 5000;
+  NodeStore store(n);
+  const auto& leaves = store.leaves();
+  srand(13);
+  for (int k = 0; k < 400; ++k) {
+    uint64_t size = 1 + static_cast<uint64_t>(rand()) % n;
+    if (k % 4 == 0) size = std::bit_floor(size);      // powers of two
+    if (k % 4 == 1) size = std::bit_floor(size) + 1;  // just past one
+    uint64_t i = static_cast<uint64_t>(rand()) % size;
+    store.reads = 0;
+    auto inc = RangeHashes(InclusionRanges(i, size), store.Reader());
+    ASSERT_TRUE(inc.ok());
+    EXPECT_EQ(*inc, InclusionProof(leaves, i, size).value())
+        << i << " in " << size;
+    // O(log n) reads: at most one per proof element plus the right edge.
+    EXPECT_LE(store.reads, 2 * 13 + 2) << i << " in " << size;
+    uint64_t from = 1 + i;
+    auto con = RangeHashes(ConsistencyRanges(from, size), store.Reader());
+    ASSERT_TRUE(con.ok());
+    EXPECT_EQ(*con, ConsistencyProof(leaves, from, size).value())
+        << from << " to " << size;
+    EXPECT_TRUE(
+        VerifyConsistency(
+            from, size, *con,
+            RootFromLeafHashes(std::vector<std::string>(
+                leaves.begin(), leaves.begin() + static_cast<long>(from))),
+            RootFromLeafHashes(std::vector<std::string>(
+                leaves.begin(), leaves.begin() + static_cast<long>(size))))
+            .ok());
+  }
+}
+
+TEST(MerkleNodesTest, RangeNodesSplitAtEachSetBit) {
+  EXPECT_EQ(RangeNodes({0, 7}),
+            (std::vector<MerkleNodeId>{{2, 0}, {1, 2}, {0, 6}}));
+  EXPECT_EQ(RangeNodes({8, 16}), (std::vector<MerkleNodeId>{{3, 1}}));
+  EXPECT_EQ(RangeNodes({12, 15}), (std::vector<MerkleNodeId>{{1, 6}, {0, 14}}));
+}
+
+TEST(MerkleNodesTest, AMissingNodeIsAnError) {
+  auto reader = [](const std::vector<MerkleNodeId>&)
+      -> StatusOr<std::vector<std::string>> {
+    return Status::NotFound("not stored");
+  };
+  EXPECT_EQ(RangeHashes(InclusionRanges(3, 9), reader).status().code(),
+            StatusCode::kNotFound);
+  auto short_reader = [](const std::vector<MerkleNodeId>&)
+      -> StatusOr<std::vector<std::string>> {
+    return std::vector<std::string>{};
+  };
+  EXPECT_EQ(RangeHashes(InclusionRanges(3, 9), short_reader).status().code(),
+            StatusCode::kInternal);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -211,6 +212,94 @@ TEST_F(VerifierTest, ExportIsCutAtItsCheckpoint) {
   cut.push_back(SplitLines(text).back());
   EXPECT_EQ(JoinLines(cut), text);
   EXPECT_EQ(Failure(text), "");
+}
+
+// The streaming verifier (authctl reads the file in batches; lines are
+// checked in parallel, then applied in order) gives the verdict and message
+// of the line-by-line reading, good and tampered, wherever the batches cut.
+TEST_F(VerifierTest, BatchesAndSingleLinesGiveTheSameVerdicts) {
+  std::vector<AuditEvent> events;
+  for (int i = 0; i < 300; ++i) {
+    events.push_back({"uid:0",
+                      "unix",
+                      "allowlist.add",
+                      "10.2." + std::to_string(i) + ".0/24",
+                      {},
+                      ""});
+  }
+  ASSERT_TRUE(
+      a_.log->Record([](storage::Transaction&) { return Status::Ok(); }, events)
+          .ok());
+  const std::vector<std::string> good = SplitLines(Export(a_));
+  std::vector<std::pair<std::vector<std::string>, std::string>> cases;
+  cases.push_back({good, ""});
+  auto edit = [&](auto change, const std::string& want) {
+    std::vector<std::string> copy = good;
+    change(copy);
+    cases.push_back({copy, want});
+  };
+  // Not the bytes authd writes but the same JSON: still verifies (the
+  // canonical fast path falls back to parsing and comparing).
+  edit([](auto& l) { l[10] = " " + l[10] + " "; }, "");
+  edit(
+      [](auto& l) {
+        l[11].replace(l[11].find("\"uid:0\""), 7, "\"\\u0075id:0\"");
+      },
+      "");
+  edit([](auto& l) { l[200][l[200].find("leaf") + 9] ^= 1; }, "line 201: ");
+  edit([](auto& l) { std::swap(l[150], l[151]); },
+       "line 151: expected seq 150, found 151");
+  edit([](auto& l) { l.erase(l.begin() + 99); },
+       "line 100: expected seq 99, found 100");
+  edit([](auto& l) { l[250] = "not json"; }, "line 251: ");
+  edit([](auto& l) { l.push_back(l[3]); },
+       "line 302: content after the checkpoint line");
+  edit([](auto& l) { l.pop_back(); }, "the export has no checkpoint line");
+  edit([](auto& l) { l.erase(l.end() - 2); },
+       "the checkpoint covers 300 entries but the export holds 299");
+  edit(
+      [](auto& l) {
+        l[120] = "[1]";
+        l[280] = "{}";
+      },
+      "line 121: not a JSON object");
+  for (const auto& [lines, want] : cases) {
+    // One line at a time.
+    auto one = ExportVerifier::Create(AuditKey(), std::nullopt).value();
+    Status st;
+    for (const std::string& l : lines) {
+      st = one.AddLine(l);
+      if (!st.ok()) break;
+    }
+    std::string single = st.ok() ? "" : st.message();
+    if (st.ok()) {
+      auto done = one.Finish();
+      single = done.ok() ? "" : done.status().message();
+    }
+    if (want.empty()) {
+      EXPECT_EQ(single, "");
+    } else {
+      ExpectContains(single, want);
+    }
+    // Whole-text (batches of kVerifyBatch), and odd batch sizes.
+    EXPECT_EQ(Failure(JoinLines(lines)), single);
+    for (size_t batch : {size_t{1}, size_t{7}, size_t{64}, size_t{113}}) {
+      auto v = ExportVerifier::Create(AuditKey(), std::nullopt).value();
+      Status bst;
+      for (size_t i = 0; i < lines.size() && bst.ok(); i += batch) {
+        bst = v.AddLines(std::vector<std::string>(
+            lines.begin() + static_cast<long>(i),
+            lines.begin() +
+                static_cast<long>(std::min(i + batch, lines.size()))));
+      }
+      std::string got = bst.ok() ? "" : bst.message();
+      if (bst.ok()) {
+        auto done = v.Finish();
+        got = done.ok() ? "" : done.status().message();
+      }
+      EXPECT_EQ(got, single) << "batch " << batch;
+    }
+  }
 }
 
 // --------------------------------------------------------- tampering

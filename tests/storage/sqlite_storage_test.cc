@@ -449,6 +449,7 @@ TEST_F(SqliteStorageTest, MigratesAVersionThreeDatabase) {
   db_.reset();
   Exec(path_,
        "DROP INDEX audit_log_action;"
+       "DROP TABLE audit_nodes;"
        "ALTER TABLE credentials DROP COLUMN mac;"
        "ALTER TABLE credentials DROP COLUMN audit_seq;"
        "ALTER TABLE allowlist DROP COLUMN mac;"
@@ -461,13 +462,51 @@ TEST_F(SqliteStorageTest, MigratesAVersionThreeDatabase) {
        "PRAGMA user_version = 3;");
   db_ = MustOpen();
   ASSERT_NE(db_, nullptr);
-  EXPECT_EQ(Pragma(path_, "user_version"), "4");
+  EXPECT_EQ(Pragma(path_, "user_version"),
+            std::to_string(SqliteStorage::SchemaVersion()));
   std::vector<Credential> creds = Credentials();
   ASSERT_EQ(creds.size(), 1u);
   EXPECT_EQ(creds[0].client_id, "old");
   EXPECT_EQ(creds[0].mac, "");
   EXPECT_EQ(creds[0].audit_seq, 0u);
   EXPECT_EQ(Allowlist(), std::vector<AllowlistEntry>{Entry("10.0.0.0/8", 1)});
+}
+
+// Tree nodes: level 0 comes from the entries' leaf hashes, higher levels
+// from audit_nodes; a node stored twice keeps one row; a missing one is
+// NotFound; a leaf-hash page is exactly the range asked for.
+TEST_F(SqliteStorageTest, AuditNodesAndLeafHashPages) {
+  ASSERT_TRUE(
+      db_->Write([](Transaction& tx) -> Status {
+           for (uint64_t i = 0; i < 4; ++i) {
+             AuditRecord r;
+             r.seq = i;
+             r.leaf = "leaf";
+             r.leaf_hash = std::string(32, static_cast<char>('a' + i));
+             r.action = "x";
+             RETURN_IF_ERROR(tx.AppendAudit(r));
+           }
+           RETURN_IF_ERROR(tx.PutAuditNodes(
+               {{1, 0, std::string(32, 'P')}, {1, 1, std::string(32, 'Q')}}));
+           return tx.PutAuditNodes(
+               {{2, 0, std::string(32, 'R')}, {1, 1, std::string(32, 'Q')}});
+         })
+          .ok());
+  auto got = db_->AuditNodes({{2, 0}, {0, 3}, {1, 1}, {0, 0}});
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(*got, (std::vector<std::string>{
+                      std::string(32, 'R'), std::string(32, 'd'),
+                      std::string(32, 'Q'), std::string(32, 'a')}));
+  EXPECT_EQ(db_->AuditNodes({{1, 0}, {1, 2}}).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(db_->AuditNodes({{0, 4}}).status().code(), StatusCode::kNotFound);
+  auto page = db_->AuditLeafHashRange(1, 3);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(*page, (std::vector<std::string>{std::string(32, 'b'),
+                                             std::string(32, 'c')}));
+  EXPECT_EQ(db_->AuditLeafHashRange(2, 6).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(db_->AuditLeafHashes(4).value().size(), 4u);
 }
 
 TEST(SqliteStorageOpenTest, MissingDirectoryIsUnavailable) {
