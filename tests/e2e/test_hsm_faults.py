@@ -9,71 +9,11 @@ exits for a restart only when fresh sessions hang too."""
 import concurrent.futures
 import os
 import signal
-import threading
 import time
 import unittest
 
-from harness import BIN, UnixHTTPConnection, Daemon, request, wait_until as wait_for
-
-MODULE = os.path.normpath(os.path.join(BIN, "..", "lib", "libauthd_fault_pkcs11.so"))
-
-LOST = ["CKR_DEVICE_ERROR", "CKR_DEVICE_REMOVED", "CKR_TOKEN_NOT_PRESENT",
-        "CKR_SESSION_HANDLE_INVALID", "CKR_SESSION_CLOSED", "CKR_USER_NOT_LOGGED_IN"]
-FAILED = ["CKR_GENERAL_ERROR", "CKR_FUNCTION_FAILED"]
-
-
-class FaultDaemon(Daemon):
-    def __init__(self, **kw):
-        self.plan_dir = None
-        tmp = __import__("tempfile").mkdtemp(prefix="authd-fault-")
-        self.plan = os.path.join(tmp, "plan")
-        self.stats = os.path.join(tmp, "stats")
-        super().__init__(module=MODULE, hsm_extra="timeout_ms = 1000\n",
-                         env={"AUTHD_FAULT_CONTROL": self.plan, "AUTHD_FAULT_STATS": self.stats},
-                         **kw)
-
-    def set_plan(self, text):
-        tmp = self.plan + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, self.plan)
-
-    def count(self, function):
-        try:
-            with open(self.stats) as f:
-                for line in f:
-                    name, n = line.split()
-                    if name == function:
-                        return int(n)
-        except FileNotFoundError:
-            pass
-        return 0
-
-    def admin_async(self, method, path, body=None):
-        """Starts an admin request on a daemon thread (it may never return
-        while the HSM hangs); the returned dict gets its reply."""
-        out = {}
-
-        def run():
-            out["reply"] = request(UnixHTTPConnection(self.socket, timeout=120),
-                                   method, path, body)
-        threading.Thread(target=run, daemon=True).start()
-        return out
-
-    def metric(self, name):
-        for line in self.http("GET", "/metrics").body.decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        return None
-
-    def wait_ready(self, want=True, timeout=15):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if (self.http("GET", "/readyz").status == 200) == want:
-                return True
-            time.sleep(0.05)
-        return False
-
+from faults import FAILED, LOST, MODULE, FaultDaemon, unavailable
+from harness import wait_until as wait_for
 
 @unittest.skipUnless(os.path.exists(MODULE), "fault module not built")
 class HsmFaultTest(unittest.TestCase):
@@ -87,9 +27,7 @@ class HsmFaultTest(unittest.TestCase):
         self.d.cleanup()
 
     def assert_503(self, r):
-        self.assertEqual(r.status, 503, r)
-        self.assertTrue(r.header("retry-after"), r.headers)
-        self.assertEqual(r.json()["error"], "temporarily_unavailable")
+        self.assertTrue(unavailable(r), (r, r.headers))
 
     def test_lost_hsm_turns_unready_and_heals(self):
         for rv in LOST:
