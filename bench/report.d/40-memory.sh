@@ -17,7 +17,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${AUTHD_BIN:-$root/build/bin}
-bench_bin=${AUTHD_BENCH_BIN:-$root/build/bench}
+bench_bin=${AUTHD_BENCH_BIN:-$root/build/bin}
 version=$("$bin/authd" --version | cut -d' ' -f2)
 key=$version-$(sha1sum "$root/bench/gen_db.cc" | cut -c1-12)
 cache=${AUTHD_BENCH_DB:-$root/build/bench-db}/$key
