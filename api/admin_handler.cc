@@ -79,8 +79,7 @@ Status StringFields(
 
 // Whether `role` is in `roles`: a credential whose role a reload removed
 // gets no token.
-bool HasRole(const std::vector<authority::Role>& roles,
-             const std::string& role) {
+bool HasRole(const std::vector<authority::Role>& roles, std::string_view role) {
   return std::any_of(roles.begin(), roles.end(),
                      [&](const authority::Role& r) { return r.name == role; });
 }

@@ -1,5 +1,6 @@
 #include "authority/access.h"
 
+#include <malloc.h>
 #include <openssl/crypto.h>
 
 #include <algorithm>
@@ -57,6 +58,17 @@ Status CheckGrant(const Role& role, const Actor& actor) {
       "' needs scopes the caller does not hold: " + missing);
 }
 
+Status CheckExpiry(int64_t expires_at, int64_t now) {
+  if (expires_at <= now) {
+    return Status::InvalidArgument("expires_at must be in the future");
+  }
+  if (expires_at - now > kMaxCredentialLifetime) {
+    return Status::InvalidArgument(
+        "expires_at must be at most 365 days from now");
+  }
+  return Status::Ok();
+}
+
 // The role set as recorded (meta "roles" and the roles.set entry): a JSON
 // array in the configuration's order.
 std::string RolesText(const std::vector<Role>& roles) {
@@ -89,6 +101,11 @@ StatusOr<std::unique_ptr<Access>> Access::Create(storage::Storage* storage,
   ASSIGN_OR_RETURN(access->row_mac_, RowMac::Derive(*keys));
   RETURN_IF_ERROR(access->BindRows());
   RETURN_IF_ERROR(access->Reload());
+  // The load's temporaries (SQLite's rows, the shards' growth slack) are
+  // freed but glibc keeps most of them mapped; give them back, so resident
+  // memory is what the snapshot holds (issue 13: a million credentials in
+  // under 256 MiB).
+  malloc_trim(0);
   return access;
 }
 
@@ -141,7 +158,6 @@ Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
   if (roles_set) events.push_back(std::move(*roles_set));
   if (events.empty()) return Status::Ok();
   std::lock_guard<std::mutex> lock(write_mu_);
-  std::shared_lock<std::shared_mutex> commit(commit_mu_);
   return audit_->Record(
       [&](storage::Transaction& tx, uint64_t first_seq) -> Status {
         // The roles.set entry is the batch's last.
@@ -154,23 +170,22 @@ Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
 
 Status Access::Commit(
     const std::function<Status(storage::Transaction&, uint64_t)>& change,
-    audit::AuditEvent event, const Actor& actor) {
+    audit::AuditEvent event, const Actor& actor, const Apply& apply) {
   event.actor = actor.id;
   event.source = actor.address;
-  uint64_t end = 0;  // the audit size once the entry is in
-  {
-    std::shared_lock<std::shared_mutex> commit(commit_mu_);
-    RETURN_IF_ERROR(audit_->Record(
-        [&](storage::Transaction& tx, uint64_t seq) {
-          end = seq + 1;
-          return change(tx, seq);
-        },
-        {event}));
+  RETURN_IF_ERROR(audit_->Record(change, {event}));
+  // Only this thread (write_mu_) publishes, so the snapshot is the one the
+  // change was made against.
+  std::shared_ptr<const Snapshot> before = snapshot_.load();
+  if (before->failures.empty()) {
+    StatusOr<Snapshot> next = apply(*before);
+    if (next.ok()) {
+      Publish(std::make_shared<const Snapshot>(std::move(*next)));
+      return Status::Ok();
+    }
   }
-  // One rebuild can cover every change of a batch: whoever gets here first
-  // reads them all, the others find the snapshot already holds theirs.
-  std::unique_lock<std::shared_mutex> reload(commit_mu_);
-  if (snapshot_.load()->audit_size >= end) return Status::Ok();
+  // A change that resolves a failing row, or one the snapshot could not
+  // take: rebuild from storage, which has the change.
   Status st = Reload();
   if (!st.ok()) st = Reload();
   if (!st.ok()) {
@@ -185,22 +200,13 @@ Status Access::Commit(
   return Status::Ok();
 }
 
-Status Access::Reload() {
-  auto snap = std::make_shared<Snapshot>();
-  snap->audit_size = audit_->size();  // before the reads: a lower bound
-  ASSIGN_OR_RETURN(std::vector<storage::Credential> creds,
-                   storage_->ListCredentials());
-  ASSIGN_OR_RETURN(snap->allowlist, storage_->ListAllowlist());
-  RETURN_IF_ERROR(DropFailingRows(&creds, &snap->allowlist, &snap->failures));
-  snap->newest_first.reserve(creds.size());
-  snap->credentials.reserve(creds.size());
-  for (auto& c : creds) {
-    snap->newest_first.push_back(c.client_id);
-    snap->credentials.emplace(c.client_id, std::move(c));
-  }
+namespace {
+
+StatusOr<std::shared_ptr<const IpSet>> AllowSet(
+    const std::vector<storage::AllowlistEntry>& allowlist) {
   std::vector<Cidr> cidrs;
-  cidrs.reserve(snap->allowlist.size());
-  for (const auto& e : snap->allowlist) {
+  cidrs.reserve(allowlist.size());
+  for (const auto& e : allowlist) {
     StatusOr<Cidr> c = Cidr::Parse(e.cidr);
     if (!c.ok()) {
       return Status::Internal("stored allowlist entry is invalid: " +
@@ -208,11 +214,28 @@ Status Access::Reload() {
     }
     cidrs.push_back(*c);
   }
-  snap->allow = IpSet::Build(cidrs);
+  return std::make_shared<const IpSet>(IpSet::Build(cidrs));
+}
+
+}  // namespace
+
+Status Access::Reload() {
+  auto snap = std::make_shared<Snapshot>();
+  std::vector<IntegrityFailure> failures;
+  std::vector<storage::AllowlistEntry> allowlist;
+  RETURN_IF_ERROR(LoadCredentials(&snap->credentials, &failures));
+  RETURN_IF_ERROR(LoadAllowlist(&allowlist, &failures));
+  ASSIGN_OR_RETURN(snap->allow, AllowSet(allowlist));
+  snap->allowlist = SharedList(std::move(allowlist));
+  snap->failures = SharedList(std::move(failures));
+  Publish(std::move(snap));
+  return Status::Ok();
+}
+
+void Access::Publish(std::shared_ptr<const Snapshot> snap) {
   std::shared_ptr<const Snapshot> before = snapshot_.load();
   LogFailures(before.get(), *snap);
   snapshot_.store(std::move(snap));
-  return Status::Ok();
 }
 
 std::shared_ptr<const Role> Access::FindRole(const std::string& name) const {
@@ -231,7 +254,6 @@ Status Access::SetRoles(std::vector<Role> roles) {
   ASSIGN_OR_RETURN(std::optional<audit::AuditEvent> event, RoleSetEvent(text));
   if (event) {
     if (event->reason.empty()) event->reason = "configuration reloaded";
-    std::shared_lock<std::shared_mutex> commit(commit_mu_);
     RETURN_IF_ERROR(audit_->Record(
         [&](storage::Transaction& tx, uint64_t seq) {
           return StoreRoleSet(tx, text, seq);
@@ -256,19 +278,19 @@ StatusOr<std::string> Access::SecretMac(std::string_view client_id,
 StatusOr<storage::Credential> Access::Authenticate(
     std::string_view client_id, std::string_view secret) const {
   std::shared_ptr<const Snapshot> snap = snapshot_.load();
-  auto it = snap->credentials.find(std::string(client_id));
-  const storage::Credential* cred =
+  auto it = snap->credentials.find(client_id);
+  const CredentialTable::Ref* cred =
       it == snap->credentials.end() ? nullptr : &it->second;
   // Always spend the MAC so an unknown id costs what a known one does.
   ASSIGN_OR_RETURN(std::string mac, SecretMac(client_id, secret));
   static const std::string kNoMac(32, '\0');
-  const std::string& want = cred ? cred->secret_mac : kNoMac;
+  std::string_view want = cred ? cred->secret_mac : kNoMac;
   bool match = want.size() == mac.size() &&
                CRYPTO_memcmp(want.data(), mac.data(), mac.size()) == 0;
   if (!cred || !match || cred->expires_at <= clock_->NowSeconds()) {
     return Status::Unauthenticated("client authentication failed");
   }
-  return *cred;
+  return cred->ToCredential();
 }
 
 StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
@@ -285,13 +307,7 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
   }
   RETURN_IF_ERROR(CheckGrant(*role, actor));
   int64_t now = clock_->NowSeconds();
-  if (req.expires_at <= now) {
-    return Status::InvalidArgument("expires_at must be in the future");
-  }
-  if (req.expires_at - now > kMaxCredentialLifetime) {
-    return Status::InvalidArgument(
-        "expires_at must be at most 365 days from now");
-  }
+  RETURN_IF_ERROR(CheckExpiry(req.expires_at, now));
   RETURN_IF_ERROR(IntegrityRefusal());  // before spending the HSM's time
   ASSIGN_OR_RETURN(std::string id_bytes, keys_->Random(kClientIdBytes));
   ASSIGN_OR_RETURN(std::string secret_bytes, keys_->Random(kSecretBytes));
@@ -307,6 +323,7 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
   c.created_by = actor.id;
   ASSIGN_OR_RETURN(c.secret_mac,
                    SecretMac(c.client_id, out.client_secret.view()));
+  std::lock_guard<std::mutex> lock(write_mu_);
   RETURN_IF_ERROR(IntegrityRefusal());
   RETURN_IF_ERROR(Commit(
       [&](storage::Transaction& tx, uint64_t seq) -> Status {
@@ -322,7 +339,12 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
         {"role", c.role},
         {"expires_at", FormatRfc3339(c.expires_at)}},
        req.reason},
-      actor));
+      actor,
+      [&](const Snapshot& s) -> StatusOr<Snapshot> {
+        Snapshot next = s;
+        ASSIGN_OR_RETURN(next.credentials, s.credentials.With(c));
+        return next;
+      }));
   c.secret_mac.clear();
   c.mac.clear();
   return out;
@@ -350,6 +372,7 @@ std::map<std::string, std::string> FailureValues(const IntegrityFailure& f) {
 Status Access::DeleteCredential(const std::string& client_id,
                                 const Actor& actor, const std::string& reason) {
   RETURN_IF_ERROR(ValidateReason(reason));
+  std::lock_guard<std::mutex> lock(write_mu_);
   std::map<std::string, std::string> values;
   auto snap = snapshot_.load();
   if (const IntegrityFailure* f =
@@ -359,24 +382,24 @@ Status Access::DeleteCredential(const std::string& client_id,
     RETURN_IF_ERROR(IntegrityRefusal());
     if (auto it = snap->credentials.find(client_id);
         it != snap->credentials.end()) {
-      values = {{"name", it->second.name}, {"role", it->second.role}};
+      values = {{"name", std::string(it->second.name)},
+                {"role", std::string(it->second.role)}};
     }
   }
   return Commit([&](storage::Transaction& tx,
                     uint64_t) { return tx.DeleteCredential(client_id); },
-                {"", "", "credential.delete", client_id, values, reason},
-                actor);
+                {"", "", "credential.delete", client_id, values, reason}, actor,
+                [&](const Snapshot& s) -> StatusOr<Snapshot> {
+                  Snapshot next = s;
+                  next.credentials = s.credentials.Without(client_id);
+                  return next;
+                });
 }
 
 std::vector<storage::Credential> Access::ListCredentials() const {
   std::shared_ptr<const Snapshot> snap = snapshot_.load();
-  std::vector<storage::Credential> out;
-  out.reserve(snap->newest_first.size());
-  for (const std::string& id : snap->newest_first) {
-    out.push_back(snap->credentials.at(id));
-    out.back().secret_mac.clear();
-    out.back().mac.clear();
-  }
+  std::vector<storage::Credential> out = snap->credentials.NewestFirst();
+  for (storage::Credential& c : out) c.secret_mac.clear();
   return out;
 }
 
@@ -385,6 +408,7 @@ StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
   RETURN_IF_ERROR(ValidateReason(reason));
   ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
   storage::AllowlistEntry e{cidr.ToString(), clock_->NowSeconds(), actor.id};
+  std::lock_guard<std::mutex> lock(write_mu_);
   RETURN_IF_ERROR(IntegrityRefusal());
   Status st = Commit(
       [&](storage::Transaction& tx, uint64_t seq) -> Status {
@@ -392,7 +416,19 @@ StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
         ASSIGN_OR_RETURN(e.mac, row_mac_->Of(e));
         return tx.InsertAllowlist(e);
       },
-      {"", "", "allowlist.add", e.cidr, {}, reason}, actor);
+      {"", "", "allowlist.add", e.cidr, {}, reason}, actor,
+      [&](const Snapshot& s) -> StatusOr<Snapshot> {
+        // Where storage lists it: by created_at, then insertion.
+        std::vector<storage::AllowlistEntry> list = s.allowlist.get();
+        auto at = std::upper_bound(
+            list.begin(), list.end(), e.created_at,
+            [](int64_t t, const auto& x) { return t < x.created_at; });
+        list.insert(at, e)->mac.clear();
+        Snapshot next = s;
+        ASSIGN_OR_RETURN(next.allow, AllowSet(list));
+        next.allowlist = SharedList(std::move(list));
+        return next;
+      });
   if (st.code() == StatusCode::kAlreadyExists) {
     return Status::AlreadyExists(e.cidr + " is already on the allowlist");
   }
@@ -404,6 +440,7 @@ StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
 Status Access::RemoveAllowlist(std::string_view text, const Actor& actor,
                                const std::string& reason) {
   RETURN_IF_ERROR(ValidateReason(reason));
+  std::lock_guard<std::mutex> lock(write_mu_);
   auto snap = snapshot_.load();
   // A failing row is found by its stored text first: a forged one need not
   // even parse.
@@ -422,7 +459,15 @@ Status Access::RemoveAllowlist(std::string_view text, const Actor& actor,
       {"", "", "allowlist.remove", key,
        failed ? FailureValues(*failed) : std::map<std::string, std::string>{},
        reason},
-      actor);
+      actor,
+      [&](const Snapshot& s) -> StatusOr<Snapshot> {
+        std::vector<storage::AllowlistEntry> list = s.allowlist.get();
+        std::erase_if(list, [&](const auto& x) { return x.cidr == key; });
+        Snapshot next = s;
+        ASSIGN_OR_RETURN(next.allow, AllowSet(list));
+        next.allowlist = SharedList(std::move(list));
+        return next;
+      });
 }
 
 }  // namespace authd::authority

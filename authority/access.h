@@ -3,12 +3,9 @@
 // socket, and for the token endpoint that reads them.
 //
 // Reads come from an immutable Snapshot published with an atomic shared_ptr:
-// the token path never takes a lock or touches the database. Writes run
-// concurrently into the audit log, which commits changes that arrive
-// together as one batch (group commit); each is committed to Storage first
-// and published before the call returns, so a change is in force on every
-// thread once it is acknowledged. Snapshots are rebuilt one at a time, never
-// across a commit, and only ever replaced by a newer one.
+// the token path never takes a lock or touches the database. Writes are
+// serialized, committed to Storage first, and published before the call
+// returns, so a change is in force on every thread once it is acknowledged.
 //
 // Every stored credential, allowlist entry and the recorded role set is
 // bound to the HSM (authority/row_mac.h) and checked whenever the snapshot
@@ -24,12 +21,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "audit/audit_log.h"
+#include "authority/credential_table.h"
 #include "authority/row_mac.h"
 #include "common/cidr.h"
 #include "common/clock.h"
@@ -99,17 +96,36 @@ struct IntegrityFailure {
 // unbind the rows by editing the database.
 inline constexpr char kRowsBoundLabel[] = "authd-rows-bound";
 
+// An immutable list that snapshots share until a change replaces it, so a
+// credential change does not copy the allowlist.
+template <typename T>
+class SharedList {
+ public:
+  SharedList() : v_(std::make_shared<const std::vector<T>>()) {}
+  explicit SharedList(std::vector<T> v)
+      : v_(std::make_shared<const std::vector<T>>(std::move(v))) {}
+  const std::vector<T>& get() const { return *v_; }
+  auto begin() const { return v_->begin(); }
+  auto end() const { return v_->end(); }
+  size_t size() const { return v_->size(); }
+  bool empty() const { return v_->empty(); }
+  const T& operator[](size_t i) const { return (*v_)[i]; }
+
+ private:
+  std::shared_ptr<const std::vector<T>> v_;
+};
+
 class Access {
  public:
+  // What a change replaces, it replaces in a copy: a snapshot never changes
+  // once published, and shares with the next one what the change left alone
+  // (CredentialTable shares all shards but one; the lists are shared whole).
   struct Snapshot {
-    std::unordered_map<std::string, storage::Credential> credentials;
-    std::vector<std::string> newest_first;  // client_ids, as storage lists them
-    std::vector<storage::AllowlistEntry> allowlist;
-    IpSet allow;
-    std::vector<IntegrityFailure> failures;  // rows left out, in table order
-    // The audit log's size when the snapshot was read: every change whose
-    // entries lie below it is in the snapshot.
-    uint64_t audit_size = 0;
+    CredentialTable credentials;  // checked rows; no row MACs
+    // As storage lists them (oldest first), MACs cleared.
+    SharedList<storage::AllowlistEntry> allowlist;
+    std::shared_ptr<const IpSet> allow = std::make_shared<const IpSet>();
+    SharedList<IntegrityFailure> failures;  // rows left out, in table order
   };
 
   // Every change is recorded in `audit` in the same transaction. Derives
@@ -175,7 +191,7 @@ class Access {
   // The audit log, whose trusted() says whether this state may be served.
   const audit::AuditLog* audit() const { return audit_; }
   bool Allowed(const IpAddress& addr) const {
-    return snapshot_.load()->allow.Contains(addr);
+    return snapshot_.load()->allow->Contains(addr);
   }
 
  private:
@@ -186,16 +202,22 @@ class Access {
         keys_(keys),
         clock_(clock),
         roles_(std::make_shared<const std::vector<Role>>(std::move(roles))) {}
-  // Commits `change` with its audit entry (perhaps in one batch with
-  // concurrent changes), then republishes the snapshot unless a newer one
-  // already holds it. `change` gets the seq the entry will have (the row's
-  // audit_seq); it runs on the batch leader's thread.
+  // The current snapshot with one committed change applied.
+  using Apply = std::function<StatusOr<Snapshot>(const Snapshot&)>;
+  // Commits `change` with its audit entry, then publishes the snapshot
+  // `apply` makes of the current one: O(change), not O(rows). While rows
+  // fail their check, or if `apply` fails, the snapshot is rebuilt from
+  // storage instead. `change` gets the seq the entry will have (the row's
+  // audit_seq). REQUIRES: write_mu_ held.
   Status Commit(
       const std::function<Status(storage::Transaction&, uint64_t seq)>& change,
-      audit::AuditEvent event, const Actor& actor);
+      audit::AuditEvent event, const Actor& actor, const Apply& apply);
   // Rebuilds the snapshot from storage and publishes it.
-  // REQUIRES: commit_mu_ held exclusively (or construction).
+  // REQUIRES: write_mu_ held (or construction).
   Status Reload();
+  // Logs the failures `snap` adds and makes it current.
+  // REQUIRES: write_mu_ held (or construction).
+  void Publish(std::shared_ptr<const Snapshot> snap);
 
   // Row integrity (access_integrity.cc).
   // Binds every row without a MAC unless the HSM says rows are bound.
@@ -204,11 +226,13 @@ class Access {
   // Gives each row without a MAC its MAC, as one rows.bind change; `*bound`
   // counts them. REQUIRES: construction.
   Status BindStoredRows(size_t* bound);
-  // Moves the rows that fail their check from `creds` and `allow` to
-  // `failures`.
-  Status DropFailingRows(std::vector<storage::Credential>* creds,
-                         std::vector<storage::AllowlistEntry>* allow,
+  // Reads every credential (streamed, one row at a time) into `table`, and
+  // the rows that fail their check into `failures`.
+  Status LoadCredentials(CredentialTable* table,
                          std::vector<IntegrityFailure>* failures) const;
+  // The same for the allowlist; MACs are cleared once checked.
+  Status LoadAllowlist(std::vector<storage::AllowlistEntry>* allow,
+                       std::vector<IntegrityFailure>* failures) const;
   // Why `row` is not honoured, or "" when it is: no MAC (once rows are
   // bound), a MAC that does not match, or an audit entry in `removals` (the
   // latest seq per key) that removed `key` after the row was written.
@@ -241,13 +265,7 @@ class Access {
   // that rows are bound (false only while the audit log is refused, when
   // nothing is bound and nothing is served).
   bool rows_bound_ = false;
-  // Serializes role-set changes (RecordStartup, SetRoles).
   std::mutex write_mu_;
-  // Held shared across every audit_->Record of this class and exclusively
-  // by a Reload, so the snapshot's separate storage reads never straddle a
-  // commit (a row read before its removal committed, with the removal's
-  // entry read after, would look copied back).
-  std::shared_mutex commit_mu_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
 };
 

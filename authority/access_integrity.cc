@@ -142,20 +142,34 @@ std::string Access::RowProblem(
   return "";
 }
 
-Status Access::DropFailingRows(std::vector<storage::Credential>* creds,
-                               std::vector<storage::AllowlistEntry>* allow,
+Status Access::LoadCredentials(CredentialTable* table,
                                std::vector<IntegrityFailure>* failures) const {
   ASSIGN_OR_RETURN(auto deleted,
                    storage_->LatestAuditSeqByTarget("credential.delete"));
+  CredentialTable::Builder builder;
+  RETURN_IF_ERROR(
+      storage_->ForEachCredential([&](const storage::Credential& c) -> Status {
+        std::string problem =
+            RowProblem(c, c.client_id, deleted, "was deleted");
+        if (problem.empty()) {
+          Status added = builder.Add(c);
+          if (added.ok()) return Status::Ok();
+          problem = added.message();
+        }
+        failures->push_back(
+            {"credentials", c.client_id, std::move(problem),
+             "authctl credential delete " + Shown(c.client_id)});
+        return Status::Ok();
+      }));
+  *table = std::move(builder).Build();
+  return Status::Ok();
+}
+
+Status Access::LoadAllowlist(std::vector<storage::AllowlistEntry>* allow,
+                             std::vector<IntegrityFailure>* failures) const {
   ASSIGN_OR_RETURN(auto removed,
                    storage_->LatestAuditSeqByTarget("allowlist.remove"));
-  std::erase_if(*creds, [&](const storage::Credential& c) {
-    std::string problem = RowProblem(c, c.client_id, deleted, "was deleted");
-    if (problem.empty()) return false;
-    failures->push_back({"credentials", c.client_id, std::move(problem),
-                         "authctl credential delete " + Shown(c.client_id)});
-    return true;
-  });
+  ASSIGN_OR_RETURN(*allow, storage_->ListAllowlist());
   std::erase_if(*allow, [&](const storage::AllowlistEntry& e) {
     std::string problem = RowProblem(e, e.cidr, removed, "was removed");
     if (problem.empty()) return false;
@@ -163,6 +177,10 @@ Status Access::DropFailingRows(std::vector<storage::Credential>* creds,
                          "authctl allowlist remove " + Shown(e.cidr)});
     return true;
   });
+  for (storage::AllowlistEntry& e : *allow) {
+    e.mac.clear();
+    e.mac.shrink_to_fit();
+  }
   return Status::Ok();
 }
 
@@ -241,7 +259,7 @@ void Access::LogFailures(const Snapshot* before, const Snapshot& now) {
 
 Status Access::IntegrityRefusal() const {
   std::shared_ptr<const Snapshot> snap = snapshot_.load();
-  const std::vector<IntegrityFailure>& failures = snap->failures;
+  const std::vector<IntegrityFailure>& failures = snap->failures.get();
   if (failures.empty()) return Status::Ok();
   std::string msg =
       "changes are refused while stored rows fail their integrity check: ";

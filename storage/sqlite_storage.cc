@@ -433,25 +433,42 @@ Status SqliteStorage::Migrate() {
   return Status::Ok();
 }
 
+namespace {
+
+Credential CredentialRow(sqlite3_stmt* r) {
+  return Credential{ColumnText(r, 0),
+                    ColumnText(r, 1),
+                    ColumnText(r, 2),
+                    ColumnText(r, 3),
+                    sqlite3_column_int64(r, 4),
+                    sqlite3_column_int64(r, 5),
+                    ColumnText(r, 6),
+                    ColumnSeq(r, 7),
+                    ColumnText(r, 8)};
+}
+
+constexpr char kListCredentials[] =
+    "SELECT client_id, name, role, secret_mac, created_at, expires_at, "
+    "created_by, audit_seq, mac FROM credentials "
+    "ORDER BY created_at DESC, rowid DESC";
+
+}  // namespace
+
 StatusOr<std::vector<Credential>> SqliteStorage::ListCredentials() {
   ASSIGN_OR_RETURN(auto lock, Lock());
-  ASSIGN_OR_RETURN(Stmt s,
-                   Prepare(db_,
-                           "SELECT client_id, name, role, secret_mac, "
-                           "created_at, expires_at, created_by, audit_seq, "
-                           "mac FROM credentials "
-                           "ORDER BY created_at DESC, rowid DESC"));
-  return Rows(db_, s.get(), "list credentials", [](sqlite3_stmt* r) {
-    return Credential{ColumnText(r, 0),
-                      ColumnText(r, 1),
-                      ColumnText(r, 2),
-                      ColumnText(r, 3),
-                      sqlite3_column_int64(r, 4),
-                      sqlite3_column_int64(r, 5),
-                      ColumnText(r, 6),
-                      ColumnSeq(r, 7),
-                      ColumnText(r, 8)};
-  });
+  ASSIGN_OR_RETURN(Stmt s, Prepare(db_, kListCredentials));
+  return Rows(db_, s.get(), "list credentials", CredentialRow);
+}
+
+Status SqliteStorage::ForEachCredential(
+    const std::function<Status(const Credential&)>& fn) {
+  ASSIGN_OR_RETURN(auto lock, Lock());
+  ASSIGN_OR_RETURN(Stmt s, Prepare(db_, kListCredentials));
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    RETURN_IF_ERROR(fn(CredentialRow(s.get())));
+  }
+  return SqlStatus(db_, rc, "list credentials");
 }
 
 StatusOr<std::vector<AllowlistEntry>> SqliteStorage::ListAllowlist() {

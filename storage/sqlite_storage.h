@@ -38,6 +38,8 @@ class SqliteStorage final : public Storage {
   ~SqliteStorage() override;
 
   StatusOr<std::vector<Credential>> ListCredentials() override;
+  Status ForEachCredential(
+      const std::function<Status(const Credential&)>& fn) override;
   StatusOr<std::vector<AllowlistEntry>> ListAllowlist() override;
   Status Write(const std::function<Status(Transaction&)>& fn) override;
   StatusOr<std::vector<AuditRecord>> ListAudit(

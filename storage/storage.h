@@ -139,7 +139,13 @@ class Transaction {
 class Storage {
  public:
   virtual ~Storage() = default;
+  // Newest first: created_at descending, then the later insert first.
   virtual StatusOr<std::vector<Credential>> ListCredentials() = 0;
+  // The same rows in the same order, one at a time, so a caller loading a
+  // million of them never holds them all; stops at the first error `fn`
+  // returns. `fn` must not call back into the storage.
+  virtual Status ForEachCredential(
+      const std::function<Status(const Credential&)>& fn) = 0;
   virtual StatusOr<std::vector<AllowlistEntry>> ListAllowlist() = 0;
   virtual StatusOr<std::vector<AuditRecord>> ListAudit(
       const AuditFilter& filter) = 0;

@@ -269,6 +269,55 @@ TEST_F(AccessTest, DeleteTakesEffectOnTheNextAuthenticate) {
   EXPECT_EQ(access_->Current()->credentials.count(c.credential.client_id), 0u);
 }
 
+// A change publishes a new snapshot made from the current one (not reread
+// from storage): a reader holding the old snapshot sees none of it, the new
+// one sees exactly the change, and a restart reads the same state back.
+TEST_F(AccessTest, ChangesLeaveHeldSnapshotsUnchanged) {
+  CreatedCredential a = MustCreate("a", "viewer");
+  CreatedCredential b = MustCreate("b", "operator");
+  ASSERT_TRUE(access_->AddAllowlist("10.0.0.0/8", kOwner).ok());
+  std::shared_ptr<const Access::Snapshot> held = access_->Current();
+
+  CreatedCredential c = MustCreate("c", "viewer");
+  ASSERT_TRUE(access_->DeleteCredential(a.credential.client_id, kOwner).ok());
+  ASSERT_TRUE(access_->AddAllowlist("192.0.2.0/24", kOwner).ok());
+  ASSERT_TRUE(access_->RemoveAllowlist("10.0.0.0/8", kOwner).ok());
+
+  EXPECT_EQ(held->credentials.size(), 2u);
+  EXPECT_EQ(held->credentials.count(a.credential.client_id), 1u);
+  EXPECT_EQ(held->credentials.count(c.credential.client_id), 0u);
+  ASSERT_EQ(held->allowlist.size(), 1u);
+  EXPECT_EQ(held->allowlist[0].cidr, "10.0.0.0/8");
+  EXPECT_TRUE(held->allow->Contains(Addr("10.1.2.3")));
+  EXPECT_FALSE(held->allow->Contains(Addr("192.0.2.1")));
+
+  std::shared_ptr<const Access::Snapshot> now = access_->Current();
+  EXPECT_EQ(now->credentials.size(), 2u);
+  EXPECT_EQ(now->credentials.count(a.credential.client_id), 0u);
+  EXPECT_EQ(now->credentials.count(b.credential.client_id), 1u);
+  EXPECT_EQ(now->credentials.count(c.credential.client_id), 1u);
+  ASSERT_EQ(now->allowlist.size(), 1u);
+  EXPECT_EQ(now->allowlist[0].cidr, "192.0.2.0/24");
+  EXPECT_TRUE(now->allowlist[0].mac.empty());
+  EXPECT_FALSE(access_->Allowed(Addr("10.1.2.3")));
+  EXPECT_TRUE(access_->Allowed(Addr("192.0.2.1")));
+  EXPECT_TRUE(
+      access_->Authenticate(c.credential.client_id, c.client_secret.view())
+          .ok());
+
+  // What was published in memory is what storage holds.
+  auto reloaded = Access::Create(storage_.get(), audit_.get(), &keys(), &clock_,
+                                 DefaultRoles());
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status().message();
+  std::vector<std::string> want, got;
+  for (const auto& x : access_->ListCredentials()) want.push_back(x.client_id);
+  for (const auto& x : (*reloaded)->ListCredentials())
+    got.push_back(x.client_id);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ((*reloaded)->Current()->allowlist.size(), 1u);
+  EXPECT_TRUE((*reloaded)->Allowed(Addr("192.0.2.1")));
+}
+
 TEST_F(AccessTest, DeleteUnknownIsNotFound) {
   Status st = access_->DeleteCredential("no-such-id", kOwner);
   EXPECT_EQ(st.code(), StatusCode::kNotFound);
@@ -303,8 +352,8 @@ TEST_F(AccessTest, ListIsNewestFirstAndNeverHoldsAMac) {
   }
   // The snapshot (used for authentication) does keep the MAC.
   EXPECT_EQ(access_->Current()
-                ->credentials.at(first.credential.client_id)
-                .secret_mac.size(),
+                ->credentials.find(first.credential.client_id)
+                ->second.secret_mac.size(),
             32u);
 }
 
