@@ -130,8 +130,8 @@ class DiskFaultTest : public testing::RouterTest {
     json body = json::parse(r.body);
     std::string msg =
         body.value("message", body.value("error_description", ""));
-    EXPECT_TRUE(msg.rfind("storage: disk full: ", 0) == 0 ||
-                msg.rfind("storage: I/O error: ", 0) == 0)
+    EXPECT_TRUE(msg.find("storage: disk full: ") != std::string::npos ||
+                msg.find("storage: I/O error: ") != std::string::npos)
         << c.name << ": " << msg;
   }
 
@@ -199,7 +199,7 @@ class DiskFaultTest : public testing::RouterTest {
     if (ok && !c.done()) ++g_totals.lost;
     Response next = ProbeChange();
     EXPECT_EQ(next.status, 201) << c.name << " #" << n << ": " << next.body;
-    EXPECT_EQ(Send(Make("GET", "/readyz")).status, 200);
+    EXPECT_EQ(Send(Tcp("GET", "/readyz")).status, 200);
     EXPECT_EQ(audit_->refusal(), "");
     // And on disk.
     ASSERT_NO_FATAL_FAILURE(Restart());
@@ -261,7 +261,7 @@ class DiskFaultTest : public testing::RouterTest {
   }
 
   Change DeleteCredential() {
-    return {"credential.delete", 200,
+    return {"credential.delete", 204,
             [this] {
               id_ = MustCreate("d-" + std::to_string(++seq_), "viewer")
                         .credential.client_id;
@@ -302,7 +302,7 @@ class DiskFaultTest : public testing::RouterTest {
   }
 
   Change RemoveAllowlist() {
-    return {"allowlist.remove", 200,
+    return {"allowlist.remove", 204,
             [this] {
               cidr_ = NextCidr();
               ASSERT_TRUE(access_->AddAllowlist(cidr_, testing::kOwner).ok());
