@@ -1,17 +1,28 @@
 #include "authority/revocations.h"
 
+#include "common/log.h"
+
 namespace authd::authority {
 
 StatusOr<std::unique_ptr<Revocations>> Revocations::Load(
     storage::Storage* storage, const Clock* clock) {
   std::unique_ptr<Revocations> r(new Revocations(storage, clock));
   int64_t now = clock->NowSeconds();
-  RETURN_IF_ERROR(storage->Write(
-      [&](storage::Transaction& tx) { return tx.PurgeRevocations(now); }));
+  // Dropping the expired rows is housekeeping (the next revocation does it
+  // too): a full disk must not keep authd from starting.
+  Status purged = storage->Write(
+      [&](storage::Transaction& tx) { return tx.PurgeRevocations(now); });
+  if (!purged.ok()) {
+    Log(LogLevel::kWarn,
+        "event=revocations_purge msg=\"expired revocations kept: %s\"",
+        LogSafe(purged.message()).c_str());
+  }
   ASSIGN_OR_RETURN(std::vector<storage::RevokedToken> rows,
                    storage->ListRevocations());
   auto map = std::make_shared<Map>();
-  for (const auto& row : rows) (*map)[row.jti] = row.expires_at;
+  for (const auto& row : rows) {
+    if (row.expires_at > now) (*map)[row.jti] = row.expires_at;
+  }
   r->map_.store(std::move(map));
   return r;
 }

@@ -88,20 +88,30 @@ CREATE TABLE audit_nodes (
 )sql",
 };
 
-// The one place SQLite result codes become a Status.
+// The one place SQLite result codes become a Status. A full disk and an I/O
+// error are Unavailable (503 at the API) with a message that says what to
+// do; the next change succeeds once space or the device is back, without a
+// restart.
 Status SqlStatus(sqlite3* db, int rc, std::string_view what) {
   if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) {
     return Status::Ok();
   }
-  std::string msg = "storage " + std::string(what) + ": " +
-                    (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  std::string msg = "storage " + std::string(what) + ": " + detail;
   switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return Status::Unavailable(
+          "storage: disk full: could not " + std::string(what) +
+          ". Free space on the filesystem holding the database and "
+          "retry");
+    case SQLITE_IOERR:
+      return Status::Unavailable(
+          "storage: I/O error: could not " + std::string(what) + " (" + detail +
+          "). Check the disk and the kernel log, then retry");
     case SQLITE_CONSTRAINT:
       return Status::AlreadyExists(msg);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
     case SQLITE_PROTOCOL:
@@ -395,6 +405,12 @@ StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(
 
 SqliteStorage::~SqliteStorage() { sqlite3_close_v2(db_); }
 
+Status SqliteStorage::SetWalAutocheckpoint(int pages) {
+  ASSIGN_OR_RETURN(auto lock, Lock());
+  return SqlStatus(db_, sqlite3_wal_autocheckpoint(db_, pages),
+                   "set the WAL checkpoint size");
+}
+
 StatusOr<std::unique_lock<std::timed_mutex>> SqliteStorage::Lock() {
   std::unique_lock<std::timed_mutex> lock(mu_, lock_wait_);
   if (!lock.owns_lock()) {
@@ -485,7 +501,7 @@ StatusOr<std::vector<AllowlistEntry>> SqliteStorage::ListAllowlist() {
 
 Status SqliteStorage::Write(const std::function<Status(Transaction&)>& fn) {
   ASSIGN_OR_RETURN(auto lock, Lock());
-  RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "begin"));
+  RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE", "begin the change"));
   SqliteTransaction tx(db_);
   Status st;
   try {
@@ -493,7 +509,7 @@ Status SqliteStorage::Write(const std::function<Status(Transaction&)>& fn) {
   } catch (const std::exception& e) {
     st = Status::Internal(std::string("transaction failed: ") + e.what());
   }
-  if (st.ok()) st = Exec(db_, "COMMIT", "commit");
+  if (st.ok()) st = Exec(db_, "COMMIT", "commit the change");
   if (!st.ok()) Exec(db_, "ROLLBACK", "rollback").ok();
   return st;
 }

@@ -60,6 +60,12 @@ class SqliteStorage final : public Storage {
 
   static int SchemaVersion();
 
+  // How many pages the WAL may hold before a commit also checkpoints it into
+  // the database file (SQLite's default: 1000). A failed checkpoint never
+  // fails the commit that triggered it; the next commit tries again. Tests
+  // set 1 so that every commit checkpoints.
+  Status SetWalAutocheckpoint(int pages);
+
  private:
   SqliteStorage(sqlite3* db, std::chrono::milliseconds lock_wait)
       : lock_wait_(lock_wait), db_(db) {}

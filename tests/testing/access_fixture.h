@@ -49,7 +49,7 @@ class AccessTest : public ::testing::Test {
     access_.reset();
     audit_.reset();
     storage_.reset();
-    auto storage = storage::SqliteStorage::Open(db_path_);
+    auto storage = storage::SqliteStorage::Open(db_path_, vfs_);
     ASSERT_TRUE(storage.ok()) << storage.status().message();
     storage_ = std::move(storage).value();
     auto audit = audit::AuditLog::Open(storage_.get(), &keys(), &clock_,
@@ -83,6 +83,9 @@ class AccessTest : public ::testing::Test {
   FakeClock clock_;
   std::string origin_;
   std::string db_path_;
+  // The SQLite VFS Open() uses; empty for the default (fault_vfs.h sets its
+  // own before SetUp).
+  std::string vfs_;
   std::unique_ptr<storage::SqliteStorage> storage_;
   std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<Access> access_;

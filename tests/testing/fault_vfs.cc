@@ -10,13 +10,30 @@ namespace {
 
 std::atomic<bool> g_fail_writes{false};
 std::atomic<bool> g_fail_syncs{false};
+std::atomic<int64_t> g_points{0};
+std::atomic<int64_t> g_db_points{0};
+std::atomic<int64_t> g_fail_at{0};  // 0: disarmed
+std::atomic<bool> g_persist{false};
+std::atomic<DiskFault> g_fault{DiskFault::kDiskFull};
+std::atomic<int64_t> g_injected{0};
 sqlite3_vfs* g_real = nullptr;
 sqlite3_vfs g_vfs;
 
 struct FaultFile {
   sqlite3_file base;
   sqlite3_file* real;
+  bool main_db;
 };
+
+// Counts one write point on `f`; true if it is to fail.
+bool NextPointFails(sqlite3_file* f) {
+  int64_t n = ++g_points;
+  if (reinterpret_cast<FaultFile*>(f)->main_db) ++g_db_points;
+  int64_t at = g_fail_at.load();
+  if (at == 0 || n < at || (n > at && !g_persist.load())) return false;
+  ++g_injected;
+  return true;
+}
 
 sqlite3_file* Real(sqlite3_file* f) {
   return reinterpret_cast<FaultFile*>(f)->real;
@@ -28,14 +45,20 @@ int Read(sqlite3_file* f, void* b, int n, sqlite3_int64 o) {
 }
 int Write(sqlite3_file* f, const void* b, int n, sqlite3_int64 o) {
   if (g_fail_writes) return SQLITE_FULL;
+  if (NextPointFails(f)) {
+    if (g_fault.load() == DiskFault::kIoError) return SQLITE_IOERR_WRITE;
+    // ENOSPC part way through: what fitted is on disk.
+    if (n > 1) Real(f)->pMethods->xWrite(Real(f), b, n / 2, o);
+    return SQLITE_FULL;
+  }
   return Real(f)->pMethods->xWrite(Real(f), b, n, o);
 }
 int Truncate(sqlite3_file* f, sqlite3_int64 n) {
-  if (g_fail_writes) return SQLITE_IOERR_TRUNCATE;
+  if (g_fail_writes || NextPointFails(f)) return SQLITE_IOERR_TRUNCATE;
   return Real(f)->pMethods->xTruncate(Real(f), n);
 }
 int Sync(sqlite3_file* f, int flags) {
-  if (g_fail_syncs) return SQLITE_IOERR_FSYNC;
+  if (g_fail_syncs || NextPointFails(f)) return SQLITE_IOERR_FSYNC;
   return Real(f)->pMethods->xSync(Real(f), flags);
 }
 int FileSize(sqlite3_file* f, sqlite3_int64* n) {
@@ -100,6 +123,7 @@ int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags,
          int* out_flags) {
   auto* ff = reinterpret_cast<FaultFile*>(f);
   ff->real = reinterpret_cast<sqlite3_file*>(ff + 1);
+  ff->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
   int rc = g_real->xOpen(g_real, name, ff->real, flags, out_flags);
   ff->base.pMethods = ff->real->pMethods ? &kMethods : nullptr;
   return rc;
@@ -119,5 +143,26 @@ void RegisterFaultVfs() {
 
 void FailWrites(bool on) { g_fail_writes = on; }
 void FailSyncs(bool on) { g_fail_syncs = on; }
+
+void ResetWritePoints() {
+  g_fail_at = 0;
+  g_points = 0;
+  g_db_points = 0;
+  g_injected = 0;
+}
+int64_t WritePoints() { return g_points.load(); }
+int64_t DatabaseFileWritePoints() { return g_db_points.load(); }
+
+void FailWritePoint(int64_t n, DiskFault fault, bool persist) {
+  g_fail_at = 0;
+  g_points = 0;
+  g_db_points = 0;
+  g_injected = 0;
+  g_fault = fault;
+  g_persist = persist;
+  g_fail_at = n;
+}
+void ClearFaults() { g_fail_at = 0; }
+int64_t FaultsInjected() { return g_injected.load(); }
 
 }  // namespace authd::testing
