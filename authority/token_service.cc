@@ -155,7 +155,7 @@ std::optional<storage::Credential> TokenService::FromCache(
     secrets_.Forget(client.client_id);
     return std::nullopt;
   }
-  return it->second;
+  return it->second.ToCredential();
 }
 
 ClientOutcome TokenService::AuthenticateClient(
