@@ -965,8 +965,7 @@ TEST_F(AuditLogTest, ConcurrentCredentialCreationsAreEachBoundAndPublished) {
           continue;
         }
         // In force as soon as it is acknowledged.
-        if (!access_->Current()->credentials.count(
-                c->credential.client_id)) {
+        if (!access_->Current()->credentials.count(c->credential.client_id)) {
           ADD_FAILURE() << "acknowledged before it was published";
         }
         ids[t].push_back(c->credential.client_id);
