@@ -55,7 +55,7 @@ StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(
 }
 
 Status AuditLog::Load() {
-  std::lock_guard<std::timed_mutex> lock(mu_);
+  std::lock_guard<TimedMutex> lock(mu_);
   Status st = LoadLocked();
   Publish();
   return st;
@@ -304,7 +304,7 @@ Status AuditLog::Record(
 
 void AuditLog::Lead(Waiter* self,
                     std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock<std::timed_mutex> lock(mu_, deadline);
+  std::unique_lock<TimedMutex> lock(mu_, deadline);
   if (!lock.owns_lock()) {
     std::lock_guard<std::mutex> queue(queue_mu_);
     std::erase(queue_, self);
@@ -357,7 +357,7 @@ void AuditLog::RunBatch(const std::vector<Waiter*>& batch) {
 }
 
 Status AuditLog::AcceptRollback(AuditEvent event) {
-  std::unique_lock<std::timed_mutex> lock(mu_, lock_wait_);
+  std::unique_lock<TimedMutex> lock(mu_, lock_wait_);
   if (!lock.owns_lock()) {
     return Status::Busy("another change is still being recorded; retry");
   }

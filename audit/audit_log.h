@@ -53,6 +53,7 @@
 #include "audit/merkle.h"
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/timed_mutex.h"
 #include "hsm/key_ops.h"
 #include "storage/storage.h"
 
@@ -204,7 +205,7 @@ class AuditLog {
   const std::string origin_;  // audit.origin; the database's copy must match
   const std::string version_;
   const std::chrono::milliseconds lock_wait_;
-  std::timed_mutex mu_;
+  TimedMutex mu_;
   // The queue of changes waiting for a batch; never held across I/O.
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;  // a batch was answered, or lead

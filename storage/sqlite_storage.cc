@@ -411,8 +411,8 @@ Status SqliteStorage::SetWalAutocheckpoint(int pages) {
                    "set the WAL checkpoint size");
 }
 
-StatusOr<std::unique_lock<std::timed_mutex>> SqliteStorage::Lock() {
-  std::unique_lock<std::timed_mutex> lock(mu_, lock_wait_);
+StatusOr<std::unique_lock<TimedMutex>> SqliteStorage::Lock() {
+  std::unique_lock<TimedMutex> lock(mu_, lock_wait_);
   if (!lock.owns_lock()) {
     return Status::Busy("the database is busy with another change; retry");
   }

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/timed_mutex.h"
 #include "storage/storage.h"
 
 struct sqlite3;
@@ -71,10 +72,10 @@ class SqliteStorage final : public Storage {
       : lock_wait_(lock_wait), db_(db) {}
   Status Migrate();
   // mu_, or Busy after lock_wait_.
-  StatusOr<std::unique_lock<std::timed_mutex>> Lock();
+  StatusOr<std::unique_lock<TimedMutex>> Lock();
 
   const std::chrono::milliseconds lock_wait_;
-  std::timed_mutex mu_;
+  TimedMutex mu_;
   sqlite3* db_;  // GUARDED_BY(mu_)
 };
 
