@@ -115,23 +115,6 @@ Status LoadTls(Config& c, const SecureString& pin,
   return Status::Ok();
 }
 
-// `s` for a msg="..." field: readable, but no control character, quote or
-// backslash that could end the field or forge a line.
-std::string Text(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
-    }
-  }
-  return out;
-}
-
 // tokens.algorithm differs from the active key's: rotate to a new key of
 // that algorithm, recorded as the system's change.
 Status SwitchAlgorithm(authority::KeyRing& ring, Algorithm alg) {
@@ -386,7 +369,7 @@ void Daemon::ApplyTokens(const authority::TokenOptions& fresh,
   if (Status st = SwitchAlgorithm(*ring_, fresh.algorithm); !st.ok()) {
     Log(LogLevel::kError,
         "event=reload msg=\"tokens.algorithm not applied: %s\"",
-        Text(st.message()).c_str());
+        LogText(st.message()).c_str());
     return;
   }
   t.algorithm = fresh.algorithm;
@@ -400,7 +383,7 @@ void Daemon::ApplyRoles(const std::vector<authority::Role>& fresh,
   if (Status st = access_->SetRoles(fresh); !st.ok()) {
     Log(LogLevel::kError,
         "event=reload msg=\"roles not applied, the running roles stay: %s\"",
-        Text(st.message()).c_str());
+        LogText(st.message()).c_str());
     return;
   }
   config_.roles = fresh;
@@ -418,7 +401,7 @@ void Daemon::ApplyRoles(const std::vector<authority::Role>& fresh,
   Log(LogLevel::kWarn,
       "event=reload msg=\"%zu credentials hold a role that no longer exists "
       "and get no token: %s%s\"",
-      count, Text(orphans).c_str(), count > 20 ? ", ..." : "");
+      count, LogText(orphans).c_str(), count > 20 ? ", ..." : "");
 }
 
 // A file pair is re-read, from the fresh paths, and served to new
@@ -451,7 +434,7 @@ void Daemon::ApplyTls(const Config& fresh, std::vector<std::string>* done,
     Log(LogLevel::kError,
         "event=reload msg=\"TLS certificate not replaced, the running one "
         "stays: %s\"",
-        Text(replaced.status().message()).c_str());
+        LogText(replaced.status().message()).c_str());
     return;
   }
   config_.tls_cert = fresh.tls_cert;
@@ -477,8 +460,9 @@ void Daemon::Reload(const Config& fresh) {
         "next start (it follows tokens.issuer unless set), and authd would "
         "then refuse the existing audit log; set audit.origin to %s to keep "
         "it\"",
-        Text(config_.audit_origin).c_str(), Text(fresh.audit_origin).c_str(),
-        Text(config_.audit_origin).c_str());
+        LogText(config_.audit_origin).c_str(),
+        LogText(fresh.audit_origin).c_str(),
+        LogText(config_.audit_origin).c_str());
   }
   auto join = [](const std::vector<std::string>& v) {
     std::string out;
@@ -487,7 +471,7 @@ void Daemon::Reload(const Config& fresh) {
   };
   std::string msg = done.empty() ? "nothing to apply" : "applied " + join(done);
   if (!restart.empty()) msg += "; restart to apply: " + join(restart);
-  Log(LogLevel::kNotice, "event=reload msg=\"%s\"", Text(msg).c_str());
+  Log(LogLevel::kNotice, "event=reload msg=\"%s\"", LogText(msg).c_str());
 }
 
 void Daemon::Stop() {

@@ -187,14 +187,14 @@ FailureLimiter::Entry* FailureLimiter::Insert(Shard& shard, const Key& key,
 }
 
 std::optional<int64_t> FailureLimiter::Peek(Pool& pool, const Key& key,
-                                            const Limits& l) {
+                                            const Limits& l, double forget_at) {
   Shard& shard = ShardOf(pool.shards, key);
   int64_t now = clock_->NowSeconds();
   std::lock_guard<std::mutex> lock(shard.mu);
   auto it = shard.buckets.find(key);
   if (it == shard.buckets.end()) return std::nullopt;
   double tokens = TokensNow(it->second, l, now);
-  if (tokens >= l.burst) Erase(shard, &*it);  // the same as no bucket
+  if (tokens >= forget_at) Erase(shard, &*it);
   if (tokens >= 1) return std::nullopt;
   return static_cast<int64_t>(std::ceil((1 - tokens) * l.refill));
 }
@@ -263,8 +263,9 @@ void FailureLimiter::Refund(std::string_view client_id,
 std::optional<int64_t> FailureLimiter::Check(std::string_view client_id,
                                              std::string_view address) {
   std::shared_ptr<const LimiterOptions> o = options_.load();
-  auto a = Peek(addresses_, AddressKey(address), AddressLimits(*o));
-  auto c = Peek(clients_, ClientKey(client_id, address), ClientLimits(*o));
+  Limits al = AddressLimits(*o), cl = ClientLimits(*o);
+  auto a = Peek(addresses_, AddressKey(address), al, al.burst);
+  auto c = Peek(clients_, ClientKey(client_id, address), cl, cl.burst);
   if (a && c) return std::max(*a, *c);
   return a ? a : c;
 }
@@ -284,11 +285,11 @@ void FailureLimiter::Succeeded(std::string_view client_id,
 std::optional<int64_t> FailureLimiter::AdmitProven(std::string_view client_id,
                                                    std::string_view address) {
   std::shared_ptr<const LimiterOptions> o = options_.load();
-  if (auto wait = Peek(addresses_, AddressKey(address), AddressLimits(*o))) {
+  Limits al = AddressLimits(*o);
+  if (auto wait = Peek(addresses_, AddressKey(address), al, al.burst)) {
     return wait;
   }
-  return PeekAndForget(clients_, ClientKey(client_id, address),
-                       ClientLimits(*o));
+  return Peek(clients_, ClientKey(client_id, address), ClientLimits(*o), 1);
 }
 
 size_t FailureLimiter::size() const {
@@ -300,21 +301,6 @@ size_t FailureLimiter::size() const {
     }
   }
   return n;
-}
-
-std::optional<int64_t> FailureLimiter::PeekAndForget(Pool& pool, const Key& key,
-                                                     const Limits& l) {
-  Shard& shard = ShardOf(pool.shards, key);
-  int64_t now = clock_->NowSeconds();
-  std::lock_guard<std::mutex> lock(shard.mu);
-  auto it = shard.buckets.find(key);
-  if (it == shard.buckets.end()) return std::nullopt;
-  double tokens = TokensNow(it->second, l, now);
-  if (tokens < 1) {
-    return static_cast<int64_t>(std::ceil((1 - tokens) * l.refill));
-  }
-  Erase(shard, &*it);
-  return std::nullopt;
 }
 
 }  // namespace authd::authority

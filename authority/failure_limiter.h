@@ -125,16 +125,16 @@ class FailureLimiter {
   static Limits ClientLimits(const LimiterOptions& o);
 
   // Returns seconds until one token is available, or nullopt if one is.
-  std::optional<int64_t> Peek(Pool& pool, const Key& key, const Limits& l);
+  // Drops the bucket when `forget_at` tokens or more are left (the burst: a
+  // full bucket is the same as none; 1: a proven client's slate is wiped).
+  std::optional<int64_t> Peek(Pool& pool, const Key& key, const Limits& l,
+                              double forget_at);
   // Refills, then takes one token; with `only_if_available` takes none and
   // returns the wait when fewer than one is left.
   std::optional<int64_t> Take(Pool& pool, const Key& key, const Limits& l,
                               bool only_if_available);
   void Give(Pool& pool, const Key& key, const Limits& l);
   void Forget(Pool& pool, const Key& key);
-  // Peek, then drop the bucket when one token or more is left.
-  std::optional<int64_t> PeekAndForget(Pool& pool, const Key& key,
-                                       const Limits& l);
 
   // REQUIRES: shard.mu is held (for all four).
   // Tokens in `b` at `now`, refilled, at most the burst.

@@ -147,7 +147,7 @@ std::optional<storage::Credential> TokenService::FromCache(
   if (!secrets_.Proven(client.client_id, client.secret, epoch)) {
     return std::nullopt;
   }
-  auto it = snap.credentials.find(std::string(client.client_id));
+  auto it = snap.credentials.find(client.client_id);
   if (it == snap.credentials.end() ||
       it->second.expires_at <= clock_->NowSeconds()) {
     // Expired since it was proved: the HSM path refuses it, and charges

@@ -31,12 +31,16 @@ std::optional<LogLevel> ParseLogLevel(std::string_view name) {
   return std::nullopt;
 }
 
-std::string LogSafe(std::string_view value) {
+namespace {
+
+// `value` with every byte `keep` refuses written as \xNN.
+template <typename Keep>
+std::string Escape(std::string_view value, Keep keep) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(value.size());
   for (unsigned char c : value) {
-    if (c > 0x20 && c < 0x7f && c != '"' && c != '=' && c != '\\') {
+    if (keep(c)) {
       out.push_back(static_cast<char>(c));
     } else {
       out += "\\x";
@@ -45,6 +49,20 @@ std::string LogSafe(std::string_view value) {
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::string LogSafe(std::string_view value) {
+  return Escape(value, [](unsigned char c) {
+    return c > 0x20 && c < 0x7f && c != '"' && c != '=' && c != '\\';
+  });
+}
+
+std::string LogText(std::string_view text) {
+  return Escape(text, [](unsigned char c) {
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  });
 }
 
 void Log(LogLevel level, const char* fmt, ...) {

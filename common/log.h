@@ -24,6 +24,9 @@ std::optional<LogLevel> ParseLogLevel(std::string_view name);
 // printable ASCII, spaces, quotes, '=' and '\\' become \\xNN, so no input can
 // split a line or forge a field.
 std::string LogSafe(std::string_view value);
+// The same for the text of a msg="..." field: spaces and '=' stay readable;
+// control bytes, quotes and '\\' become \\xNN.
+std::string LogText(std::string_view text);
 
 // printf-style; `fmt` starts after the level, e.g. "event=ready kid=%s".
 void Log(LogLevel level, const char* fmt, ...)
