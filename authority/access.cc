@@ -157,7 +157,7 @@ Status Access::RecordStartup(const std::vector<std::string>& created_keys) {
                    RoleSetEvent(roles_text));
   if (roles_set) events.push_back(std::move(*roles_set));
   if (events.empty()) return Status::Ok();
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(roles_mu_);
   return audit_->Record(
       [&](storage::Transaction& tx, uint64_t first_seq) -> Status {
         // The roles.set entry is the batch's last.
@@ -173,15 +173,23 @@ Status Access::Commit(
     audit::AuditEvent event, const Actor& actor, const Apply& apply) {
   event.actor = actor.id;
   event.source = actor.address;
-  RETURN_IF_ERROR(audit_->Record(change, {event}));
-  // Only this thread (write_mu_) publishes, so the snapshot is the one the
-  // change was made against.
+  return audit_->Record(change, {event}, [&] { PutInForce(apply); });
+}
+
+void Access::PutInForce(const Apply& apply) {
+  // Changes are put in force in the order they committed (the audit log
+  // calls this in seq order, one at a time), so the snapshot is the one
+  // this change was made against.
   std::shared_ptr<const Snapshot> before = snapshot_.load();
   if (before->failures.empty()) {
-    StatusOr<Snapshot> next = apply(*before);
-    if (next.ok()) {
-      Publish(std::make_shared<const Snapshot>(std::move(*next)));
-      return Status::Ok();
+    try {
+      StatusOr<Snapshot> next = apply(*before);
+      if (next.ok()) {
+        Publish(std::make_shared<const Snapshot>(std::move(*next)));
+        return;
+      }
+    } catch (const std::exception&) {
+      // Out of memory copying a list: the rebuild below may yet succeed.
     }
   }
   // A change that resolves a failing row, or one the snapshot could not
@@ -197,7 +205,6 @@ Status Access::Commit(
         LogSafe(st.message()).c_str());
     std::abort();
   }
-  return Status::Ok();
 }
 
 namespace {
@@ -250,7 +257,7 @@ std::shared_ptr<const Role> Access::FindRole(const std::string& name) const {
 Status Access::SetRoles(std::vector<Role> roles) {
   auto next = std::make_shared<const std::vector<Role>>(std::move(roles));
   std::string text = RolesText(*next);
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(roles_mu_);
   ASSIGN_OR_RETURN(std::optional<audit::AuditEvent> event, RoleSetEvent(text));
   if (event) {
     if (event->reason.empty()) event->reason = "configuration reloaded";
@@ -323,10 +330,9 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
   c.created_by = actor.id;
   ASSIGN_OR_RETURN(c.secret_mac,
                    SecretMac(c.client_id, out.client_secret.view()));
-  std::lock_guard<std::mutex> lock(write_mu_);
-  RETURN_IF_ERROR(IntegrityRefusal());
-  RETURN_IF_ERROR(Commit(
+  Status st = Commit(
       [&](storage::Transaction& tx, uint64_t seq) -> Status {
+        RETURN_IF_ERROR(IntegrityRefusal());  // as of the changes before it
         c.audit_seq = seq;
         ASSIGN_OR_RETURN(c.mac, row_mac_->Of(c));
         return tx.InsertCredential(c);
@@ -344,7 +350,8 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
         Snapshot next = s;
         ASSIGN_OR_RETURN(next.credentials, s.credentials.With(c));
         return next;
-      }));
+      });
+  RETURN_IF_ERROR(st);
   c.secret_mac.clear();
   c.mac.clear();
   return out;
@@ -372,7 +379,6 @@ std::map<std::string, std::string> FailureValues(const IntegrityFailure& f) {
 Status Access::DeleteCredential(const std::string& client_id,
                                 const Actor& actor, const std::string& reason) {
   RETURN_IF_ERROR(ValidateReason(reason));
-  std::lock_guard<std::mutex> lock(write_mu_);
   std::map<std::string, std::string> values;
   auto snap = snapshot_.load();
   if (const IntegrityFailure* f =
@@ -408,10 +414,9 @@ StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
   RETURN_IF_ERROR(ValidateReason(reason));
   ASSIGN_OR_RETURN(Cidr cidr, Cidr::Parse(text));
   storage::AllowlistEntry e{cidr.ToString(), clock_->NowSeconds(), actor.id};
-  std::lock_guard<std::mutex> lock(write_mu_);
-  RETURN_IF_ERROR(IntegrityRefusal());
   Status st = Commit(
       [&](storage::Transaction& tx, uint64_t seq) -> Status {
+        RETURN_IF_ERROR(IntegrityRefusal());  // as of the changes before it
         e.audit_seq = seq;
         ASSIGN_OR_RETURN(e.mac, row_mac_->Of(e));
         return tx.InsertAllowlist(e);
@@ -440,7 +445,6 @@ StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
 Status Access::RemoveAllowlist(std::string_view text, const Actor& actor,
                                const std::string& reason) {
   RETURN_IF_ERROR(ValidateReason(reason));
-  std::lock_guard<std::mutex> lock(write_mu_);
   auto snap = snapshot_.load();
   // A failing row is found by its stored text first: a forged one need not
   // even parse.

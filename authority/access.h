@@ -4,8 +4,10 @@
 //
 // Reads come from an immutable Snapshot published with an atomic shared_ptr:
 // the token path never takes a lock or touches the database. Writes are
-// serialized, committed to Storage first, and published before the call
-// returns, so a change is in force on every thread once it is acknowledged.
+// committed to Storage first (concurrent writers share the audit log's group
+// commit), applied to the snapshot in commit order, and published before the
+// call returns, so a change is in force on every thread once it is
+// acknowledged.
 //
 // Every stored credential, allowlist entry and the recorded role set is
 // bound to the HSM (authority/row_mac.h) and checked whenever the snapshot
@@ -204,19 +206,23 @@ class Access {
         roles_(std::make_shared<const std::vector<Role>>(std::move(roles))) {}
   // The current snapshot with one committed change applied.
   using Apply = std::function<StatusOr<Snapshot>(const Snapshot&)>;
-  // Commits `change` with its audit entry, then publishes the snapshot
-  // `apply` makes of the current one: O(change), not O(rows). While rows
-  // fail their check, or if `apply` fails, the snapshot is rebuilt from
-  // storage instead. `change` gets the seq the entry will have (the row's
-  // audit_seq). REQUIRES: write_mu_ held.
+  // Commits `change` with its audit entry (possibly in one batch with other
+  // changes), then puts it in force with PutInForce(apply) before
+  // returning. `change` gets the seq the entry will have (the row's
+  // audit_seq).
   Status Commit(
       const std::function<Status(storage::Transaction&, uint64_t seq)>& change,
       audit::AuditEvent event, const Actor& actor, const Apply& apply);
+  // Publishes the snapshot `apply` makes of the current one: O(change), not
+  // O(rows). While rows fail their check, or if `apply` fails, the snapshot
+  // is rebuilt from storage instead. REQUIRES: called by the audit log once
+  // the change committed (in commit order, one at a time).
+  void PutInForce(const Apply& apply);
   // Rebuilds the snapshot from storage and publishes it.
-  // REQUIRES: write_mu_ held (or construction).
+  // REQUIRES: in PutInForce, or construction.
   Status Reload();
   // Logs the failures `snap` adds and makes it current.
-  // REQUIRES: write_mu_ held (or construction).
+  // REQUIRES: in PutInForce, or construction.
   void Publish(std::shared_ptr<const Snapshot> snap);
 
   // Row integrity (access_integrity.cc).
@@ -265,7 +271,9 @@ class Access {
   // that rows are bound (false only while the audit log is refused, when
   // nothing is bound and nothing is served).
   bool rows_bound_ = false;
-  std::mutex write_mu_;
+  // Makes checking whether the role set needs a roles.set entry and
+  // recording it one step (SetRoles, RecordStartup).
+  std::mutex roles_mu_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
 };
 
