@@ -146,9 +146,8 @@ Status AuditLog::CheckDatabase() {
 
 namespace {
 
-// One head object: "SIZE BASE64ROOT". Earlier versions of authd also wrote
-// "SIZE BASE64ROOT PSIZE BASE64PROOT" before each commit (the tree about to
-// commit); such a head is still read, so an upgrade after a crash starts.
+// One head object: "SIZE BASE64ROOT", or "SIZE BASE64ROOT PSIZE
+// BASE64PROOT" while a change is between the head write and its commit.
 std::optional<AuditLog::Head> ParseHead(const std::string& object) {
   unsigned long long n = 0, p = 0;
   char root_b64[64] = {0}, pending_b64[64] = {0};
@@ -202,10 +201,10 @@ bool AuditLog::IsPendingBatch(const Head& head) {
 }
 
 // The database against the head the HSM recorded: not behind it (restored
-// from an older copy) and not diverging from it (forked). One ahead of it,
-// extending its tree, committed a batch before the head could say so (a
-// crash between the two): fine, and the head is moved to it. So is one
-// holding exactly a pending tree an earlier version wrote (see ParseHead).
+// from an older copy) and not diverging from it (forked). A database that
+// holds exactly the pending batch committed it before the head could say
+// so: fine, and the head is moved to it. One exactly at the committed size
+// never committed the pending batch (a crash before the commit): fine too.
 // REQUIRES: mu_ held.
 Status AuditLog::CheckHsmHead() {
   uint64_t size = frontier_.size();
@@ -249,6 +248,10 @@ Status AuditLog::CheckHsmHead() {
 // REQUIRES: mu_ held.
 Status AuditLog::WriteHead(const Head& head) {
   std::string value = std::to_string(head.size) + " " + Base64Encode(head.root);
+  if (head.pending_size) {
+    value += " " + std::to_string(*head.pending_size) + " " +
+             Base64Encode(head.pending_root);
+  }
   RETURN_IF_ERROR(keys_->WriteData(HeadLabel(), value));
   head_ = head;
   return Status::Ok();
@@ -375,8 +378,7 @@ Status AuditLog::AcceptRollback(AuditEvent event) {
   Waiter accept{&nothing, &events};
   RETURN_IF_ERROR(CommitBatch({&accept}));
   RETURN_IF_ERROR(accept.result);
-  if (!head_stale_)
-    refusal_.clear();  // else WriteCommittedHead's refusal stands
+  if (!head_stale_) refusal_.clear();  // else FinishHead's refusal stands
   rolled_back_ = false;
   refused_.store(false, std::memory_order_release);
   Publish();
@@ -386,11 +388,36 @@ Status AuditLog::AcceptRollback(AuditEvent event) {
 // REQUIRES: mu_ held.
 Status AuditLog::CommitBatch(const std::vector<Waiter*>& batch) {
   MerkleFrontier next = frontier_;
-  Status st = storage_->Write(
-      [&](storage::Transaction& tx) { return AppendBatch(tx, batch, &next); });
-  if (!st.ok() || next.size() == frontier_.size()) return st;  // or all failed
+  // The head is written in two phases around the commit, so that at every
+  // instant the HSM knows of any tree the database may hold:
+  //  1. before the commit, {committed: the HSM's floor, pending: next}; if
+  //     that fails nothing commits and the caller gets the error;
+  //  2. after the commit, {committed: next}.
+  // A crash before the commit leaves the database at the committed size, a
+  // crash after it at the pending size: both are accepted at Open, and the
+  // head is moved to the database. A crash loses no acknowledged change, as
+  // each change is acknowledged only after phase 2 was tried. If the HSM
+  // refuses phase 2 (no crash), the change is acknowledged but every further
+  // change is refused and /readyz answers 503 until the head is written (see
+  // FinishHead): the one window in which a restore of the previous tree
+  // would pass is visible, and closes at the next change. Were the head written
+  // only after the commit, a crash between the two would leave a change the
+  // HSM never saw, whose later loss to a restore would go unnoticed; were it
+  // written only before, a crash before the commit would look like a
+  // rollback. The floor is the HSM's committed head, not the database's: it
+  // is higher while an accepted rollback is being recorded, and the accept
+  // must not lower it before its own entry commits.
+  Status st = storage_->Write([&](storage::Transaction& tx) -> Status {
+    RETURN_IF_ERROR(AppendBatch(tx, batch, &next));
+    if (next.size() == frontier_.size()) return Status::Ok();  // all failed
+    Head pending = head_;
+    pending.pending_size = next.size();
+    pending.pending_root = next.Root();
+    return WriteHead(pending);
+  });
+  if (!st.ok() || next.size() == frontier_.size()) return st;
   frontier_ = std::move(next);
-  WriteCommittedHead();
+  FinishHead();
   Publish();  // only now: readers never see a size that did not commit
   for (Waiter* w : batch) {
     if (w->result.ok() && w->committed && *w->committed) (*w->committed)();
@@ -398,22 +425,12 @@ Status AuditLog::CommitBatch(const std::vector<Waiter*>& batch) {
   return Status::Ok();
 }
 
-// The HSM head is written once per batch, after the commit and before any
-// change of the batch is answered or put in force: every acknowledged change
-// is in the head, so a restore of any tree before it is detected at Open.
-// A crash between the commit and this write leaves a database ahead of the
-// head, extending its tree: accepted at Open (the head is moved to it), like
-// a crash before the commit. Either way the change was never acknowledged,
-// so a restore in that window loses nothing anyone was told had happened.
-// While an accepted rollback is being recorded the head stays at the HSM's
-// higher size until the accept's own entry commits: a failed accept is
-// still refused at the next start.
-// If the HSM refuses the write (no crash), the batch is acknowledged (it is
-// committed and signed), but every further change is refused and /readyz
-// answers 503 until the head is written, retried by the next Record: the
-// one window in which a restore of the previous tree would pass is visible.
+// Phase 2 of CommitBatch. If the HSM refuses it the change is committed and
+// covered by the pending head, but a restore of the tree before it would now
+// look like a crash before the commit: so changes are refused until the head
+// is written (retried by the next Record) and /readyz says so.
 // REQUIRES: mu_ held.
-void AuditLog::WriteCommittedHead() {
+void AuditLog::FinishHead() {
   Status head = WriteHead(CommittedHead(frontier_));
   if (!head.ok()) head = WriteHead(CommittedHead(frontier_));
   if (head.ok()) return;

@@ -8,23 +8,23 @@
 // without its entry, no acknowledged change without a signed checkpoint.
 //
 // Checkpoints are C2SP tlog-checkpoint bodies wrapped in C2SP signed notes
-// (see audit/checkpoint.h for the pinned versions). After each commit, and
-// before any change of it is answered, the newest tree size and root are
-// also written to a CKO_DATA object in the HSM (the head; see
-// WriteCommittedHead); at Open a database behind that head (restored from an
-// older copy) or diverging from it (forked) is detected and the log refuses
-// further changes until an operator acts.
+// (see audit/checkpoint.h for the pinned versions). Around each commit the
+// newest tree size and root are also written to a CKO_DATA object in the HSM
+// (before: as pending, after: as committed);
+// at Open a database behind that head (restored from an older copy) or
+// diverging from it (forked) is detected and the log refuses further changes
+// until an operator acts.
 //
 // Group commit: Record() calls that arrive together share one transaction,
-// one checkpoint signature, one fsync and one HSM head write, while
+// one checkpoint signature, one pair of HSM head writes and one fsync, while
 // each change still gets its own entries (and seqs) and its own answer. The
 // first caller to find no batch in progress becomes the leader: it takes up
 // to kMaxBatch queued changes, runs each in its own savepoint (a change that
 // fails is undone alone and answered with its own error), appends their
-// entries, signs one checkpoint for the batch's final tree, commits, writes
-// the head, and only then puts in force and answers every change of the
-// batch. If the append, the signature or the commit fails, none of the
-// batch's changes happen and all get that error. Changes
+// entries, signs one checkpoint for the batch's final tree, writes the
+// pending head, commits, advances the head, and only then answers every
+// change of the batch. If the append, the signature, the head or the commit
+// fails, none of the batch's changes happen and all get that error. Changes
 // that arrive meanwhile wait for the next batch. So only the final size of a
 // batch has a checkpoint; the sizes within a batch have none.
 //
@@ -79,7 +79,8 @@ class AuditLog {
   static constexpr size_t kMaxBatch = 64;
 
   // Runs `change` and appends `events` in one transaction, signs the new
-  // checkpoint, commits, then records the new tree in the HSM head, possibly
+  // checkpoint, records the pending tree in the HSM head, commits, then
+  // marks it committed in the head (two phases; see CommitBatch), possibly
   // in one batch with other changes (see above). `change` runs on whichever
   // thread leads the batch, while this call waits.
   // FailedPrecondition when the log was found rolled back at Open; Busy when
@@ -89,11 +90,11 @@ class AuditLog {
   // The same, for a change that stores the seq its first entry gets (rows
   // bound to the HSM name the entry that created them); entry i of `events`
   // gets first_seq + i.
-  // `committed`, when set, runs once the change is committed and before
-  // this call returns, on the leader's thread in seq order across all
-  // changes, under the log's lock: what is kept in memory follows the
-  // database change by change without a lock of its own around Record. It
-  // must not call Record.
+  // `committed`, when set, runs once the change is committed and the head
+  // marked so, before this call returns, on the leader's thread in seq
+  // order across all changes, under the log's lock: what is kept in memory
+  // follows the database change by change without a lock of its own around
+  // Record. It must not call Record.
   Status Record(const std::function<Status(storage::Transaction&,
                                            uint64_t first_seq)>& change,
                 const std::vector<AuditEvent>& events,
@@ -139,8 +140,8 @@ class AuditLog {
   StatusOr<Proof> ConsistencyProof(uint64_t from, uint64_t to) const;
 
   // The HSM head object's value (docs/audit-formats.md §9): the committed
-  // tree, and a pending one only in a head an earlier version wrote (see
-  // ParseHead).
+  // tree and, between the head write and the commit of a batch, the tree
+  // that batch makes (see CommitBatch).
   struct Head {
     uint64_t size = 0;
     std::string root;
@@ -188,7 +189,7 @@ class AuditLog {
   Status CheckHsmHead();
   bool IsPendingBatch(const Head& head);
   Status WriteHead(const Head& head);
-  void WriteCommittedHead();
+  void FinishHead();
   // Stores the tree's nodes when the database lacks them (see the .cc).
   Status EnsureNodes();
   StatusOr<MerkleFrontier> ScanLeaves(uint64_t size, bool store);
@@ -219,7 +220,7 @@ class AuditLog {
   bool leading_ = false;              // GUARDED_BY(queue_mu_)
   MerkleFrontier frontier_;           // GUARDED_BY(mu_)
   Head head_;                 // GUARDED_BY(mu_): as last read or written
-  bool head_stale_ = false;   // GUARDED_BY(mu_): WriteCommittedHead failed
+  bool head_stale_ = false;   // GUARDED_BY(mu_): FinishHead failed
   std::string refusal_;       // GUARDED_BY(mu_)
   bool rolled_back_ = false;  // GUARDED_BY(mu_): refusal_ may be accepted
   std::atomic<bool> refused_{false};  // !refusal_.empty(), set under mu_

@@ -300,6 +300,25 @@ StatusOr<storage::Credential> Access::Authenticate(
   return cred->ToCredential();
 }
 
+namespace {
+
+// A new client id and secret from one HSM draw: every HSM call a writer
+// makes before its change is queued competes for the token with the batch
+// being committed (its signature and head writes).
+StatusOr<CreatedCredential> NewIdentity(const hsm::KeyOps& keys) {
+  ASSIGN_OR_RETURN(std::string drawn,
+                   keys.Random(kClientIdBytes + kSecretBytes));
+  std::string_view bytes(drawn);
+  CreatedCredential out;
+  out.client_secret =
+      SecureString("authd_s_" + Base64UrlEncode(bytes.substr(kClientIdBytes)));
+  out.credential.client_id = Base64UrlEncode(bytes.substr(0, kClientIdBytes));
+  OPENSSL_cleanse(drawn.data(), drawn.size());
+  return out;
+}
+
+}  // namespace
+
 StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
                                                      const Actor& actor) {
   RETURN_IF_ERROR(ValidateCredentialName(req.name));
@@ -316,13 +335,8 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
   int64_t now = clock_->NowSeconds();
   RETURN_IF_ERROR(CheckExpiry(req.expires_at, now));
   RETURN_IF_ERROR(IntegrityRefusal());  // before spending the HSM's time
-  ASSIGN_OR_RETURN(std::string id_bytes, keys_->Random(kClientIdBytes));
-  ASSIGN_OR_RETURN(std::string secret_bytes, keys_->Random(kSecretBytes));
-  CreatedCredential out;
-  out.client_secret = SecureString("authd_s_" + Base64UrlEncode(secret_bytes));
-  OPENSSL_cleanse(secret_bytes.data(), secret_bytes.size());
+  ASSIGN_OR_RETURN(CreatedCredential out, NewIdentity(*keys_));
   storage::Credential& c = out.credential;
-  c.client_id = Base64UrlEncode(id_bytes);
   c.name = req.name;
   c.role = req.role;
   c.created_at = now;
@@ -332,7 +346,7 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
                    SecretMac(c.client_id, out.client_secret.view()));
   Status st = Commit(
       [&](storage::Transaction& tx, uint64_t seq) -> Status {
-        RETURN_IF_ERROR(IntegrityRefusal());  // as of the changes before it
+        RETURN_IF_ERROR(IntegrityRefusal());  // as of its batch's start
         c.audit_seq = seq;
         ASSIGN_OR_RETURN(c.mac, row_mac_->Of(c));
         return tx.InsertCredential(c);
@@ -416,7 +430,7 @@ StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
   storage::AllowlistEntry e{cidr.ToString(), clock_->NowSeconds(), actor.id};
   Status st = Commit(
       [&](storage::Transaction& tx, uint64_t seq) -> Status {
-        RETURN_IF_ERROR(IntegrityRefusal());  // as of the changes before it
+        RETURN_IF_ERROR(IntegrityRefusal());  // as of its batch's start
         e.audit_seq = seq;
         ASSIGN_OR_RETURN(e.mac, row_mac_->Of(e));
         return tx.InsertAllowlist(e);

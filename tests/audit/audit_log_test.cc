@@ -62,6 +62,7 @@ class HangingAuditSign final : public hsm::ForwardingKeyOps {
   void Hold() {
     std::lock_guard<std::mutex> lock(mu_);
     hold_ = true;
+    inside_ = false;  // else a second Hold's wait returns at once
   }
   // Returns once a signature is waiting inside SignEs256.
   void WaitUntilInside() {
@@ -336,14 +337,14 @@ TEST_F(AuditLogTest, StoredOriginDifferentFromConfiguredIsRefused) {
   EXPECT_EQ(log_->refusal(), "");
 }
 
-// An HSM fault before the commit (the checkpoint's signature): the change
-// does not commit, is not in force, and the caller gets the error.
-TEST_F(AuditLogTest, SignatureFaultBeforeCommitLeavesStateUnchanged) {
+// Phase 1 of the head (the pending tree, before the commit) failing: the
+// change does not commit and the caller gets the error.
+TEST_F(AuditLogTest, HeadWriteFaultBeforeCommitLeavesStateUnchanged) {
   ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
   std::string before = Export();
-  keys_->fail_audit_sign = true;
+  keys_->data_writes_left = 0;
   EXPECT_EQ(AddCidr("198.51.100.0/24").code(), StatusCode::kUnavailable);
-  keys_->fail_audit_sign = false;
+  keys_->data_writes_left = -1;
   EXPECT_EQ(access_->Current()->allowlist.size(), 1u);
   EXPECT_EQ(Export(), before);
   Reopen();
@@ -352,9 +353,9 @@ TEST_F(AuditLogTest, SignatureFaultBeforeCommitLeavesStateUnchanged) {
   EXPECT_TRUE(AddCidr("198.51.100.0/24").ok());
 }
 
-// A crash before the commit (here: the disk fails the commit): the database
-// is at the head's size, which is fine at the next start; a later restore is
-// still detected.
+// A crash after the pending head is written but before the commit (here:
+// the disk fails the commit): the database is at the committed size, which
+// is fine at the next start; a later restore is still detected.
 TEST_F(AuditLogTest, CrashBeforeCommitIsNotARollback) {
   ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
   Backup(dir_ + "/old.db");
@@ -373,13 +374,12 @@ TEST_F(AuditLogTest, CrashBeforeCommitIsNotARollback) {
 }
 
 // A crash after the commit but before the head says so (here: the HSM fails
-// the head write): the database is ahead of the head and extends its tree,
-// so it is fine at the next start, and a restore of the tree before it is
-// detected from then on.
+// the second write): the HSM knew of the pending tree, so the database is
+// fine at the next start, and a restore of the tree before it is detected.
 TEST_F(AuditLogTest, CrashAfterCommitBeforeHeadStillDetectsRestore) {
   ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
   Backup(dir_ + "/old.db");
-  keys_->data_writes_left = 0;  // the head write after the commit fails
+  keys_->data_writes_left = 1;  // the pending head, then nothing
   EXPECT_TRUE(AddCidr("198.51.100.0/24").ok());
   // While the head is stale changes are refused, and /readyz says so.
   EXPECT_NE(log_->refusal().find("could not be advanced"), std::string::npos)
@@ -400,7 +400,7 @@ TEST_F(AuditLogTest, CrashAfterCommitBeforeHeadStillDetectsRestore) {
 // The stale head is retried by the next change once the HSM is back.
 TEST_F(AuditLogTest, StaleHeadIsRetriedByTheNextChange) {
   ASSERT_TRUE(AddCidr("192.0.2.0/24").ok());
-  keys_->data_writes_left = 0;
+  keys_->data_writes_left = 1;
   EXPECT_TRUE(AddCidr("198.51.100.0/24").ok());
   EXPECT_NE(log_->refusal(), "");
   keys_->data_writes_left = -1;
@@ -918,49 +918,33 @@ TEST_F(GroupCommitTest, ABatchOfFailedChangesSignsNothing) {
   EXPECT_EQ(group_->size(), 3u);
 }
 
-// Fail closed: when the checkpoint signature fails, none of the batch's
-// changes happen, and every one of them gets the error.
-TEST_F(GroupCommitTest, ASignatureFailureFailsTheWholeBatch) {
-  std::string before = GroupExport();
-  uint64_t size = group_->size();
-  Status held;
-  std::vector<Status> results = Batch(
-      {{Meta("a"), {Event("a")}}, {Meta("b"), {Event("b")}}},
-      [&] { keys_->fail_audit_sign = true; }, &held);
-  keys_->fail_audit_sign = false;
-  EXPECT_EQ(held.code(), StatusCode::kUnavailable);
-  for (const Status& st : results)
-    EXPECT_EQ(st.code(), StatusCode::kUnavailable);
-  EXPECT_FALSE(StoredMeta("a").has_value());
-  EXPECT_FALSE(StoredMeta("b").has_value());
-  EXPECT_FALSE(StoredMeta("held").has_value());
-  EXPECT_EQ(group_->size(), size);
-  EXPECT_EQ(GroupExport(), before);
-  EXPECT_EQ(group_->refusal(), "");
+// Fail closed: when the checkpoint signature or the HSM head write fails,
+// none of the batch's changes happen, and every one of them gets the error.
+TEST_F(GroupCommitTest, ASignatureOrHeadFailureFailsTheWholeBatch) {
+  for (int fault = 0; fault < 2; ++fault) {
+    std::string before = GroupExport();
+    uint64_t size = group_->size();
+    Status held;
+    std::vector<Status> results = Batch(
+        {{Meta("a"), {Event("a")}}, {Meta("b"), {Event("b")}}},
+        [&] {
+          if (fault == 0) keys_->fail_audit_sign = true;
+          if (fault == 1) keys_->data_writes_left = 0;
+        },
+        &held);
+    keys_->fail_audit_sign = false;
+    keys_->data_writes_left = -1;
+    EXPECT_EQ(held.code(), StatusCode::kUnavailable) << fault;
+    for (const Status& st : results)
+      EXPECT_EQ(st.code(), StatusCode::kUnavailable) << fault;
+    EXPECT_FALSE(StoredMeta("a").has_value());
+    EXPECT_FALSE(StoredMeta("b").has_value());
+    EXPECT_FALSE(StoredMeta("held").has_value());
+    EXPECT_EQ(group_->size(), size);
+    EXPECT_EQ(GroupExport(), before);
+    EXPECT_EQ(group_->refusal(), "");
+  }
   EXPECT_TRUE(group_->Record(Meta("after"), {Event("after")}).ok());
-  EXPECT_TRUE(VerifyExport(GroupExport(), AuditKey(), std::nullopt).ok());
-}
-
-// The head write comes after the commit: when the HSM refuses it, the
-// batch is committed, signed and acknowledged, but the batch queued behind
-// it is refused (nothing of it happens) until the head is written, which
-// the next change retries.
-TEST_F(GroupCommitTest, AHeadFailureRefusesTheNextBatchUntilRetried) {
-  Status held;
-  std::vector<Status> results = Batch(
-      {{Meta("a"), {Event("a")}}, {Meta("b"), {Event("b")}}},
-      [&] { keys_->data_writes_left = 0; }, &held);
-  EXPECT_TRUE(held.ok()) << held.message();
-  EXPECT_TRUE(StoredMeta("held").has_value());
-  for (const Status& st : results)
-    EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.message();
-  EXPECT_FALSE(StoredMeta("a").has_value());
-  EXPECT_FALSE(StoredMeta("b").has_value());
-  EXPECT_NE(group_->refusal().find("could not be advanced"), std::string::npos)
-      << group_->refusal();
-  keys_->data_writes_left = -1;
-  EXPECT_TRUE(group_->Record(Meta("after"), {Event("after")}).ok());
-  EXPECT_EQ(group_->refusal(), "");
   EXPECT_TRUE(VerifyExport(GroupExport(), AuditKey(), std::nullopt).ok());
 }
 

@@ -2,9 +2,9 @@
 made, no crash taken for a rollback, the audit log still verifying offline.
 
 CrashLoopTest runs crashloop.py's loop for CRASHLOOP_CYCLES cycles (10 by
-default; scripts/crashloop.sh runs it for 1000). HeadKillTest kills authd
-around the audit log's HSM head write (before the commit, and at each step
-of the write after it), using the fault module to hold the process there."""
+default; scripts/crashloop.sh runs it for 1000). HeadPhaseKillTest kills
+authd at each step of the audit log's two-phase HSM head write, using the
+fault module to hold the process there."""
 import os
 import signal
 import sqlite3
@@ -51,19 +51,22 @@ class CrashLoopTest(unittest.TestCase):
 
 
 @unittest.skipUnless(os.path.exists(MODULE), "fault module not built")
-class HeadKillTest(unittest.TestCase):
-    """An allowlist change signs its checkpoint, commits, and then writes the
-    HSM head (find, create the new object, destroy the old) before it is
-    answered. authd is killed while the fault module holds it at each step;
-    the restart must be ready without --accept-rollback, with the change
-    there exactly when its commit happened. A long hsm.timeout_ms keeps the
-    held call from being abandoned before the kill."""
+class HeadPhaseKillTest(unittest.TestCase):
+    """An allowlist change writes the HSM head (find, create the new object,
+    destroy the old) as pending before its commit and as committed after it.
+    authd is killed while the fault module holds it at each step; the restart
+    must be ready without --accept-rollback, with the change there exactly
+    when its commit happened. A long hsm.timeout_ms keeps the held call from
+    being abandoned before the kill."""
 
     CASES = [
         # name, plan, committed before the kill
-        ("before the commit, while the checkpoint is signed", "C_Sign BLOCK 1\n", False),
-        ("after the commit, before the head is created", "C_CreateObject BLOCK 1\n", True),
-        ("head created, the old one not destroyed", "C_DestroyObject BLOCK 1\n", True),
+        ("phase 1, before the pending head is created", "C_CreateObject BLOCK 1\n", False),
+        ("phase 1, pending head created, old not destroyed", "C_DestroyObject BLOCK 1\n", False),
+        ("after the commit, before the committed head",
+         "C_CreateObject HANG 1 1\nC_CreateObject BLOCK 1\n", True),
+        ("phase 2, committed head created, pending not destroyed",
+         "C_DestroyObject HANG 1 1\nC_DestroyObject BLOCK 1\n", True),
     ]
 
     def setUp(self):
