@@ -42,12 +42,21 @@ LUA
 }
 post_lua "$auth" >"$dir/post.lua"
 
-probe() {
-  "$bin/hsm_probe" --token-uri pkcs11:token=authd --pin-file "$dir/pin" \
+# CPU seconds (user + system) as /usr/bin/time -f '%U %S' wrote them to $1.
+cpu_of() { awk '{ printf "%.2f", $1 + $2 }' "$1"; }
+# authd's CPU seconds so far, from /proc (clock ticks).
+authd_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' \
+    "/proc/$pid/stat"
+}
+probe() {  # prints signs/s; the probe's CPU seconds go to $dir/probe.cpu
+  /usr/bin/time -f '%U %S' -o "$dir/probe.cpu" \
+    "$bin/hsm_probe" --token-uri pkcs11:token=authd --pin-file "$dir/pin" \
     --threads 2 --seconds 3 | tee /dev/stderr | sed 's/.*ops_per_s=//'
 }
 run() {  # $1 connections, $2 script, $3 url -> "rate p50 p99 errors"
-  wrk -t2 -c"$1" -d"${secs}s" --timeout 10s -s "$2" "$3" |
+  /usr/bin/time -f '%U %S' -o "$dir/wrk.cpu" \
+    wrk -t2 -c"$1" -d"${secs}s" --timeout 10s -s "$2" "$3" |
     grep '^RESULT' | cut -d' ' -f2-
 }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
@@ -55,10 +64,16 @@ yes_if() { python3 -c "print('yes' if $1 else 'no')"; }
 
 echo "$(bench_banner), ${secs}s per run" >&2
 hsm1=$(probe)
+probe_cpu=$(cpu_of "$dir/probe.cpu")
 declare -A rate p99 errs
 for c in 32 128 512; do
+  before=$(authd_cpu)
   read -r rate[$c] _ p99[$c] errs[$c] < <(run "$c" "$dir/post.lua" "$base/v1/auth/token")
   echo "tokens connections=$c rate=${rate[$c]}/s p99=${p99[$c]}ms errors=${errs[$c]}" >&2
+  if [ "$c" = 32 ]; then
+    authd32=$(python3 -c "print(f'{$(authd_cpu) - $before:.2f}')")
+    wrk32=$(cpu_of "$dir/wrk.cpu")
+  fi
 done
 read -r jwks _ jwks_p99 jwks_errs < <(run 32 "$dir/report.lua" "$base/.well-known/jwks.json")
 echo "jwks connections=32 rate=$jwks/s p99=${jwks_p99}ms errors=$jwks_errs" >&2
@@ -70,6 +85,15 @@ printf 'REPORT\ttokens/s, 32 conns (errors: %s)\t%s\t≥ 0.5 × HSM, 0 errors\tH
   "${errs[32]}" "${rate[32]}" "$hsm" "$r" "$(yes_if "$r >= 0.5 and ${errs[32]} == 0")"
 printf 'REPORT\ttoken p99, 32 conns\t%s ms\t≤ 10 ms\t-\t-\t%s\n' \
   "${p99[32]}" "$(yes_if "${p99[32]} <= 10")"
+# Where the two cores went: the probe has them to itself, while authd
+# shares them with wrk. Per CPU-second of the process doing the work, a
+# token (HTTP, the request's checks, one signature) against a bare
+# signature (hsm_probe's first run, 3 s on 2 threads).
+per_cpu=$(python3 -c "print(round(${rate[32]} * $secs / $authd32))")
+probe_per_cpu=$(python3 -c "print(round($hsm1 * 3 / $probe_cpu))")
+echo "cpu: authd ${authd32}s and wrk ${wrk32}s in the ${secs}s run at 32 connections; probe ${probe_cpu}s in 3s" >&2
+printf 'REPORT\ttokens per authd CPU-second, 32 conns (wrk: %s CPU-s of %s)\t%s\t-\tsigns per hsm_probe CPU-second %s\t%s\t-\n' \
+  "$wrk32" "$((2 * secs))" "$per_cpu" "$probe_per_cpu" "$(ratio "$per_cpu" "$probe_per_cpu")"
 for c in 128 512; do
   r=$(ratio "${rate[$c]}" "${rate[32]}")
   printf 'REPORT\ttokens/s, %s conns (errors: %s)\t%s\t≥ 0.9 × 32 conns\t32 conns %s/s\t%s\t%s\n' \
