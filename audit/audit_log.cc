@@ -314,14 +314,40 @@ void AuditLog::Lead(Waiter* self,
     self->done = true;
     return;
   }
-  while (true) {
+  // A committed batch not answered yet: when more changes are queued, the
+  // next batch's pending head also says this one committed (CommitBatch's
+  // `mark_committed`), so a stream of batches costs one head write each.
+  std::vector<Waiter*> unacked;
+  while (!self->done) {
     std::vector<Waiter*> batch = TakeBatch();
-    RunBatch(batch);
-    std::lock_guard<std::mutex> queue(queue_mu_);
-    for (Waiter* w : batch) w->done = true;
-    queue_cv_.notify_all();
-    if (self->done) return;
+    uint64_t before = frontier_.size();
+    if (!batch.empty()) RunBatch(batch, !unacked.empty());
+    // No pending head says `before` committed (the batch failed, or none of
+    // its changes did): say it alone.
+    if (!unacked.empty() && head_.size < before) FinishHead();
+    Answer(&unacked);
+    bool advanced = frontier_.size() > before;
+    if (advanced && !self->done && waiting() > 0) {
+      unacked = std::move(batch);
+    } else {
+      if (advanced) FinishHead();
+      Answer(&batch);
+    }
   }
+}
+
+// Puts the committed changes of `waiters` in force (their `committed`
+// callbacks, in seq order) and answers them. Only once the head says they
+// committed, or FinishHead tried to.
+void AuditLog::Answer(std::vector<Waiter*>* waiters) {
+  if (waiters->empty()) return;
+  for (Waiter* w : *waiters) {
+    if (w->result.ok() && w->committed && *w->committed) (*w->committed)();
+  }
+  std::lock_guard<std::mutex> queue(queue_mu_);
+  for (Waiter* w : *waiters) w->done = true;
+  queue_cv_.notify_all();
+  waiters->clear();
 }
 
 size_t AuditLog::waiting() const {
@@ -341,7 +367,8 @@ std::vector<AuditLog::Waiter*> AuditLog::TakeBatch() {
 }
 
 // REQUIRES: mu_ held.
-void AuditLog::RunBatch(const std::vector<Waiter*>& batch) {
+void AuditLog::RunBatch(const std::vector<Waiter*>& batch,
+                        bool mark_committed) {
   if (head_stale_ && WriteHead(CommittedHead(frontier_)).ok()) {
     head_stale_ = false;
     refusal_.clear();
@@ -349,7 +376,7 @@ void AuditLog::RunBatch(const std::vector<Waiter*>& batch) {
   }
   Status st =
       refusal_.empty()
-          ? CommitBatch(batch)
+          ? CommitBatch(batch, mark_committed)
           : Status::FailedPrecondition("changes are refused: " + refusal_);
   if (st.ok()) return;
   // Fail closed: nothing of the batch committed, so no change of it
@@ -376,8 +403,9 @@ Status AuditLog::AcceptRollback(AuditEvent event) {
   Change nothing = [](storage::Transaction&, uint64_t) { return Status::Ok(); };
   std::vector<AuditEvent> events{event};
   Waiter accept{&nothing, &events};
-  RETURN_IF_ERROR(CommitBatch({&accept}));
+  RETURN_IF_ERROR(CommitBatch({&accept}, false));
   RETURN_IF_ERROR(accept.result);
+  FinishHead();
   if (!head_stale_) refusal_.clear();  // else FinishHead's refusal stands
   rolled_back_ = false;
   refused_.store(false, std::memory_order_release);
@@ -386,17 +414,20 @@ Status AuditLog::AcceptRollback(AuditEvent event) {
 }
 
 // REQUIRES: mu_ held.
-Status AuditLog::CommitBatch(const std::vector<Waiter*>& batch) {
+Status AuditLog::CommitBatch(const std::vector<Waiter*>& batch,
+                             bool mark_committed) {
   MerkleFrontier next = frontier_;
   // The head is written in two phases around the commit, so that at every
   // instant the HSM knows of any tree the database may hold:
   //  1. before the commit, {committed: the HSM's floor, pending: next}; if
   //     that fails nothing commits and the caller gets the error;
-  //  2. after the commit, {committed: next}.
+  //  2. after the commit, {committed: next} (FinishHead); or, when the
+  //     next batch is already queued, that batch's phase 1 says it
+  //     ({committed: next, pending: its own tree}: `mark_committed`).
   // A crash before the commit leaves the database at the committed size, a
   // crash after it at the pending size: both are accepted at Open, and the
   // head is moved to the database. A crash loses no acknowledged change, as
-  // each change is acknowledged only after phase 2 was tried. If the HSM
+  // each change is acknowledged only after phase 2 was tried (Lead). If the HSM
   // refuses phase 2 (no crash), the change is acknowledged but every further
   // change is refused and /readyz answers 503 until the head is written (see
   // FinishHead): the one window in which a restore of the previous tree
@@ -410,18 +441,14 @@ Status AuditLog::CommitBatch(const std::vector<Waiter*>& batch) {
   Status st = storage_->Write([&](storage::Transaction& tx) -> Status {
     RETURN_IF_ERROR(AppendBatch(tx, batch, &next));
     if (next.size() == frontier_.size()) return Status::Ok();  // all failed
-    Head pending = head_;
+    Head pending = mark_committed ? CommittedHead(frontier_) : head_;
     pending.pending_size = next.size();
     pending.pending_root = next.Root();
     return WriteHead(pending);
   });
   if (!st.ok() || next.size() == frontier_.size()) return st;
   frontier_ = std::move(next);
-  FinishHead();
   Publish();  // only now: readers never see a size that did not commit
-  for (Waiter* w : batch) {
-    if (w->result.ok() && w->committed && *w->committed) (*w->committed)();
-  }
   return Status::Ok();
 }
 
@@ -439,6 +466,7 @@ void AuditLog::FinishHead() {
              std::to_string(frontier_.size()) + " entries (" + head.message() +
              "); changes are refused until it is";
   Log(LogLevel::kError, "event=audit_head msg=\"%s\"", refusal_.c_str());
+  Publish();
 }
 
 // Runs each change of `batch` in its own savepoint and appends its entries

@@ -16,14 +16,18 @@
 // until an operator acts.
 //
 // Group commit: Record() calls that arrive together share one transaction,
-// one checkpoint signature, one pair of HSM head writes and one fsync, while
+// one checkpoint signature, one fsync and (at most) two HSM head writes, while
 // each change still gets its own entries (and seqs) and its own answer. The
 // first caller to find no batch in progress becomes the leader: it takes up
 // to kMaxBatch queued changes, runs each in its own savepoint (a change that
 // fails is undone alone and answered with its own error), appends their
 // entries, signs one checkpoint for the batch's final tree, writes the
 // pending head, commits, advances the head, and only then answers every
-// change of the batch. If the append, the signature, the head or the commit
+// change of the batch. When more changes are already queued, the head is
+// advanced by the next batch's pending write ({committed: this batch's
+// tree, pending: the next one's}) instead of a write of its own, and the
+// batch is answered once that write is done: a stream of batches costs one
+// head write each. If the append, the signature, the head or the commit
 // fails, none of the batch's changes happen and all get that error. Changes
 // that arrive meanwhile wait for the next batch. So only the final size of a
 // batch has a checkpoint; the sizes within a batch have none.
@@ -181,9 +185,12 @@ class AuditLog {
   // Up to kMaxBatch queued changes, marked taken.
   std::vector<Waiter*> TakeBatch();
   // Commits `batch` and sets each waiter's result. REQUIRES: mu_ held.
-  void RunBatch(const std::vector<Waiter*>& batch);
+  // `mark_committed`: the batch's pending head also says the tree as it
+  // stands committed (an unanswered batch before it).
+  void RunBatch(const std::vector<Waiter*>& batch, bool mark_committed);
+  void Answer(std::vector<Waiter*>* waiters);
   // REQUIRES: mu_ held.
-  Status CommitBatch(const std::vector<Waiter*>& batch);
+  Status CommitBatch(const std::vector<Waiter*>& batch, bool mark_committed);
   Status CheckHead();
   Status CheckDatabase();
   Status CheckHsmHead();

@@ -346,7 +346,7 @@ StatusOr<CreatedCredential> Access::CreateCredential(const NewCredential& req,
                    SecretMac(c.client_id, out.client_secret.view()));
   Status st = Commit(
       [&](storage::Transaction& tx, uint64_t seq) -> Status {
-        RETURN_IF_ERROR(IntegrityRefusal());  // as of its batch's start
+        RETURN_IF_ERROR(IntegrityRefusal());  // the snapshot in force now
         c.audit_seq = seq;
         ASSIGN_OR_RETURN(c.mac, row_mac_->Of(c));
         return tx.InsertCredential(c);
@@ -430,7 +430,7 @@ StatusOr<storage::AllowlistEntry> Access::AddAllowlist(
   storage::AllowlistEntry e{cidr.ToString(), clock_->NowSeconds(), actor.id};
   Status st = Commit(
       [&](storage::Transaction& tx, uint64_t seq) -> Status {
-        RETURN_IF_ERROR(IntegrityRefusal());  // as of its batch's start
+        RETURN_IF_ERROR(IntegrityRefusal());  // the snapshot in force now
         e.audit_seq = seq;
         ASSIGN_OR_RETURN(e.mac, row_mac_->Of(e));
         return tx.InsertAllowlist(e);

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -946,6 +947,62 @@ TEST_F(GroupCommitTest, ASignatureOrHeadFailureFailsTheWholeBatch) {
   }
   EXPECT_TRUE(group_->Record(Meta("after"), {Event("after")}).ok());
   EXPECT_TRUE(VerifyExport(GroupExport(), AuditKey(), std::nullopt).ok());
+}
+
+// Changes queued while a batch commits: that batch's committed mark rides
+// on the next batch's pending head, so two batches write the head three
+// times, not four; both are answered, and the log reopens clean.
+TEST_F(GroupCommitTest, ABatchBehindAnotherMarksItCommitted) {
+  size_t writes = keys_->written().size();
+  uint64_t size = group_->size();
+  Status held;
+  std::vector<Status> results =
+      Batch({{Meta("a"), {Event("a")}}, {Meta("b"), {Event("b")}}}, {}, &held);
+  EXPECT_TRUE(held.ok()) << held.message();
+  for (const Status& st : results) EXPECT_TRUE(st.ok()) << st.message();
+  std::vector<std::string> heads = keys_->written();
+  ASSERT_EQ(heads.size() - writes, 3u);
+  // "COMMITTED ROOT [PENDING ROOT]": the held batch's pending head, then
+  // the next batch's, which says the held one committed, then its own mark.
+  auto sizes = [](const std::string& head) {
+    std::istringstream in(head);
+    std::string root;
+    std::vector<uint64_t> out;
+    for (uint64_t n; in >> n >> root;) out.push_back(n);
+    return out;
+  };
+  EXPECT_EQ(sizes(heads[writes]), (std::vector<uint64_t>{size, size + 1}));
+  EXPECT_EQ(sizes(heads[writes + 1]),
+            (std::vector<uint64_t>{size + 1, size + 3}));
+  EXPECT_EQ(sizes(heads[writes + 2]), (std::vector<uint64_t>{size + 3}));
+  EXPECT_EQ(group_->refusal(), "");
+  group_.reset();
+  group_ = std::move(AuditLog::Open(group_storage_.get(), hanging_.get(),
+                                    &clock_, origin_ + "-group", "test"))
+               .value();
+  EXPECT_EQ(group_->refusal(), "");
+  EXPECT_TRUE(VerifyExport(GroupExport(), AuditKey(), std::nullopt).ok());
+}
+
+// When the next batch's pending head cannot be written, that batch fails
+// whole, and the batch before it is marked committed on its own; here the
+// HSM refuses that too, so it is answered (it committed) and further
+// changes are refused until the head is written.
+TEST_F(GroupCommitTest, AFailedPendingHeadStillAnswersTheBatchBefore) {
+  Status held;
+  std::vector<Status> results = Batch(
+      {{Meta("a"), {Event("a")}}, {Meta("b"), {Event("b")}}},
+      [&] { keys_->data_writes_left = 1; }, &held);
+  EXPECT_TRUE(held.ok()) << held.message();
+  EXPECT_TRUE(StoredMeta("held").has_value());
+  for (const Status& st : results)
+    EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.message();
+  EXPECT_FALSE(StoredMeta("a").has_value());
+  EXPECT_NE(group_->refusal().find("could not be advanced"), std::string::npos)
+      << group_->refusal();
+  keys_->data_writes_left = -1;
+  EXPECT_TRUE(group_->Record(Meta("after"), {Event("after")}).ok());
+  EXPECT_EQ(group_->refusal(), "");
 }
 
 // Concurrent credential creations through Access: every one is answered,

@@ -4,6 +4,9 @@
 #define AUTHD_TESTS_TESTING_FAULTY_KEY_OPS_H_
 
 #include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "hsm/forwarding_key_ops.h"
 
@@ -18,6 +21,11 @@ class FaultyKeyOps final : public hsm::ForwardingKeyOps {
   std::atomic<bool> hide_data{false};
   // When >= 0: that many more data writes succeed, then every one fails.
   mutable std::atomic<int> data_writes_left{-1};
+  // The values of the data writes that reached the real HSM, in order.
+  std::vector<std::string> written() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return written_;
+  }
 
   StatusOr<std::string> SignEs256(hsm::KeyUse use,
                                   std::string_view data) const override {
@@ -39,8 +47,16 @@ class FaultyKeyOps final : public hsm::ForwardingKeyOps {
       return Status::Unavailable("HSM C_CreateObject failed: CKR_DEVICE_ERROR");
     }
     if (left > 0) data_writes_left.fetch_sub(1);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      written_.emplace_back(value);
+    }
     return inner_->WriteData(label, value);
   }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::vector<std::string> written_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace authd::testing
