@@ -9,8 +9,9 @@
 #
 # (met is yes, no or - when the figure has no goal). Everything else a part
 # prints goes to stderr unchanged. Parts run one at a time, in name order,
-# so they never share the CPU. Usage: bench/report.sh [PART...], where PART
-# is a substring of a part's file name; AUTHD_BIN overrides build/bin.
+# so they never share the CPU (nor, after a sync, the disk). Usage:
+# bench/report.sh [PART...], where PART is a substring of a part's file
+# name; AUTHD_BIN overrides build/bin.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rows=$(mktemp)
@@ -24,6 +25,9 @@ for part in "$here"/report.d/*.sh; do
     [ $want = 1 ] || continue
   fi
   echo "report: running $name" >&2
+  # The previous part's files written back first, so that a part does not
+  # share the disk either (the audit part writes about a gigabyte).
+  sync
   if ! bash "$part" > >(grep -a $'^REPORT\t' | cut -f2- >>"$rows") ; then
     echo "report: $name failed" >&2
     failed=1
