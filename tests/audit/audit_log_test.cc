@@ -752,6 +752,13 @@ class GroupCommitTest : public AuditLogTest {
   std::optional<std::string> StoredMeta(const std::string& key) {
     return group_storage_->GetMeta("test-" + key).value();
   }
+  // The restart: the group log opened again over the same database and HSM.
+  void ReopenGroup() {
+    group_.reset();
+    group_ = std::move(AuditLog::Open(group_storage_.get(), hanging_.get(),
+                                      &clock_, origin_ + "-group", "test"))
+                 .value();
+  }
 
   // Holds a change ("held") inside its checkpoint signature, queues one
   // Record per element of `changes` behind it, releases the signature once
@@ -860,10 +867,7 @@ TEST_F(GroupCommitTest, QueuedChangesShareOneCheckpointWithTheirOwnSeqs) {
                               AuditKey(), nullptr)
                   .ok());
   // The same log opens clean: the head matches the database.
-  group_.reset();
-  group_ = std::move(AuditLog::Open(group_storage_.get(), hanging_.get(),
-                                    &clock_, origin_ + "-group", "test"))
-               .value();
+  ReopenGroup();
   EXPECT_EQ(group_->refusal(), "");
   EXPECT_EQ(group_->size(), 6u);
 }
@@ -976,10 +980,7 @@ TEST_F(GroupCommitTest, ABatchBehindAnotherMarksItCommitted) {
             (std::vector<uint64_t>{size + 1, size + 3}));
   EXPECT_EQ(sizes(heads[writes + 2]), (std::vector<uint64_t>{size + 3}));
   EXPECT_EQ(group_->refusal(), "");
-  group_.reset();
-  group_ = std::move(AuditLog::Open(group_storage_.get(), hanging_.get(),
-                                    &clock_, origin_ + "-group", "test"))
-               .value();
+  ReopenGroup();
   EXPECT_EQ(group_->refusal(), "");
   EXPECT_TRUE(VerifyExport(GroupExport(), AuditKey(), std::nullopt).ok());
 }
