@@ -39,7 +39,7 @@ import threading
 import time
 import urllib.parse
 
-from harness import AUTHCTL, Daemon, UnixHTTPConnection, form, basic
+from harness import AUTHCTL, Daemon, UnixHTTPConnection, basic, form, iso
 
 BASE_CIDR = "127.0.0.1/32"
 UNANSWERED = None  # status of a request sent but never answered
@@ -135,7 +135,7 @@ class CrashLoop:
         op = w.rng.choice(ops)
         if op == "create":
             key = w.name(self.cycle_no)
-            expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
+            expires = iso(86400)
             status, body = self.send(w, "POST", "/v1/admin/credentials",
                                      {"name": key, "role": "viewer", "expires_at": expires})
         elif op == "delete":

@@ -87,6 +87,11 @@ def wait_until(probe, timeout=10, interval=0.05):
     return value
 
 
+def iso(offset):
+    """RFC 3339 UTC time `offset` seconds from now, as expires_at takes it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
+
+
 def form(**fields):
     return urllib.parse.urlencode(fields)
 
@@ -268,7 +273,7 @@ ttl_seconds = {ttl}
 
     def create_credential(self, role="owner", name="test", expires_in=86400, expires_at=None):
         if expires_at is None:
-            expires_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + expires_in))
+            expires_at = iso(expires_in)
         r = self.admin("POST", "/v1/admin/credentials",
                        {"name": name, "role": role, "expires_at": expires_at})
         assert r.status == 201, r

@@ -9,13 +9,9 @@ import time
 import unittest
 import urllib.parse
 
-from harness import DROPPED, Daemon, basic, form, wait_until
+from harness import DROPPED, Daemon, basic, form, iso, wait_until
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-
-
-def iso(offset):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
 
 
 class AdminOverTcpTest(unittest.TestCase):

@@ -24,7 +24,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import BIN, Daemon, wait_until
+from harness import BIN, Daemon, iso, wait_until
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -63,10 +63,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def iso(offset):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
 
 
 class CrossSitePage:

@@ -5,13 +5,12 @@ and /readyz stays 200. Once the filler is removed the next change succeeds
 without a restart, and after a restart every change that was answered 2xx
 is still there. Needs `mount -t tmpfs` (root, and a kernel that allows it):
 skipped, saying why, where mounting is refused."""
-import datetime
 import errno
 import os
 import subprocess
 import unittest
 
-from harness import Daemon
+from harness import Daemon, iso
 
 
 def fill(path):
@@ -29,11 +28,6 @@ def fill(path):
                     break
     return written
 
-
-
-def in_30_days():
-    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 class DiskFullTest(unittest.TestCase):
     def setUp(self):
@@ -59,7 +53,7 @@ class DiskFullTest(unittest.TestCase):
     def create(self, name):
         return self.daemon.admin("POST", "/v1/admin/credentials",
                                  {"name": name, "role": "viewer",
-                                  "expires_at": in_30_days()})
+                                  "expires_at": iso(30 * 86400)})
 
     def test_full_disk_refuses_changes_keeps_tokens_and_recovers(self):
         d = self.daemon
